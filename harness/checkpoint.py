@@ -1,0 +1,91 @@
+"""Checkpoints: a plain dict of G, D, both optimizers, both schedulers, step, config and RNG state."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.config import RunConfig
+from harness.device import rng_state, set_rng_state
+from harness.errors import UserError
+from harness.schedules import SCHEDULES
+from harness.strict import flatten, to_plain
+from harness.trainer import TrainState, build_state
+
+FORMAT_VERSION = 1
+# Keys that may change between a checkpoint and its resumption without changing the run.
+RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.eval_every", "train.sample_every",
+                     "train.checkpoint_every", "train.device")
+
+
+def state_dict(state: TrainState) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "step": state.step,
+        "config": to_plain(state.cfg),
+        "G": state.G.state_dict(),
+        "D": state.D.state_dict(),
+        "opt_G": state.opt_G.state_dict(),
+        "opt_D": state.opt_D.state_dict(),
+        "sched_G": None if state.sched_G is None else state.sched_G.state_dict(),
+        "sched_D": None if state.sched_D is None else state.sched_D.state_dict(),
+        "data": state.dataset.state_dict(),
+        "rng": rng_state(),
+    }
+
+
+def save_checkpoint(state: TrainState, path: str | Path) -> Path:
+    """Write atomically (temp file + rename): a kill mid-write never leaves a torn checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state_dict(state), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def config_differences(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
+    """Keys whose change would make the resumed run a different run."""
+    old, new = flatten(saved), flatten(to_plain(cfg))
+    free = set(RESUMABLE_CHANGES)
+    if SCHEDULES.get(cfg.train.scheduler).spans_run:
+        free.discard("train.steps")  # a linear/cosine decay was laid out over the original length
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in free)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - missing, truncated, not a checkpoint, unsafe pickle...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise UserError(f"cannot read checkpoint {str(path)!r}: {reason}") from None
+    version = ckpt.get("format_version") if isinstance(ckpt, dict) else None
+    if version != FORMAT_VERSION:
+        raise UserError(f"checkpoint {str(path)!r} has format {version!r}; this harness reads format "
+                        f"{FORMAT_VERSION}")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path, cfg: RunConfig, device: torch.device | None = None) -> TrainState:
+    """Rebuild the state of `cfg` and restore it from `path`, ready to continue training."""
+    path = Path(path)
+    ckpt = read_checkpoint(path)
+    differences = config_differences(ckpt["config"], cfg)
+    if differences:
+        raise UserError(f"checkpoint {str(path)!r} was written with a different config "
+                        f"(differs in {', '.join(differences)}); resume with the same config")
+    state = build_state(cfg, device)
+    state.G.load_state_dict(ckpt["G"])
+    state.D.load_state_dict(ckpt["D"])
+    state.opt_G.load_state_dict(ckpt["opt_G"])
+    state.opt_D.load_state_dict(ckpt["opt_D"])
+    for sched, saved in ((state.sched_G, ckpt["sched_G"]), (state.sched_D, ckpt["sched_D"])):
+        if sched is not None and saved is not None:
+            sched.load_state_dict(saved)
+    state.dataset.load_state_dict(ckpt["data"])
+    set_rng_state(ckpt["rng"])
+    state.step = int(ckpt["step"])
+    return state

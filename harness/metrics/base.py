@@ -1,0 +1,103 @@
+"""The metric registry: every evaluation number is one `@register_metric` function.
+
+A metric maps an `EvalContext` (generated samples plus lazily shared work) to one float that
+means the same thing for every variant, so it can rank recipes and serve as the sweep objective.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from torch import Tensor
+
+from harness.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from harness.config import RunConfig
+    from harness.data import Dataset
+
+DIRECTIONS = ("minimize", "maximize")
+
+
+@dataclass
+class EvalContext:
+    """What a metric sees at one evaluation.
+
+    `fake` holds `eval.num_samples` generated samples on the device (fixed noise, so two
+    evaluations of the same generator see the same samples). `run_cache` lives for the whole
+    run (reference statistics, a loaded classifier); `cache` for this evaluation only (features
+    shared by several metrics). `info` collects facts about the yardstick itself (e.g. the
+    evaluation classifier's test accuracy) that the Evaluator exposes as `Evaluator.info`.
+    """
+
+    cfg: "RunConfig"
+    dataset: "Dataset"
+    device: "torch.device"
+    fake: Tensor
+    run_cache: dict[str, Any]
+    cache: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, float] = field(default_factory=dict)
+
+    def shared(self, key: str, compute: Callable[[], Any], per_run: bool = False) -> Any:
+        """Compute `key` once per evaluation (or once per run) and share it between metrics."""
+        store = self.run_cache if per_run else self.cache
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
+
+# A prepare hook may return facts for `Evaluator.info` (e.g. {"classifier_test_accuracy": 0.98}).
+PrepareHook = Callable[["RunConfig", "Dataset", "torch.device"], "dict[str, float] | None"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric; `doc` is its function's docstring (what it measures, its direction)."""
+
+    name: str
+    direction: str  # "minimize" or "maximize"
+    datasets: tuple[str, ...]  # dataset names it is defined for
+    compute: Callable[[EvalContext], float]
+    default: bool = True  # computed when eval.metrics is null (optional extras say False)
+    doc: str = ""
+    # Once-per-run setup that may be slow (training or loading a classifier); the sweep calls it
+    # in the parent process before workers start so that they find a warm cache.
+    prepare: PrepareHook | None = None
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+# The objective a config gets when sweep.objective is null; chosen explicitly, never a blend.
+DEFAULT_OBJECTIVES = {"points": "w1", "images": "fd_classifier"}
+
+
+def register_metric(
+    name: str,
+    *,
+    direction: str,
+    datasets: tuple[str, ...],
+    default: bool = True,
+    prepare: PrepareHook | None = None,
+) -> Callable[[Callable[[EvalContext], float]], Callable[[EvalContext], float]]:
+    """Register `fn(ctx) -> float` under `name`; its docstring is the metric's documentation."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+
+    def decorate(fn: Callable[[EvalContext], float]) -> Callable[[EvalContext], float]:
+        doc = inspect.getdoc(fn)
+        if not doc:  # the docstring is the metric's documentation: what it measures, its direction
+            raise ValueError(f"metric {name!r} needs a docstring saying what it measures")
+        METRICS.add(name, Metric(name, direction, tuple(datasets), fn, default, doc, prepare))
+        return fn
+
+    return decorate
+
+
+def metrics_for_dataset(dataset: str, include_optional: bool = False) -> list[str]:
+    """Names of the metrics defined for `dataset`, in registration order (optional extras on request)."""
+    return [m for m in METRICS.names()
+            if dataset in METRICS.get(m).datasets and (include_optional or METRICS.get(m).default)]

@@ -1,0 +1,163 @@
+"""Metrics of the image datasets, through the evaluation classifier (no network, no Inception).
+
+Reference set: n = min(number of generated samples, size of the training split) training images,
+a fixed subset drawn with `eval.seed`, so both sides of the Fréchet distance have the same
+count (the distance's sample-size bias is then the same for every run at that count). The
+generated side is the first n generated samples. The class histogram of the data is the
+classifier's predictions on the same reference images: the classifier's own confusions then
+appear on both sides instead of counting as a generator error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from harness.metrics.base import EvalContext, register_metric
+from harness.metrics.classifier import (MIN_TEST_ACCURACY, EvalClassifier, TrainedClassifier, load_or_train,
+                                        require_accuracy)
+from harness.metrics.frechet import frechet_distance, gaussian_stats
+
+if TYPE_CHECKING:
+    from harness.config import RunConfig
+    from harness.data import ImageDataset
+
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
+FEATURE_BATCH = 1024  # images per classifier call, to bound device memory
+
+
+def classifier_info(name: str, trained: TrainedClassifier) -> dict[str, float]:
+    return {"classifier_test_accuracy": trained.test_accuracy, "classifier_min_accuracy": MIN_TEST_ACCURACY[name]}
+
+
+def checked_classifier(cfg: "RunConfig", dataset: "ImageDataset") -> TrainedClassifier:
+    """Load or train the dataset's classifier and refuse it if its test accuracy is too low."""
+    trained = load_or_train(dataset, cfg.eval.cache_dir)
+    require_accuracy(dataset.name, trained.test_accuracy)
+    return trained
+
+
+def prepare_classifier(cfg: "RunConfig", dataset: "ImageDataset", device: torch.device) -> dict[str, float]:
+    """Prepare hook: train (or find cached) the classifier now, before any worker needs it."""
+    return classifier_info(dataset.name, checked_classifier(cfg, dataset))
+
+
+def evaluation_classifier(ctx: EvalContext) -> EvalClassifier:
+    """The run's classifier on the evaluation device (loaded once per run; trained if prepare was skipped)."""
+
+    def load() -> EvalClassifier:
+        trained = checked_classifier(ctx.cfg, ctx.dataset)
+        ctx.info.update(classifier_info(ctx.dataset.name, trained))
+        return trained.model.to(ctx.device)
+
+    return ctx.shared("image_classifier", load, per_run=True)
+
+
+@dataclass(frozen=True)
+class ClassifierOutputs:
+    features: np.ndarray  # (N, F) float64 penultimate-layer activations
+    predicted: Tensor  # (N,) long predicted classes, on the CPU
+    finite: bool  # every input pixel was finite
+
+
+@torch.no_grad()
+def classify(model: EvalClassifier, images: Tensor) -> ClassifierOutputs:
+    """Features and predicted classes of `images`; non-finite pixels are zeroed for the classifier."""
+    finite = bool(torch.isfinite(images).all())
+    images = torch.nan_to_num(images, nan=0.0, posinf=1.0, neginf=-1.0)
+    features, predicted = [], []
+    for batch in images.split(FEATURE_BATCH):
+        f, logits = model(batch)
+        features.append(f.double().cpu())
+        predicted.append(logits.argmax(dim=1).cpu())
+    return ClassifierOutputs(torch.cat(features).numpy(), torch.cat(predicted), finite)
+
+
+def class_histogram(predicted: Tensor, num_classes: int) -> Tensor:
+    """Fraction of samples predicted as each class (float64, sums to 1)."""
+    return torch.bincount(predicted, minlength=num_classes).double() / predicted.numel()
+
+
+@dataclass(frozen=True)
+class ReferenceStats:
+    mean: np.ndarray
+    cov: np.ndarray
+    class_hist: Tensor
+    count: int
+
+
+def reference_indices(num_train: int, n: int, seed: int) -> Tensor:
+    """A fixed subset of n training-split indices (the same for every run with this eval.seed)."""
+    return torch.randperm(num_train, generator=torch.Generator().manual_seed(seed))[:n]
+
+
+def reference_stats(ctx: EvalContext, n: int) -> ReferenceStats:
+    """Gaussian statistics and class histogram of n reference training images, once per run."""
+
+    def compute() -> ReferenceStats:
+        images = ctx.dataset.images
+        idx = reference_indices(images.shape[0], n, ctx.cfg.eval.seed).to(images.device)
+        out = classify(evaluation_classifier(ctx), images[idx].to(ctx.device))
+        mean, cov = gaussian_stats(out.features)
+        return ReferenceStats(mean, cov, class_histogram(out.predicted, ctx.dataset.num_classes), n)
+
+    return ctx.shared(f"image_reference_{n}", compute, per_run=True)
+
+
+def fake_outputs(ctx: EvalContext) -> ClassifierOutputs:
+    """The classifier's view of this evaluation's generated images, computed once and shared."""
+    return ctx.shared("image_fake_outputs", lambda: classify(evaluation_classifier(ctx), ctx.fake))
+
+
+def reference_count(ctx: EvalContext) -> int:
+    return min(ctx.fake.shape[0], ctx.dataset.images.shape[0])
+
+
+@register_metric("fd_classifier", direction="minimize", datasets=IMAGE_DATASETS, prepare=prepare_classifier)
+def fd_classifier(ctx: EvalContext) -> float:
+    """Fréchet distance in the evaluation classifier's penultimate features (minimize): a "classifier FID".
+
+    Between n generated images and n fixed training images, n = min(eval.num_samples, training
+    split size) (1437 on digits). 64-d features of a small CNN trained on the training split
+    (test accuracy in `Evaluator.info`); float64 statistics. Biased upward at small n: compare
+    only runs evaluated with the same n. Any non-finite generated pixel gives +inf.
+    """
+    n = reference_count(ctx)
+    ref = reference_stats(ctx, n)
+    fake = fake_outputs(ctx)
+    ctx.info["fd_reference_samples"] = float(n)
+    if not fake.finite:
+        return float("inf")
+    mean, cov = gaussian_stats(fake.features[:n])
+    return frechet_distance(mean, cov, ref.mean, ref.cov)
+
+
+@register_metric("class_coverage", direction="maximize", datasets=IMAGE_DATASETS, prepare=prepare_classifier)
+def class_coverage(ctx: EvalContext) -> float:
+    """Number of classes the classifier predicts among all generated images (maximize; 10 at best).
+
+    A class counts when at least one generated image is predicted as it, so read it next to
+    `class_kl`, which weighs how balanced the classes are. A generator collapsed onto one image scores 1.
+    """
+    return float(torch.unique(fake_outputs(ctx).predicted).numel())
+
+
+@register_metric("class_kl", direction="minimize", datasets=IMAGE_DATASETS, prepare=prepare_classifier)
+def class_kl(ctx: EvalContext) -> float:
+    """KL(generated || data) of the predicted-class histograms, in nats (minimize; 0 is best).
+
+    Generated: all generated images; data: the reference training images through the same
+    classifier. Finite when classes are missing (all mass on one class gives about log 10 = 2.30),
+    +inf only if generated images land in a class the reference set never shows.
+    """
+    n = reference_count(ctx)
+    p_data = reference_stats(ctx, n).class_hist
+    q = class_histogram(fake_outputs(ctx).predicted, ctx.dataset.num_classes)
+    present = q > 0
+    if bool((p_data[present] == 0).any()):
+        return float("inf")
+    return float((q[present] * torch.log(q[present] / p_data[present])).sum())

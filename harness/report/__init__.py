@@ -1,0 +1,62 @@
+"""The ablation report: `python -m harness.report CONFIG` or `write_report(...)` at the end of a sweep.
+
+Reads the stored results (the Optuna storage and MLflow, never by training) and writes
+`reports/<name>/report.md` with its figures and CSV tables beside it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.config import ExperimentConfig
+from harness import tracking as mlflow_runs
+from harness.report import sections, tables, visuals
+from harness.report.load import load_sweep
+from harness.report.render import CSV_FLOAT, FORMATS, Block, write_document
+from harness.report.sections import ReportInputs
+
+__all__ = ["FORMATS", "build", "gather", "write_report"]
+
+
+def gather(exp: ExperimentConfig, storage_url: str, tracking_uri: str,
+           generated_at: datetime | None = None) -> ReportInputs:
+    """Read both stores once (the tracking store may be unreadable: the report says so)."""
+    sweep = load_sweep(exp, storage_url)
+    problem = mlflow_runs.tracking_problem(tracking_uri)
+    runs = experiment_id = None
+    if problem is None:
+        try:
+            experiment_id = mlflow_runs.experiment_id(tracking_uri, exp.name)
+            runs = mlflow_runs.load_runs(tracking_uri, exp.name) if experiment_id else None
+        except Exception as exc:  # noqa: BLE001 - a broken or foreign database must not stop the report
+            problem = f"cannot read MLflow at {mlflow_runs.redact(tracking_uri)} ({type(exc).__name__})"
+    return ReportInputs(exp, storage_url, tracking_uri, sweep, tables.variant_results(sweep), runs, problem,
+                        experiment_id, generated_at or datetime.now(timezone.utc))
+
+
+def build(inputs: ReportInputs, out_dir: Path) -> list[Block]:
+    """The report's blocks, in reading order; figures are written into `out_dir` on the way."""
+    pairs = tables.pairwise(inputs.sweep, inputs.results)
+    return [*sections.header(inputs), *sections.verdict(inputs, pairs), *sections.missing(inputs),
+            *sections.results_section(inputs), *sections.pairwise_section(pairs),
+            *visuals.sensitivity_section(inputs, out_dir), *visuals.dynamics_section(inputs, out_dir),
+            *visuals.samples_section(inputs, out_dir), *visuals.history_section(inputs, out_dir),
+            *sections.failures_section(inputs), *sections.runs_section(inputs)]
+
+
+def write_report(exp: ExperimentConfig, storage_url: str, tracking_uri: str, out_dir: Path | None = None,
+                 fmt: str = "md", generated_at: datetime | None = None) -> Path:
+    """Write report.<fmt> (md or html), its figures and CSVs into out_dir (default reports/<name>/).
+
+    Returns the report's path. Raises UserError when the Optuna storage cannot be read; a missing
+    or unreachable MLflow store only leaves the sections that need it empty, with a note.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt {fmt!r}; allowed: {', '.join(FORMATS)}")
+    inputs = gather(exp, storage_url, tracking_uri, generated_at)  # first: no empty folder when it fails
+    out_dir = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    blocks = build(inputs, out_dir)
+    inputs.sweep.trials.to_csv(out_dir / "trials.csv", index=False, lineterminator="\n", float_format=CSV_FLOAT)
+    return write_document(blocks, out_dir, fmt, f"GAN ablation report: {exp.name}")

@@ -1,0 +1,167 @@
+"""Reading the Optuna storage into DataFrames: one row per trial, one per reported evaluation.
+
+Reading only: the storage is opened without creating tables, and a study that does not exist
+yet (a variant the sweep has not reached) is reported as missing, never created.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from harness.config import ExperimentConfig, resolve_run
+from harness.errors import UserError
+from harness.metrics import METRICS
+from harness.sweep.locks import first_line
+from harness.sweep.studies import CONFIRM, SEARCH, study_names
+from harness.urls import redact, sqlalchemy_url, sqlite_path
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TRIAL_COLUMNS = ["variant", "stage", "number", "state", "outcome", "value", "seed", "source_trial", "reason",
+                 "retried_as", "mlflow_run_id", "start", "complete", "seconds", "device", "worker"]
+STEP_COLUMNS = ["variant", "stage", "number", "step", "value"]
+PARAM, METRIC = "param.", "metric."  # column prefixes of the knobs and of the final metrics
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    """What the storage says about one variant's pair of studies (None: not created yet)."""
+
+    variant: str
+    objective: str
+    direction: str
+    seeds: int  # confirmation runs the config asks for
+    search: optuna.Study | None
+    confirm: optuna.Study | None
+    distributions: dict[str, BaseDistribution] = field(default_factory=dict)  # the searched knobs
+
+    @property
+    def budget(self) -> int | None:
+        return None if self.search is None else self.search.user_attrs.get("budget")
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return None if self.search is None else self.search.user_attrs.get("mlflow_parent_run_id")
+
+    @property
+    def confirm_skipped(self) -> str | None:
+        return None if self.confirm is None else self.confirm.user_attrs.get("skipped")
+
+
+@dataclass(frozen=True)
+class StoredSweep:
+    """Everything the Optuna storage holds for one experiment, variants in config order."""
+
+    variants: list[VariantInfo]
+    trials: pd.DataFrame  # TRIAL_COLUMNS + param.<knob> + metric.<name>
+    steps: pd.DataFrame  # STEP_COLUMNS: the objective at each evaluation (intermediate values)
+
+    def info(self, variant: str) -> VariantInfo:
+        return next(v for v in self.variants if v.variant == variant)
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """The storage, read as it is: a missing SQLite file is an error, not a new empty database."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise UserError(f"sweep.storage: no Optuna results at {redact(url)} (run the sweep first, "
+                        "or pass --storage)")
+    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if path else {"pool_pre_ping": True}
+    try:
+        return optuna.storages.RDBStorage(sqlalchemy_url(url), engine_kwargs=engine_kwargs, skip_table_creation=True)
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
+        raise UserError(f"sweep.storage: cannot open {redact(url)} ({first_line(exc)})") from None
+
+
+def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
+    """Read every variant's search and confirmation study of `exp` from the storage."""
+    storage = open_storage(storage_url)
+    try:
+        existing = {s.study_name for s in storage.get_all_studies()}
+    except Exception as exc:  # noqa: BLE001 - e.g. a database that holds no Optuna tables
+        raise UserError(f"sweep.storage: cannot read {redact(storage_url)} ({first_line(exc)})") from None
+    infos, trial_rows, step_rows = [], [], []
+    for spec in exp.variants:
+        run = resolve_run(exp, spec.name)
+        search, confirm = (optuna.load_study(study_name=name, storage=storage) if name in existing else None
+                           for name in study_names(exp, spec.name))
+        trials = {stage: study.get_trials(deepcopy=False) if study else []
+                  for stage, study in ((SEARCH, search), (CONFIRM, confirm))}
+        # The stored objective names the stored values, even if the config now asks for another one.
+        objective = search.user_attrs.get("objective", run.objective) if search else run.objective
+        infos.append(VariantInfo(spec.name, objective, METRICS.get(objective).direction, exp.sweep.seeds,
+                                 search, confirm, searched_distributions(trials[SEARCH])))
+        for stage, stage_trials in trials.items():
+            successors = successor_numbers(stage_trials)
+            trial_rows += [trial_record(spec.name, stage, t, successors.get(t.number), exp.seed) for t in stage_trials]
+            step_rows += [(spec.name, stage, t.number, step, value) for t in stage_trials
+                          for step, value in sorted(t.intermediate_values.items())]
+    return StoredSweep(infos, trials_frame(trial_rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS))
+
+
+def searched_distributions(trials: list[FrozenTrial]) -> dict[str, BaseDistribution]:
+    found: dict[str, BaseDistribution] = {}
+    for trial in trials:
+        found.update({k: v for k, v in trial.distributions.items() if k not in found})
+    return dict(sorted(found.items()))
+
+
+def successor_numbers(trials: list[FrozenTrial]) -> dict[int, int]:
+    """Failed trial number -> the number of the trial that re-ran it (Optuna's retry callback)."""
+    return {t.system_attrs["retry_history"][-1]: t.number for t in trials if t.system_attrs.get("retry_history")}
+
+
+def outcome(trial: FrozenTrial, retried_as: int | None) -> str:
+    """complete / pruned / diverged / error / interrupted / killed / failed / running / waiting."""
+    if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+        return trial.state.name.lower()  # a re-queued copy inherits its predecessor's user attrs
+    if trial.state == TrialState.COMPLETE:
+        return "complete"
+    if "outcome" in trial.user_attrs:
+        return str(trial.user_attrs["outcome"])
+    if trial.state == TrialState.FAIL:
+        return "killed" if retried_as is not None else "failed"
+    return "pruned"
+
+
+def trial_record(variant: str, stage: str, trial: FrozenTrial, retried_as: int | None,
+                 search_seed: int) -> dict[str, Any]:
+    """One row; search trials train with the experiment's seed, confirmation runs with their own."""
+    attrs = trial.user_attrs
+    seconds = None
+    if trial.datetime_start and trial.datetime_complete:
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    reason = attrs.get("reason") if trial.state in (TrialState.PRUNED, TrialState.FAIL) else None
+    if reason is None and retried_as is not None:
+        reason = "worker died (no heartbeat); re-queued"
+    record = {"variant": variant, "stage": stage, "number": trial.number, "state": trial.state.name,
+              "outcome": outcome(trial, retried_as), "value": trial.value, "seed": attrs.get("seed", search_seed),
+              "source_trial": attrs.get("source_trial"), "reason": reason, "retried_as": retried_as,
+              "mlflow_run_id": attrs.get("mlflow_run_id"), "start": trial.datetime_start,
+              "complete": trial.datetime_complete, "seconds": seconds, "device": attrs.get("device"),
+              "worker": attrs.get("worker")}
+    record.update({PARAM + k: v for k, v in trial.params.items()})
+    if trial.state == TrialState.COMPLETE:
+        finals = attrs.get("final_metrics") or {}
+        record.update({METRIC + k: v for k, v in finals.items() if k in METRICS.names() and math.isfinite(v)})
+    return record
+
+
+def trials_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Fixed base columns, then the knobs and the metrics in sorted order (stable across reads)."""
+    extra = sorted({k for row in rows for k in row} - set(TRIAL_COLUMNS))
+    frame = pd.DataFrame(rows, columns=TRIAL_COLUMNS + extra)
+    for column in (c for c in extra if c.startswith(PARAM)):  # keep ints ints where some trials lack the knob
+        frame[column] = pd.Series([row.get(column) for row in rows], dtype=object)
+    for column in ("number", "seed", "source_trial", "retried_as"):
+        frame[column] = frame[column].astype("Int64")
+    for column in ["value", "seconds", *(c for c in extra if c.startswith(METRIC))]:
+        frame[column] = frame[column].astype("float64")
+    return frame

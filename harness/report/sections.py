@@ -1,0 +1,226 @@
+"""The report's text and table sections: header, verdict, what is missing, results, comparisons,
+failures and the MLflow runs behind the numbers. Each section returns blocks for the renderer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from harness.config import ExperimentConfig
+from harness.data import DATASETS
+from harness.metrics import METRICS
+from harness import tracking as mlflow_runs
+from harness.report import stats, tables
+from harness.report.load import StoredSweep
+from harness.report.render import Block, Bullets, Heading, Table, Text
+from harness.strict import to_plain
+from harness.sweep.studies import CONFIRM
+from harness.urls import redact
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything read from the stores, once; sections only format it."""
+
+    exp: ExperimentConfig
+    storage_url: str
+    tracking_uri: str
+    sweep: StoredSweep
+    results: pd.DataFrame  # tables.variant_results
+    runs: pd.DataFrame | None  # MLflow runs; None when the tracking store cannot be read
+    tracking_problem: str | None
+    experiment_id: str | None
+    generated_at: datetime
+
+    def run_cell(self, run_id: Any) -> str:
+        """An MLflow run ID as the report shows it: a link to a tracking server, else the bare ID."""
+        if not isinstance(run_id, str) or not run_id:
+            return tables.DASH
+        url = mlflow_runs.run_url(self.tracking_uri, self.experiment_id, run_id)
+        return f"[{run_id}]({url})" if url else f"`{run_id}`"
+
+
+def experiment_hash(exp: ExperimentConfig) -> str:
+    """A short hash of the experiment's content; where its results are stored is not part of it."""
+    plain = to_plain(exp)
+    plain["sweep"]["storage"] = plain["tracking"]["uri"] = None
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def distinct(values: pd.Series) -> str:
+    found = sorted({str(v) for v in values.dropna() if str(v)})
+    return ", ".join(found) if found else UNKNOWN
+
+
+def wall_time(trials: pd.DataFrame) -> str:
+    finished = trials[trials.complete.notna()]
+    if finished.empty:
+        return "none finished yet"
+    span = (finished.complete.max() - trials.start.min()).total_seconds()
+    return f"{span:.0f} s, first trial start to last end ({finished.seconds.sum():.0f} s summed over trials)"
+
+
+def budget_text(inputs: ReportInputs) -> str:
+    sweep = inputs.exp.sweep
+    budgets = sorted({info.budget for info in inputs.sweep.variants if info.budget is not None})
+    trials = "/".join(map(str, budgets)) if budgets else str(sweep.trials_per_variant or "grid")
+    steps = inputs.exp.train.steps
+    return (f"{trials} search trials/variant ({sweep.sampler}, {sweep.pruner} pruner) + {sweep.seeds} "
+            f"confirmation seeds; {steps} generator steps/run")
+
+
+def device_text(inputs: ReportInputs) -> str:
+    recorded = inputs.sweep.trials.device
+    if recorded.notna().any():
+        return distinct(recorded)
+    if inputs.runs is not None and inputs.runs.device.notna().any():
+        return distinct(inputs.runs.device)
+    return f"{UNKNOWN} (not recorded by the sweep; config train.device={inputs.exp.train.device})"
+
+
+def header(inputs: ReportInputs) -> list[Block]:
+    exp = inputs.exp
+    objective, direction = tables.objective_of(inputs.sweep)
+    commits = UNKNOWN
+    if inputs.runs is not None:
+        commits = distinct(inputs.runs[inputs.runs.role == "trial"].git_commit.str.slice(0, 12))
+    data = f"{exp.data.name} ({DATASETS.get(exp.data.name).kind}" + (
+        f", {exp.data.image_size}×{exp.data.image_size})" if exp.data.image_size else ")")
+    fields = {"Config": f"`{exp.name}` (hash `{experiment_hash(exp)}`)", "Dataset": data,
+              "Objective": f"{objective} ({direction})", "Variants": ", ".join(v.name for v in exp.variants),
+              "Budget": budget_text(inputs), "Optuna storage": f"`{redact(inputs.storage_url)}`",
+              "MLflow tracking": f"`{redact(inputs.tracking_uri)}`",
+              "Generated": inputs.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
+              "Git commit (of the runs)": commits, "Device": device_text(inputs),
+              "Total wall time": wall_time(inputs.sweep.trials)}
+    table = pd.DataFrame({"Field": list(fields), "Value": list(fields.values())})
+    return [Heading(f"GAN ablation report: {exp.name}", 1), Table(table)]
+
+
+def described(results: pd.DataFrame, variant: str, objective: str) -> str:
+    row = results.loc[variant]
+    ci = tables.interval(results[objective + "_ci_low"], results[objective + "_ci_high"])[variant]
+    return (f"{tables.num(row[objective + '_mean'])} ± {tables.num(row[objective + '_std'], 2)} "
+            f"(95% CI {ci}, {row[objective + '_n']} seeds)")
+
+
+def verdict(inputs: ReportInputs, pairs: pd.DataFrame) -> list[Block]:
+    """Which variant wins, by how much, and how sure we are, in a few sentences."""
+    results = inputs.results
+    objective, direction = tables.objective_of(inputs.sweep)
+    ranked = tables.ranked_variants(results)
+    if not ranked:
+        return [Heading("Verdict"), Text("No confirmation run has finished yet, so there is no verdict.")]
+    first = ranked[0]
+    better = "lower" if direction == "minimize" else "higher"
+    text = f"**{first}** ranks first on {objective} ({better} is better): {described(results, first, objective)}."
+    if len(ranked) == 1:
+        return [Heading("Verdict"), Text(text + " It is the only variant with finished confirmation runs, so "
+                                                "there is nothing to compare it with yet.")]
+    second = ranked[1]
+    pair = pairs[(pairs.a == first) & (pairs.b == second)].iloc[0]
+    runner_up = results.loc[second, objective + "_mean"]
+    relative = f" ({abs(pair['diff']) / abs(runner_up):.1%} of the runner-up's mean)" if runner_up else ""
+    text += (f" The runner-up **{second}** scores {described(results, second, objective)}; the difference is "
+             f"{tables.num(pair['diff'])}{relative}, 95% bootstrap CI [{tables.num(pair.ci_low)}, "
+             f"{tables.num(pair.ci_high)}]. {sureness(pair, first, second)}")
+    others = [against(row) for row in pairs[(pairs.a == first) & (pairs.b != second)].itertuples()]
+    if others:
+        text += f" Against the others: {'; '.join(others)}."
+    return [Heading("Verdict"), Text(text)]
+
+
+def sureness(pair: pd.Series, first: str, second: str) -> str:
+    welch = f"Welch's t-test p = {tables.num(pair.welch_p, 2)} (Holm-adjusted {tables.num(pair.welch_p_holm, 2)})"
+    if pair.conclusion.startswith("too few seeds"):
+        return (f"With {pair.n_a} and {pair.n_b} finished seeds that is **too few seeds to tell** (the report "
+                f"calls a difference only with at least {stats.MIN_SEEDS} seeds per variant).")
+    if pair.conclusion == f"{first} better":
+        return f"{welch} and the interval excludes zero: **{first} is better** with reasonable confidence."
+    return f"{welch}: **no clear difference** between {first} and {second} with these seeds; treat them as tied."
+
+
+def against(pair: Any) -> str:
+    """One clause of the verdict: the winner against a lower-ranked variant."""
+    if pair.conclusion.startswith("too few seeds"):
+        return f"too few seeds to tell against {pair.b} ({pair.n_a} vs {pair.n_b})"
+    if pair.conclusion.endswith("better"):
+        return (f"better than {pair.b} by {tables.num(abs(pair.diff))} (Holm-adjusted Welch p = "
+                f"{tables.num(pair.welch_p_holm, 2)})")
+    return f"no clear difference from {pair.b} (Holm-adjusted Welch p = {tables.num(pair.welch_p_holm, 2)})"
+
+
+def missing(inputs: ReportInputs) -> list[Block]:
+    items = [f"{variant}: {row.status}" for variant, row in inputs.results.iterrows() if row.status != "complete"]
+    if inputs.tracking_problem:
+        items.append(f"MLflow: {inputs.tracking_problem}; training curves, samples and run links are missing")
+    elif inputs.experiment_id is None:
+        items.append(f"MLflow: no experiment named {inputs.exp.name!r}; training curves and samples are missing")
+    if not items:
+        return []
+    return [Heading("What is missing"), Text("These results are partial; the report shows what is stored."),
+            Bullets(tuple(items))]
+
+
+def directions_text(metrics: list[str]) -> str:
+    lower = [m for m in metrics if METRICS.get(m).direction == "minimize"]
+    higher = [m for m in metrics if METRICS.get(m).direction == "maximize"]
+    parts = [f"lower is better for {', '.join(lower)}" if lower else "",
+             f"higher is better for {', '.join(higher)}" if higher else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def results_section(inputs: ReportInputs) -> list[Block]:
+    metrics = tables.metric_names(inputs.sweep)
+    text = ("One row per variant, from its **confirmation runs**: the search's best hyperparameters re-trained "
+            "with fresh seeds. Cells are mean ± sample standard deviation over seeds, with a **95% confidence "
+            "interval of the mean** from Student's t (n − 1 degrees of freedom); other metrics show "
+            f"`mean ± std [95% CI]`. Bold marks the best value per column ({directions_text(metrics)}); rank is by "
+            f"{metrics[0]}. Trial counts are of the search; median time is wall time per finished trial.")
+    return [Heading("Results"), Text(text),
+            Table(tables.display_results(inputs.results, inputs.sweep), "results.csv", inputs.results, index=True)]
+
+
+def pairwise_section(pairs: pd.DataFrame) -> list[Block]:
+    text = (f"Every pair of variants with confirmation runs (A ranked above B). Mean A − B with a **percentile "
+            f"bootstrap 95% CI** ({stats.BOOTSTRAP_RESAMPLES:,} resamples of each variant's seeds, RNG seed "
+            f"{stats.BOOTSTRAP_SEED}); **Welch's t-test** (unequal variances, two-sided) with Holm's correction "
+            f"over the {len(pairs)} pair(s), and the **Mann-Whitney U test** (two-sided, exact for small samples; "
+            f"with 3 seeds per side its smallest possible p is 0.1). A pair is called only when both sides have at "
+            f"least {stats.MIN_SEEDS} seeds, the CI excludes zero and the Holm-adjusted Welch p < {stats.ALPHA}.")
+    if pairs.empty:
+        return [Heading("Pairwise comparison"), Text("Fewer than two variants have confirmation runs: nothing to "
+                                                     "compare yet.")]
+    return [Heading("Pairwise comparison"), Text(text), Table(tables.display_pairwise(pairs), "pairwise.csv", pairs)]
+
+
+def failures_section(inputs: ReportInputs) -> list[Block]:
+    frame = tables.failures(inputs.sweep)
+    text = ("Trials that did not complete, with the reason stored by the sweep: pruned (the pruner stopped a "
+            "poor trial), diverged (a non-finite loss or objective), error, or killed (its worker died; the "
+            "trial was re-queued under a new number).")
+    if frame.empty:
+        return [Heading("Failed, diverged and pruned trials"), Text("None: every finished trial completed.")]
+    display = tables.display_failures(frame, inputs.run_cell)
+    return [Heading("Failed, diverged and pruned trials"), Text(text), Table(display, "failures.csv", frame)]
+
+
+def runs_section(inputs: ReportInputs) -> list[Block]:
+    parents = [f"{info.variant}: parent run {inputs.run_cell(info.parent_run_id)}" for info in inputs.sweep.variants
+               if info.parent_run_id]
+    text = (f"MLflow experiment `{inputs.exp.name}` at `{redact(inputs.tracking_uri)}`. The results table and the "
+            f"comparisons come from the `{CONFIRM}` rows, sensitivity and history from the `search` rows; every "
+            "trial with its knobs and final metrics is in [trials.csv](trials.csv).")
+    if inputs.tracking_uri.startswith("sqlite:///"):
+        text += f" Browse them with `mlflow ui --backend-store-uri {redact(inputs.tracking_uri)}`."
+    blocks: list[Block] = [Heading("Runs behind the numbers"), Text(text)]
+    blocks += [Bullets(tuple(parents))] if parents else []
+    frame = tables.runs(inputs.sweep)
+    return blocks + [Table(tables.display_runs(frame, inputs.run_cell), "runs.csv", frame)]

@@ -1,0 +1,152 @@
+"""The report's figure sections: sensitivity, training dynamics, final samples, optimization history.
+
+Each section gathers its data (Optuna trials, MLflow metric histories and artifacts), draws one
+figure with `harness.report.figures` beside the report, and says what it shows or what is missing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from harness.config import resolve_run
+from harness.data import DATASETS, load_dataset
+from harness.report import figures, tables
+from harness import tracking as mlflow_runs
+from harness.report.render import Block, Bullets, Heading, Image, Table, Text
+from harness.report.sections import ReportInputs
+from harness.report.stats import IMPORTANCE_EVALUATOR
+from harness.sweep.studies import CONFIRM, SEARCH
+
+TRAIN_QUANTITIES = ["d_loss", "g_loss", "wasserstein", "gp", "grad_norm_mean", "grad_norm_max"]
+SCATTER_POINTS = 1000
+GRID_IMAGES = 64
+
+
+def variant_names(inputs: ReportInputs) -> list[str]:
+    return [info.variant for info in inputs.sweep.variants]
+
+
+def colors(inputs: ReportInputs) -> dict[str, tuple]:
+    return figures.palette(variant_names(inputs))
+
+
+def sensitivity_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
+    sweep = inputs.sweep
+    objective, _ = tables.objective_of(sweep)
+    searched = {info.variant: info.distributions for info in sweep.variants if info.distributions}
+    blocks: list[Block] = [Heading("Sensitivity")]
+    if not searched:
+        return blocks + [Text("No search trial is stored yet.")]
+    search = sweep.trials[sweep.trials.stage == SEARCH]
+    figures.sensitivity(search, searched, objective, colors(inputs), out_dir / "sensitivity.png")
+    importance, notes = tables.importances(sweep)
+    blocks += [Text(f"{objective} of every complete search trial against each knob the variant searches (a log "
+                    "axis where the search range is log; a swarm per value for a choice of values)."),
+               Image("sensitivity.png", "objective against each knob, per variant"),
+               Text(f"Optuna's parameter importances of the search trials, by the **{IMPORTANCE_EVALUATOR}** "
+                    "evaluator (`optuna.importance.PedAnovaImportanceEvaluator`, Optuna 5's default; not fANOVA), "
+                    "normalized to sum to 1 per variant; – where the knob does not apply. With one knob the "
+                    "importance is 1 by construction, and with few trials it is a rough guide only."),
+               Table(tables.display_importances(importance), "importances.csv", importance, index=True)]
+    return blocks + ([Bullets(tuple(notes))] if notes else [])
+
+
+def best_runs(inputs: ReportInputs) -> dict[str, pd.Series]:
+    """Each variant's best trial (confirmation first), where one exists."""
+    found = {info.variant: tables.best_trial(inputs.sweep, info) for info in inputs.sweep.variants}
+    return {variant: row for variant, row in found.items() if row is not None}
+
+
+def run_label(row: pd.Series, objective: str) -> str:
+    seed = f", seed {row.seed}" if row.stage == CONFIRM else ""
+    return f"{row.variant}: {row.stage} trial {row.number}{seed}, {objective} {tables.num(row.value)}"
+
+
+def training_curves(inputs: ReportInputs, best: dict[str, pd.Series]) -> pd.DataFrame:
+    """The logged training quantities of each variant's best run, long form with a variant column."""
+    curves = [mlflow_runs.metric_history(inputs.tracking_uri, row.mlflow_run_id, TRAIN_QUANTITIES).assign(
+        variant=variant) for variant, row in best.items() if isinstance(row.mlflow_run_id, str)]
+    return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["key", "step", "value",
+                                                                                     "variant"])
+
+
+def dynamics_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
+    objective, _ = tables.objective_of(inputs.sweep)
+    names = variant_names(inputs)
+    blocks: list[Block] = [Heading("Training dynamics")]
+    best = best_runs(inputs)
+    curves = None if inputs.runs is None or not best else training_curves(inputs, best)
+    if curves is None or curves.empty:
+        reason = inputs.tracking_problem or ("no finished run yet" if not best else "no metrics stored in MLflow")
+        blocks.append(Text(f"Loss curves come from MLflow: {reason}."))
+    else:
+        figures.dynamics(curves, TRAIN_QUANTITIES, names, colors(inputs), out_dir / "dynamics.png")
+        blocks += [Text("Logged training quantities (means over each logging window; grad_norm_max the window's "
+                        "maximum) of each variant's best run:"),
+                   Bullets(tuple(f"{run_label(row, objective)} (run {inputs.run_cell(row.mlflow_run_id)})"
+                                 for row in best.values())),
+                   Image("dynamics.png", "training curves of each variant's best run")]
+    steps = inputs.sweep.steps[inputs.sweep.steps.stage == CONFIRM]
+    if steps.empty:
+        return blocks + [Text(f"No confirmation run has reported {objective} yet.")]
+    figures.eval_curve(steps, objective, names, colors(inputs), out_dir / "eval_curve.png")
+    return blocks + [Text(f"{objective} at each evaluation of the confirmation runs (mean ± one standard "
+                          "deviation over seeds):"), Image("eval_curve.png", f"{objective} over training steps")]
+
+
+def load_samples(inputs: ReportInputs, run_id: str, tmp: Path) -> np.ndarray | None:
+    """The run's final samples as a picture array: an image grid, or the first points."""
+    path = mlflow_runs.download_artifact(inputs.tracking_uri, run_id, "samples.pt", tmp / run_id)
+    if path is None:
+        return None
+    samples = torch.load(path, map_location="cpu", weights_only=True)
+    if samples.ndim == 2:
+        return samples[:SCATTER_POINTS].float().numpy()
+    from harness.visualize import image_grid
+
+    return image_grid(samples[:GRID_IMAGES])
+
+
+def true_modes(inputs: ReportInputs) -> np.ndarray | None:
+    """The toys' mode centres (cheap to build); None for images and mode-less toys."""
+    run = resolve_run(inputs.exp, inputs.exp.variants[0].name)
+    if DATASETS.get(run.data.name).kind != "points":
+        return None
+    centers = getattr(load_dataset(run.data, torch.device("cpu")), "centers", None)
+    return None if centers is None else centers.cpu().numpy()
+
+
+def samples_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
+    objective, _ = tables.objective_of(inputs.sweep)
+    best = best_runs(inputs)
+    heading = Heading("Final samples")
+    if inputs.runs is None or not best:
+        return [heading, Text("Samples come from MLflow artifacts: " + (inputs.tracking_problem or
+                                                                        "no finished run yet") + ".")]
+    with tempfile.TemporaryDirectory() as tmp:
+        pictures = {v: load_samples(inputs, row.mlflow_run_id, Path(tmp)) if isinstance(row.mlflow_run_id, str)
+                    else None for v, row in best.items()}
+    titles = {v: f"{v} ({row.stage} t{row.number}, {objective} {tables.num(row.value)})" for v, row in best.items()}
+    modes = true_modes(inputs)
+    figures.samples(pictures, modes, titles, colors(inputs), out_dir / "samples.png")
+    kind = "generated points over the true modes (red crosses)" if modes is not None else "samples"
+    return [heading, Text(f"Each variant's best run: {kind}, from the generator's samples on the fixed "
+                          "evaluation noise (`samples.pt`)."), Image("samples.png", "final samples per variant")]
+
+
+def history_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
+    objective, direction = tables.objective_of(inputs.sweep)
+    search = inputs.sweep.trials[inputs.sweep.trials.stage == SEARCH]
+    started = [info.variant for info in inputs.sweep.variants if info.search is not None]
+    heading = Heading("Optimization history")
+    if search.empty:
+        return [heading, Text("No search trial is stored yet.")]
+    figures.history(search, started, objective, direction, colors(inputs), out_dir / "history.png")
+    return [heading, Text(f"{objective} of each complete search trial by trial number, the best so far, and the "
+                          "trials that did not complete as red ticks."),
+            Image("history.png", "optimization history per variant")]

@@ -1,0 +1,71 @@
+"""`python -m harness.sweep CONFIG`: run, or resume, a whole ablation.
+
+Every variant gets an Optuna study over the knobs of `sweep.space` (the config's own values
+first), each trial a full training run tracked in MLflow; then each variant's best parameters
+are re-trained with `sweep.seeds` fresh seeds. Re-running the same command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+
+from harness.config import ExperimentConfig, load_experiment, resolve_run
+from harness.errors import ConfigError, cli_entry
+from harness.metrics import METRICS
+from harness.sweep.space import applicable_space
+from harness.sweep.studies import search_queue
+from harness.urls import redact, resolve_urls
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m harness.sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="experiment YAML, e.g. experiments/ablation.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (dotted path, value parsed as YAML); repeatable")
+    parser.add_argument("--storage", help="Optuna storage URL (default: sweep.storage)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri)")
+    parser.add_argument("--workers", type=int, default=1, help="trial processes on this machine (default 1)")
+    parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")
+    return parser.parse_args(argv)
+
+
+def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int) -> list[str]:
+    first = resolve_run(exp, exp.variants[0].name)
+    objective = METRICS.get(first.objective)
+    lines = [f"plan for {exp.name!r}: data {first.data.name}, objective {objective.name} ({objective.direction}), "
+             f"sampler {exp.sweep.sampler}, pruner {exp.sweep.pruner}, {workers} worker(s)",
+             f"  storage  {redact(storage)}", f"  tracking {redact(tracking)}",
+             f"  {'variant':<16}{'loss':<13}{'constraint':<12}{'scheduler':<11}{'trials':>7}{'seeds':>7}  knobs"]
+    total = 0
+    for spec in exp.variants:
+        run = resolve_run(exp, spec.name)
+        trials = len(search_queue(exp, run))
+        total += trials
+        knobs = ", ".join(sorted(applicable_space(exp, run))) or "(none: the defaults only)"
+        lines.append(f"  {spec.name:<16}{run.train.loss:<13}{run.train.constraint:<12}{run.train.scheduler:<11}"
+                     f"{trials:>7}{exp.sweep.seeds:>7}  {knobs}")
+    lines.append(f"  total: {total} search trials + {exp.sweep.seeds * len(exp.variants)} confirmation runs, "
+                 f"{first.train.steps} generator steps each")
+    return lines
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.workers < 1:
+        raise ConfigError("--workers", f"{args.workers!r} is out of range; allowed: >= 1")
+    exp = load_experiment(args.config, args.overrides)
+    storage, tracking = resolve_urls(args.storage, args.tracking_uri, exp)
+    print("\n".join(plan_lines(exp, storage, tracking, args.workers)), flush=True)
+    if args.dry_run:
+        return 0
+    from harness.sweep.run import run_sweep  # imports Optuna, MLflow and torch: not needed for --dry-run
+
+    return run_sweep(exp, storage, tracking, args.workers)
+
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    sys.exit(main())

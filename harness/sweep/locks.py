@@ -1,0 +1,75 @@
+"""A short critical section shared by every process of a sweep, through the storage it uses.
+
+Study creation, queueing the budget and claiming a queued trial must each happen once, even
+when several processes (or machines) start at the same instant. PostgreSQL provides that with
+an advisory lock; a SQLite store lives on one machine, where a lock file beside it does the job.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.urls import redact, sqlalchemy_url, sqlite_path
+
+LOCK_KEY = zlib.crc32(b"gan-ablation-harness")  # one advisory-lock id for all harness sweeps
+
+
+@contextmanager
+def storage_lock(url: str) -> Iterator[None]:
+    path = sqlite_path(url)
+    if path is not None:
+        with file_lock(path.with_name(path.name + ".lock")):
+            yield
+        return
+    with advisory_lock(url):
+        yield
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=4)
+def lock_engine(url: str):  # noqa: ANN201 - sqlalchemy.Engine, imported lazily
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    return sqlalchemy.create_engine(sqlalchemy_url(url), poolclass=NullPool)
+
+
+@contextmanager
+def advisory_lock(url: str) -> Iterator[None]:
+    """pg_advisory_xact_lock: held until this transaction ends, released even if the process dies."""
+    import sqlalchemy
+
+    try:
+        connection_cm = lock_engine(url).begin()
+        connection = connection_cm.__enter__()
+    except Exception as exc:  # noqa: BLE001 - driver missing, refused, bad password, ...
+        raise UserError(f"storage: cannot connect to {redact(url)} ({first_line(exc)})") from None
+    try:
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        yield
+    except BaseException as exc:
+        connection_cm.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        connection_cm.__exit__(None, None, None)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

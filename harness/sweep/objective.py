@@ -1,0 +1,184 @@
+"""Running one claimed trial: suggest, train with MLflow logging and Optuna reporting, tell."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+import threading
+import time
+import traceback
+from typing import Any
+
+import optuna
+import torch
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from harness.config import config_hash, resolve_run
+from harness.device import resolve_device
+from harness.strict import flatten, to_plain
+from harness.sweep.context import SweepContext
+from harness.sweep.interrupts import deferred_interrupt
+from harness.sweep.samplers import suggest
+from harness.sweep.space import applicable_space
+from harness.sweep.studies import SEARCH, VariantStudies
+from harness.tracking import RunLogger, mark_run_killed
+from harness.trainer import Diverged, TrainCallback, train
+
+
+class OptunaReporter(TrainCallback):
+    """Reports the objective at every evaluation; raises TrialPruned when the pruner says so."""
+
+    def __init__(self, trial: optuna.Trial, objective: str, prune: bool) -> None:
+        self.trial, self.objective, self.prune = trial, objective, prune
+
+    def on_eval(self, step: int, metrics: dict[str, float]) -> None:
+        value = metrics[self.objective]
+        if math.isfinite(value):
+            self.trial.report(value, step)
+        if self.prune and self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step} ({self.objective}={value:.4g})")
+
+
+class Heartbeat:
+    """Records the trial's heartbeat every `interval_s` in a thread, as Study.optimize would."""
+
+    def __init__(self, storage: RDBStorage, trial_id: int, interval_s: float) -> None:
+        self.storage, self.trial_id, self.interval_s = storage, trial_id, interval_s
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.beat, daemon=True, name=f"heartbeat-{trial_id}")
+
+    def beat(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            self.storage.record_heartbeat(self.trial_id)
+
+    def start(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+@dataclass
+class TrialJob:
+    """A claimed trial with its run config, MLflow run and heartbeat: ready to train."""
+
+    study: optuna.Study
+    trial: optuna.Trial
+    run: Any
+    logger: RunLogger
+    heartbeat: Heartbeat
+    prune: bool
+
+
+def device_name(device: torch.device) -> str:
+    """What the report's header shows: 'cpu' or 'cuda:<GPU model>'."""
+    return f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else device.type
+
+
+def run_name(variant: str, stage: str, trial: optuna.Trial, seed: int) -> str:
+    return f"{variant}/t{trial.number}" if stage == SEARCH else f"{variant}/confirm-seed{seed}"
+
+
+def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, stage: str,
+                 run: Any) -> RunLogger:
+    previous = trial.user_attrs.get("mlflow_run_id")
+    if previous:  # a re-queued trial: its dead predecessor's run is closed, never reused
+        mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
+    study = studies.search if stage == SEARCH else studies.confirm
+    device = device_name(resolve_device(run.train.device))
+    trial.set_user_attr("device", device)
+    tags = {"variant": studies.variant, "stage": stage, "study": study.study_name, "trial_number": trial.number,
+            "device": device,
+            "seed": run.seed, "config_hash": config_hash(run), "role": "trial",
+            "knobs": ",".join(sorted(trial.params)) or "-"}  # the knobs that apply to this variant
+    logger = RunLogger(ctx.tracking_uri, ctx.experiment_id, studies.search.user_attrs["mlflow_parent_run_id"],
+                       run_name(studies.variant, stage, trial, run.seed), tags, flatten(to_plain(run)))
+    trial.set_user_attr("mlflow_run_id", logger.run_id)
+    return logger
+
+
+def start_trial(ctx: SweepContext, storage: RDBStorage, studies: VariantStudies, trial: optuna.Trial,
+                trial_id: int, stage: str) -> TrialJob:
+    """Heartbeat, parameters, run config and MLflow run of a claimed trial (callers defer Ctrl-C)."""
+    heartbeat = Heartbeat(storage, trial_id, ctx.exp.sweep.heartbeat_seconds).start()
+    try:
+        base = resolve_run(ctx.exp, studies.variant)
+        params = suggest(trial, applicable_space(ctx.exp, base))
+        run = resolve_run(ctx.exp, studies.variant, params=params, seed=trial.user_attrs.get("seed", ctx.exp.seed))
+        logger = start_logger(ctx, studies, trial, stage, run)
+    except BaseException:
+        heartbeat.stop()  # the trial stays RUNNING; its silent heartbeat re-queues it
+        raise
+    study = studies.search if stage == SEARCH else studies.confirm
+    return TrialJob(study, trial, run, logger, heartbeat, prune=stage == SEARCH)
+
+
+def finish_trial(ctx: SweepContext, job: TrialJob) -> None:
+    """Train the job and record its outcome in Optuna and MLflow; confirmation runs are never pruned."""
+    try:
+        train_and_record(ctx, job.study, job.trial, job.logger, job.run, job.prune)
+    finally:
+        job.heartbeat.stop()
+
+
+def abandon_trial(ctx: SweepContext, job: TrialJob) -> None:
+    """Ctrl-C before training began: re-queue the trial exactly as an interrupted one."""
+    with deferred_interrupt():
+        requeue(ctx, job.study, job.trial, job.logger)
+    job.heartbeat.stop()
+
+
+def train_and_record(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger,
+                     run: Any, prune: bool) -> None:
+    reporter = OptunaReporter(trial, run.objective, prune=prune)
+    start = time.perf_counter()
+    try:
+        result = train(run, [logger, reporter])
+    except optuna.TrialPruned as exc:
+        close(study, trial, logger, TrialState.PRUNED, "FINISHED", "pruned", str(exc))
+    except Diverged as exc:
+        close(study, trial, logger, TrialState.PRUNED, "FAILED", "diverged", str(exc))
+    except KeyboardInterrupt:
+        with deferred_interrupt():
+            requeue(ctx, study, trial, logger)
+        raise
+    except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
+        traceback.print_exc(file=sys.stderr)
+        close(study, trial, logger, TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {exc}")
+    else:
+        record_result(study, trial, logger, result, run.objective, time.perf_counter() - start)
+
+
+def record_result(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, result: Any, objective: str,
+                  wall_seconds: float) -> None:
+    for key, value in {"train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
+                       "other_seconds": result.other_seconds, "wall_seconds": wall_seconds,
+                       "evaluations": result.evaluations}.items():
+        trial.set_user_attr(key, value)
+    value = result.final_metrics.get(objective, math.nan)
+    if not math.isfinite(value):
+        close(study, trial, logger, TrialState.PRUNED, "FAILED", "diverged", f"{objective} is not finite")
+        return
+    trial.set_user_attr("final_metrics", {k: v for k, v in result.final_metrics.items() if math.isfinite(v)})
+    logger.finish("FINISHED", {"outcome": "complete"})
+    study.tell(trial, value)
+
+
+def close(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, state: TrialState, run_status: str,
+          outcome: str, reason: str) -> None:
+    trial.set_user_attr("outcome", outcome)
+    trial.set_user_attr("reason", reason)
+    logger.finish(run_status, {"outcome": outcome, "reason": reason})
+    study.tell(trial, state=state)
+
+
+def requeue(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger) -> None:
+    """Ctrl-C: fail the trial and queue an identical one, exactly as a dead worker's trial would be."""
+    logger.finish("KILLED", {"outcome": "interrupted", "reason": "interrupted by the user; re-queued"})
+    trial.set_user_attr("outcome", "interrupted")
+    frozen = study.tell(trial, state=TrialState.FAIL)
+    RetryHeartbeatStaleTrialCallback(ctx.exp.sweep.max_retry)(study, frozen)

@@ -1,0 +1,60 @@
+"""Progress bars for a running sweep: one per variant, fed by polling the Optuna storage.
+
+Polling the storage (rather than hooking the workers) shows every worker's progress, including
+other machines', and works the same for in-process and spawned workers. Quiet off a terminal.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from tqdm import tqdm
+
+from harness.config import ExperimentConfig
+from harness.sweep.status import variant_status
+from harness.sweep.studies import make_storage, open_studies
+
+
+class ProgressMonitor:
+    def __init__(self, exp: ExperimentConfig, storage_url: str, interval_s: float = 2.0) -> None:
+        self.exp, self.storage_url, self.interval_s = exp, storage_url, interval_s
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True, name="sweep-progress")
+        self.bars: dict[str, tqdm] = {}
+
+    def __enter__(self) -> "ProgressMonitor":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+    def run(self) -> None:
+        storage = make_storage(self.storage_url, self.exp)
+        all_studies = [open_studies(self.exp, storage, spec.name) for spec in self.exp.variants]
+        for i, spec in enumerate(self.exp.variants):
+            self.bars[spec.name] = tqdm(desc=f"{spec.name:<16}", total=0, position=i, unit="run", disable=None,
+                                        dynamic_ncols=True, leave=True)
+        try:
+            while True:
+                for studies in all_studies:
+                    self.update(studies)
+                if self.stop_event.wait(self.interval_s):
+                    break
+            for studies in all_studies:  # final state
+                self.update(studies)
+        finally:
+            for bar in self.bars.values():
+                bar.close()
+
+    def update(self, studies: object) -> None:
+        status = variant_status(self.exp, studies)
+        bar = self.bars[status.variant]
+        bar.total = status.search.budget + status.confirm.budget
+        bar.n = status.search.finished + status.confirm.finished
+        best = "-" if status.best is None else f"{status.best:.4g}"
+        bar.set_postfix_str(f"done {status.search.complete + status.confirm.complete} pruned "
+                            f"{status.search.pruned + status.confirm.pruned} failed "
+                            f"{status.search.failed + status.confirm.failed} best {best}", refresh=False)
+        bar.refresh()

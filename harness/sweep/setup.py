@@ -1,0 +1,55 @@
+"""One-time preparation before any worker starts: stores, studies, budgets, MLflow parents, caches.
+
+Everything here runs under the storage lock, so a second copy of the command started at the
+same instant waits, then finds the studies and runs already there and only joins the work.
+"""
+
+from __future__ import annotations
+
+from harness.config import ExperimentConfig, resolve_run
+from harness.data import load_dataset
+from harness.device import resolve_device
+from harness.metrics import Evaluator
+from harness.sweep.locks import storage_lock
+from harness.sweep.studies import fill_search_queue, make_storage, open_studies
+from harness.tracking import ensure_experiment, ensure_parent_run, set_run_status
+
+
+def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> str:
+    """Create (or find) the studies, their queued budgets and the MLflow experiment/parent runs."""
+    with storage_lock(storage_url):
+        storage = make_storage(storage_url, exp)
+        experiment_id = ensure_experiment(tracking_uri, exp.name)
+        for spec in exp.variants:
+            studies = open_studies(exp, storage, spec.name)
+            run = resolve_run(exp, spec.name)
+            parent = ensure_parent_run(tracking_uri, experiment_id, studies.search.study_name, spec.name,
+                                       {"variant": spec.name, "objective": run.objective})
+            set_run_status(tracking_uri, parent, "RUNNING")
+            for study in (studies.search, studies.confirm):
+                study.set_user_attr("variant", spec.name)
+                study.set_user_attr("objective", run.objective)
+                study.set_user_attr("mlflow_parent_run_id", parent)
+            fill_search_queue(exp, studies)
+    return experiment_id
+
+
+def prepare_metrics(exp: ExperimentConfig) -> None:
+    """Warm the evaluation caches (e.g. train the metric classifier) once, before workers race for them."""
+    seen: set[tuple[str, int | None]] = set()
+    for spec in exp.variants:
+        run = resolve_run(exp, spec.name)
+        key = (run.data.name, run.data.image_size)
+        if key in seen:
+            continue
+        seen.add(key)
+        device = resolve_device(run.train.device)
+        Evaluator(run, load_dataset(run.data, device), device).prepare()
+
+
+def finish_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
+    storage = make_storage(storage_url, exp)
+    for spec in exp.variants:
+        parent = open_studies(exp, storage, spec.name).search.user_attrs.get("mlflow_parent_run_id")
+        if parent:
+            set_run_status(tracking_uri, parent, "FINISHED")

@@ -1,0 +1,163 @@
+"""Optuna storage, one search study and one confirmation study per variant, and their budgets.
+
+The budget of a study is a queue of WAITING trials: the config's defaults first, then empty
+slots whose parameters the sampler fills when a worker claims them. Workers only ever pop from
+that queue, so concurrent workers (and concurrent copies of the command) share the budget
+exactly; a trial whose worker died is re-queued by Optuna's heartbeat callback.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from harness.config import ExperimentConfig, RunConfig, resolve_run
+from harness.errors import UserError
+from harness.metrics import METRICS
+from harness.sweep.locks import first_line
+from harness.sweep.space import applicable_space, grid_points
+from harness.urls import redact, sqlalchemy_url, sqlite_path
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+# Workers claim trials with ask() under the storage lock and run their own heartbeat thread.
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+LIVE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
+SEARCH, CONFIRM = "search", "confirm"
+
+
+@dataclass(frozen=True)
+class VariantStudies:
+    variant: str
+    search: optuna.Study
+    confirm: optuna.Study
+
+
+def study_names(exp: ExperimentConfig, variant: str) -> tuple[str, str]:
+    return f"{exp.name}/{variant}", f"{exp.name}/{variant}/confirm"
+
+
+def make_storage(url: str, exp: ExperimentConfig, on_stale: Any = None) -> RDBStorage:
+    """RDB storage with heartbeats: a RUNNING trial silent for `grace_seconds` is failed and re-queued."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 120}}  # wait out other writers
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    try:
+        return RDBStorage(sqlalchemy_url(url), engine_kwargs=engine_kwargs, heartbeat_interval=exp.sweep.heartbeat_seconds,
+                          grace_period=exp.sweep.grace_seconds,
+                          heartbeat_stale_trial_callback=on_stale or RetryHeartbeatStaleTrialCallback(exp.sweep.max_retry))
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
+        raise UserError(f"storage: cannot open {redact(url)} ({first_line(exc)})") from None
+
+
+def direction(run: RunConfig) -> str:
+    return METRICS.get(run.objective).direction
+
+
+def open_studies(exp: ExperimentConfig, storage: RDBStorage, variant: str, sampler: Any = None,
+                 pruner: Any = None) -> VariantStudies:
+    run = resolve_run(exp, variant)
+    search_name, confirm_name = study_names(exp, variant)
+    studies = [optuna.create_study(study_name=name, storage=storage, direction=direction(run), load_if_exists=True,
+                                   sampler=sampler if name == search_name else None, pruner=pruner)
+               for name in (search_name, confirm_name)]
+    return VariantStudies(variant, *studies)
+
+
+def retried_numbers(trials: list[FrozenTrial]) -> set[int]:
+    """Numbers of failed trials that Optuna's heartbeat callback has already re-queued."""
+    return {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+
+
+def slot_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """Trials that occupy a budget slot: everything except failures that were re-queued."""
+    retried = retried_numbers(trials)
+    return [t for t in trials if t.state in LIVE_STATES and t.number not in retried]
+
+
+def default_params(exp: ExperimentConfig, run: RunConfig) -> dict[str, Any]:
+    """The config's own values of the knobs that apply: the paper's settings, always measured."""
+    return {knob: getattr(run.train, knob) for knob in applicable_space(exp, run)}
+
+
+DEFAULT_TRIALS_PER_VARIANT = 10
+
+
+def search_budget(exp: ExperimentConfig) -> int:
+    return exp.sweep.trials_per_variant or DEFAULT_TRIALS_PER_VARIANT
+
+
+def search_queue(exp: ExperimentConfig, run: RunConfig) -> list[dict[str, Any]]:
+    """Fixed params of every search slot; `{}` leaves a slot to the sampler."""
+    space = applicable_space(exp, run)
+    defaults = default_params(exp, run)
+    if not space:
+        return [defaults]  # nothing to search: one run of the defaults is the whole study
+    if exp.sweep.sampler == "grid":
+        points = grid_points(space)
+        return points if defaults in points else [defaults, *points]
+    return [defaults] + [{}] * (search_budget(exp) - 1)
+
+
+def fill_search_queue(exp: ExperimentConfig, studies: VariantStudies) -> int:
+    """Queue the missing search slots (all on a fresh study, the shortfall on resume); returns the budget."""
+    run = resolve_run(exp, studies.variant)
+    queue = search_queue(exp, run)
+    taken = slot_trials(studies.search.get_trials(deepcopy=False))
+    if exp.sweep.sampler == "grid":
+        present = [t.system_attrs.get("fixed_params", t.params) for t in taken]
+        missing = [p for p in queue if p not in present]
+    else:
+        missing = queue[len(taken):]  # a fresh study gets the defaults first, a resumed one blank slots
+    for params in missing:
+        studies.search.enqueue_trial(params, user_attrs={"stage": SEARCH})
+    studies.search.set_user_attr("budget", len(queue))
+    return len(queue)
+
+
+def search_finished(study: optuna.Study) -> bool:
+    """No search slot is queued or running any more (failures re-queued by heartbeat count as queued)."""
+    return not study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+
+
+def best_search_trial(study: optuna.Study) -> FrozenTrial | None:
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    return study.best_trial
+
+
+def confirm_seeds(exp: ExperimentConfig) -> list[int]:
+    """Seeds of the confirmation runs: never the search seed, so the winner is re-measured fresh."""
+    return [exp.seed + 1 + i for i in range(exp.sweep.seeds)]
+
+
+def missing_confirm_seeds(exp: ExperimentConfig, studies: VariantStudies) -> tuple[FrozenTrial | None, list[int]]:
+    """The search's best trial and the confirmation seeds not yet queued for it."""
+    best = best_search_trial(studies.search)
+    if best is None:
+        return None, []
+    taken = [t for t in slot_trials(studies.confirm.get_trials(deepcopy=False))
+             if t.user_attrs.get("source_trial") == best.number]
+    used = {t.user_attrs.get("seed") for t in taken}
+    return best, [seed for seed in confirm_seeds(exp) if seed not in used]
+
+
+def fill_confirm_queue(exp: ExperimentConfig, studies: VariantStudies) -> None:
+    """Queue one confirmation run per seed for the search's best params (callers hold the lock)."""
+    best, seeds = missing_confirm_seeds(exp, studies)
+    if best is None:
+        studies.confirm.set_user_attr("skipped", "no search trial completed")
+        return
+    for seed in seeds:
+        studies.confirm.enqueue_trial(best.params, user_attrs={"stage": CONFIRM, "seed": seed,
+                                                              "source_trial": best.number})
+    studies.confirm.set_user_attr("source_trial", best.number)

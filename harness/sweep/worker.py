@@ -1,0 +1,138 @@
+"""A sweep worker: claim a queued trial, run it, repeat until every study is settled.
+
+Workers coordinate only through the Optuna storage: the queue of WAITING trials is the budget,
+a claim is an atomic WAITING -> RUNNING transition, heartbeats expose dead workers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+import optuna
+import torch
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.trial import FrozenTrial, TrialState
+
+from harness.config import resolve_run
+from harness.sweep.context import SweepContext
+from harness.sweep.interrupts import deferred_interrupt
+from harness.sweep.locks import storage_lock
+from harness.sweep.objective import abandon_trial, finish_trial, start_trial
+from harness.sweep.samplers import build_pruner, build_sampler
+from harness.sweep.studies import (CONFIRM, SEARCH, VariantStudies, fill_confirm_queue, make_storage,
+                                   missing_confirm_seeds, open_studies, search_finished)
+from harness.tracking import mark_run_killed
+
+
+class StaleTrialHandler:
+    """Heartbeat callback: close the dead trial's MLflow run, then re-queue the trial (Optuna's retry)."""
+
+    def __init__(self, tracking_uri: str, max_retry: int) -> None:
+        self.tracking_uri = tracking_uri
+        self.retry = RetryHeartbeatStaleTrialCallback(max_retry)
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if run_id:
+            mark_run_killed(self.tracking_uri, run_id, "no heartbeat: worker died")
+        self.retry(study, trial)
+
+
+def worker_storage(ctx: SweepContext) -> RDBStorage:
+    return make_storage(ctx.storage_url, ctx.exp, StaleTrialHandler(ctx.tracking_uri, ctx.exp.sweep.max_retry))
+
+
+def worker_studies(ctx: SweepContext, storage: RDBStorage) -> list[VariantStudies]:
+    studies = []
+    for i, spec in enumerate(ctx.exp.variants):
+        run = resolve_run(ctx.exp, spec.name)
+        sampler = build_sampler(ctx.exp, ctx.sampler_seed + 1000 * i)
+        studies.append(open_studies(ctx.exp, storage, spec.name, sampler, build_pruner(ctx.exp, run)))
+    return studies
+
+
+def pop_waiting(ctx: SweepContext, storage: RDBStorage, study: optuna.Study) -> tuple[optuna.Trial, int] | None:
+    """Claim the oldest WAITING trial; never creates one (that would exceed the budget).
+
+    `Study.ask()` pops a WAITING trial when there is one and creates a new trial otherwise.
+    Every claimer holds the storage lock around the check and the ask, so the queue cannot
+    empty in between and `ask()` always pops.
+    """
+    waiting = (TrialState.WAITING,)
+    if not study.get_trials(deepcopy=False, states=waiting):
+        return None
+    with storage_lock(ctx.storage_url):
+        if not study.get_trials(deepcopy=False, states=waiting):
+            return None
+        trial = study.ask()
+        trial_id = storage.get_trial_id_from_study_id_trial_number(
+            storage.get_study_id_from_name(study.study_name), trial.number)
+        storage.record_heartbeat(trial_id)  # a RUNNING trial without a heartbeat row never goes stale
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    return trial, trial_id
+
+
+def claim_next(ctx: SweepContext, storage: RDBStorage, all_studies: list[VariantStudies]) -> tuple[Any, ...] | None:
+    """The next trial to run, search before confirmation within a variant, variants in config order."""
+    for studies in all_studies:
+        fail_stale_trials(studies.search)
+        fail_stale_trials(studies.confirm)
+        claimed = pop_waiting(ctx, storage, studies.search)
+        if claimed:
+            return (studies, *claimed, SEARCH)
+        if not search_finished(studies.search):
+            continue
+        best, missing = missing_confirm_seeds(ctx.exp, studies)
+        if best is None and "skipped" not in studies.confirm.user_attrs or missing:
+            with storage_lock(ctx.storage_url):
+                fill_confirm_queue(ctx.exp, studies)
+        claimed = pop_waiting(ctx, storage, studies.confirm)
+        if claimed:
+            return (studies, *claimed, CONFIRM)
+    return None
+
+
+def settled(ctx: SweepContext, all_studies: list[VariantStudies]) -> bool:
+    """Nothing queued or running anywhere, and every confirmation queue matches its search's best."""
+    for studies in all_studies:
+        if not search_finished(studies.search) or not search_finished(studies.confirm):
+            return False
+        best, missing = missing_confirm_seeds(ctx.exp, studies)
+        if missing or (best is None and "skipped" not in studies.confirm.user_attrs):
+            return False
+    return True
+
+
+def run_worker(ctx: SweepContext) -> None:
+    """The worker loop; also the entry point of spawned worker processes."""
+    storage = worker_storage(ctx)
+    all_studies = worker_studies(ctx, storage)
+    while True:
+        job = None
+        try:  # a claimed trial and its MLflow run come into being together: Ctrl-C waits for both
+            with deferred_interrupt():
+                claimed = claim_next(ctx, storage, all_studies)
+                job = start_trial(ctx, storage, *claimed) if claimed is not None else None
+        except KeyboardInterrupt:
+            if job is not None:
+                abandon_trial(ctx, job)
+            raise
+        if job is not None:
+            finish_trial(ctx, job)  # Ctrl-C while training re-queues the trial
+            continue
+        if settled(ctx, all_studies):
+            return
+        time.sleep(ctx.poll_seconds)  # another worker is still running the last trials (or died: heartbeat)
+
+
+def spawned_worker(ctx: SweepContext, threads: int) -> None:
+    torch.set_num_threads(threads)  # N workers on one machine share its cores instead of oversubscribing
+    if torch.cuda.is_available():
+        torch.cuda.set_device(ctx.worker % torch.cuda.device_count())  # N workers spread over the GPUs
+    try:
+        run_worker(ctx)
+    except KeyboardInterrupt:
+        os._exit(130)  # the running trial was re-queued; skip multiprocessing's traceback

@@ -1,0 +1,365 @@
+"""MLflow tracking: the only module that imports MLflow.
+
+Writing: one experiment per config `name`, a parent run per variant study, a child run per trial
+and per confirmation run. Metrics are buffered in memory and written with `log_batch` in chunks,
+so a training step never waits for the tracking database.
+Reading (for the report): every reader degrades to "nothing there" rather than failing, so the
+report stays useful from the Optuna storage alone and says what the tracking store lacked.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from harness import __version__
+from harness.errors import UserError
+from harness.urls import absolute_sqlite, redact, sqlalchemy_url, sqlite_path
+from harness.trainer import TrainCallback, TrainState
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# MLflow configures its loggers when imported, from this variable: no "creating tables" chatter.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
+MAX_PARAMS_PER_BATCH = 100
+FLUSH_SECONDS = 15.0
+TAG_PREFIX = "harness."
+
+
+def client(uri: str) -> Any:
+    """The MlflowClient for `uri`, one per store (a relative SQLite path counts from the current folder)."""
+    return cached_client(absolute_sqlite(uri))
+
+
+@functools.lru_cache(maxsize=4)
+def cached_client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=sqlalchemy_url(uri))
+
+
+def server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
+    """Why an MLflow server at `uri` cannot serve the API (one line), or None.
+
+    Not /health alone: it skips MLflow 3's Host-header check, so a healthy server can still
+    answer every API call with 403.
+    """
+    base = uri.rstrip("/")
+    try:
+        for path in ("/health", "/api/2.0/mlflow/experiments/search?max_results=1"):
+            with urllib.request.urlopen(base + path, timeout=timeout_s) as response:
+                response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 403 and b"Host header" in exc.read():
+            host = urllib.parse.urlsplit(base).netloc
+            return (f"MLflow at {redact(uri)} refuses the Host header {host!r} (403); add it to the "
+                    "server's --allowed-hosts")
+        return None  # e.g. 401 behind an authenticating proxy: MLflow's own call will say more
+    except (urllib.error.URLError, OSError) as exc:
+        return f"cannot reach MLflow at {redact(uri)} ({getattr(exc, 'reason', exc)})"
+    return None
+
+
+def database_problem(uri: str, timeout_s: int = 10) -> str | None:
+    """Why a database tracking URI cannot be opened (one line), or None; MLflow itself retries ~100 s."""
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = sqlalchemy.create_engine(sqlalchemy_url(uri), poolclass=NullPool,
+                                          connect_args={"connect_timeout": timeout_s})
+        with engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 - driver errors of every kind
+        return f"cannot connect to {redact(uri)} ({first_line(exc)})"
+    return None
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_reachable(uri: str) -> None:
+    """Fail fast with one line when the tracking store is unusable, before any training starts."""
+    problem = None
+    if uri.startswith(("http://", "https://")):
+        problem = server_problem(uri)
+    elif uri.startswith("postgresql"):
+        problem = database_problem(uri)
+    if problem:
+        raise UserError(f"tracking.uri: {problem}")
+    if sqlite_path(uri) is not None:
+        sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Artifacts of a local SQLite store go beside the database (not into the working directory)."""
+    if sqlite_path(uri) is None:
+        return None  # a server decides (served artifacts)
+    db = sqlite_path(uri).resolve()
+    return (db.parent / "mlartifacts" / experiment).as_uri()
+
+
+def ensure_experiment(uri: str, name: str) -> str:
+    """The experiment's id, creating it if needed (tolerates a concurrent creator)."""
+    from mlflow.exceptions import MlflowException
+
+    check_reachable(uri)
+    mlflow_client = client(uri)
+    try:
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        return mlflow_client.create_experiment(name, artifact_location=artifact_location(uri, name))
+    except MlflowException as exc:
+        try:
+            found = mlflow_client.get_experiment_by_name(name)
+        except MlflowException:
+            found = None
+        if found is not None:  # another process created it first
+            return found.experiment_id
+        raise UserError(f"tracking.uri: MLflow at {redact(uri)} refused: {first_line(exc)}") from None
+
+
+def ensure_parent_run(uri: str, experiment_id: str, study_name: str, variant: str, tags: dict[str, str]) -> str:
+    """The variant study's parent run id; created once (callers hold the sweep's init lock)."""
+    mlflow_client = client(uri)
+    query = f"tags.`{TAG_PREFIX}study` = '{study_name}' and tags.`{TAG_PREFIX}role` = 'study'"
+    existing = mlflow_client.search_runs([experiment_id], filter_string=query, max_results=1)
+    if existing:
+        return existing[0].info.run_id
+    all_tags = {**base_tags(), **prefixed(tags), f"{TAG_PREFIX}study": study_name, f"{TAG_PREFIX}role": "study"}
+    run = mlflow_client.create_run(experiment_id, tags=all_tags, run_name=variant)
+    return run.info.run_id
+
+
+def prefixed(tags: dict[str, Any]) -> dict[str, str]:
+    return {f"{TAG_PREFIX}{k}": str(v) for k, v in tags.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def base_tags() -> dict[str, str]:
+    """Provenance on every run: code version and package versions."""
+    import mlflow
+    import optuna
+
+    versions = (f"harness={__version__} torch={torch.__version__} optuna={optuna.__version__} "
+                f"mlflow={mlflow.__version__} python={platform.python_version()}")
+    tags = {f"{TAG_PREFIX}versions": versions}
+    commit = git_commit()
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+        tags[f"{TAG_PREFIX}git_commit"] = commit
+    return tags
+
+
+class RunLogger(TrainCallback):
+    """One MLflow child run: buffered metrics, sample grids by step, final samples and checkpoint."""
+
+    def __init__(self, uri: str, experiment_id: str, parent_run_id: str, run_name: str,
+                 tags: dict[str, Any], params: dict[str, Any]) -> None:
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+        self.client = client(uri)
+        all_tags = {**base_tags(), **prefixed(tags), MLFLOW_PARENT_RUN_ID: parent_run_id}
+        self.run_id = self.client.create_run(experiment_id, tags=all_tags, run_name=run_name).info.run_id
+        self.buffer: list[Any] = []
+        self.last_flush = time.monotonic()
+        self.log_params(params)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
+        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(self.run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
+
+    def log_metrics(self, step: int, values: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.buffer.extend(Metric(k, float(v), now, step) for k, v in values.items())
+        if len(self.buffer) >= MAX_METRICS_PER_BATCH or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        for i in range(0, len(self.buffer), MAX_METRICS_PER_BATCH):
+            self.client.log_batch(self.run_id, metrics=self.buffer[i : i + MAX_METRICS_PER_BATCH])
+        self.buffer.clear()
+        self.last_flush = time.monotonic()
+
+    def on_start(self, state: TrainState, eval_info: dict[str, float]) -> None:
+        self.log_params({f"eval_info.{k}": v for k, v in eval_info.items()})
+
+    def on_log(self, step: int, scalars: dict[str, float]) -> None:
+        self.log_metrics(step, scalars)
+
+    def on_eval(self, step: int, metrics: dict[str, float]) -> None:
+        self.log_metrics(step, metrics)
+        self.flush()  # evaluations are rare and are what people watch in the UI
+
+    def on_samples(self, step: int, image: np.ndarray, samples: torch.Tensor) -> None:
+        self.client.log_image(self.run_id, image, key="samples", step=step)
+
+    def on_checkpoint(self, state: TrainState) -> None:
+        if state.step < state.cfg.train.steps:
+            return  # trials restart from scratch; only the final checkpoint is worth storing
+        from harness.checkpoint import save_checkpoint
+        from harness.trainer import final_samples
+
+        with tempfile.TemporaryDirectory() as tmp:
+            save_checkpoint(state, Path(tmp) / "checkpoint.pt")
+            torch.save(final_samples(state).cpu(), Path(tmp) / "samples.pt")
+            self.client.log_artifacts(self.run_id, tmp)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        for key, value in prefixed(tags).items():
+            self.client.set_tag(self.run_id, key, value)
+
+    def finish(self, status: str, tags: dict[str, Any] | None = None) -> None:
+        """Write what is buffered and close the run: FINISHED, FAILED or KILLED."""
+        self.flush()
+        if tags:
+            self.set_tags(tags)
+        self.client.set_terminated(self.run_id, status=status)
+
+
+def mark_run_killed(uri: str, run_id: str, reason: str) -> None:
+    """Close the MLflow run of a trial that died (kill -9, lost machine) and was re-queued."""
+    mlflow_client = client(uri)
+    try:
+        run = mlflow_client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - the run may never have been created
+        return
+    if run.info.status == "RUNNING":
+        mlflow_client.set_tag(run_id, f"{TAG_PREFIX}outcome", "killed")
+        mlflow_client.set_tag(run_id, f"{TAG_PREFIX}reason", reason)
+        mlflow_client.set_terminated(run_id, status="KILLED")
+
+
+def set_run_status(uri: str, run_id: str, status: str) -> None:
+    """Parent runs read RUNNING while their study has work left, FINISHED once it is settled."""
+    client(uri).update_run(run_id, status=status)
+
+
+# --- reading, for the report -------------------------------------------------------------------
+
+RUN_COLUMNS = ["run_id", "run_name", "status", "role", "variant", "stage", "trial_number", "seed", "outcome",
+               "git_commit", "device", "versions", "parent_run_id", "start_ms", "end_ms"]
+PAGE_SIZE = 1000
+
+
+def tracking_problem(uri: str, timeout_s: float = 5.0) -> str | None:
+    """Why the tracking store cannot be read (one line), or None when it can."""
+    path = sqlite_path(uri)
+    if path is not None:
+        return None if path.is_file() else f"no MLflow database at {redact(uri)}"
+    if uri.startswith(("http://", "https://")):
+        return server_problem(uri, timeout_s)
+    return None
+
+
+def experiment_id(uri: str, name: str) -> str | None:
+    found = client(uri).get_experiment_by_name(name)
+    return None if found is None else found.experiment_id
+
+
+def load_runs(uri: str, experiment: str) -> "pd.DataFrame":
+    """One row per run of the experiment (parents and trials, deleted ones included), sorted by name."""
+    import pandas as pd
+    from mlflow.entities import ViewType
+
+    exp_id = experiment_id(uri, experiment)
+    rows: list[dict[str, Any]] = []
+    token = None
+    while exp_id is not None:
+        page = client(uri).search_runs([exp_id], run_view_type=ViewType.ALL, max_results=PAGE_SIZE,
+                                       page_token=token)
+        rows += [run_record(run) for run in page]
+        token = page.token
+        if not token:
+            break
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return frame.sort_values(["run_name", "start_ms", "run_id"], ignore_index=True)
+
+
+def run_record(run: Any) -> dict[str, Any]:
+    tags = run.data.tags
+    record = {key: tags.get(TAG_PREFIX + key) for key in ("role", "variant", "stage", "trial_number", "seed",
+                                                          "outcome", "git_commit", "device", "versions")}
+    record.update(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
+                  parent_run_id=tags.get("mlflow.parentRunId"), start_ms=run.info.start_time,
+                  end_ms=run.info.end_time)
+    return record
+
+
+def metric_history(uri: str, run_id: str, keys: list[str]) -> "pd.DataFrame":
+    """Long frame (key, step, value) of the logged metrics `keys` of one run, sorted; empty if the run is gone."""
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    try:
+        rows = [(key, m.step, m.value) for key in keys for m in client(uri).get_metric_history(run_id, key)]
+    except MlflowException:  # e.g. a run deleted by hand (`mlflow gc`) while its trial stays in Optuna
+        rows = []
+    frame = pd.DataFrame(rows, columns=["key", "step", "value"])
+    return frame.sort_values(["key", "step"], ignore_index=True)
+
+
+@contextmanager
+def no_progress_bar() -> Iterator[None]:
+    """MLflow draws a download progress bar even off a terminal; the report's output stays one line."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    previous = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def download_artifact(uri: str, run_id: str, path: str, dst: Path) -> Path | None:
+    """The artifact file downloaded under `dst`, or None when the run has no such artifact."""
+    try:
+        with no_progress_bar():
+            return Path(client(uri).download_artifacts(run_id, path, str(dst)))
+    except Exception:  # noqa: BLE001 - missing artifact, deleted run, unreachable artifact store
+        return None
+
+
+def run_url(uri: str, exp_id: str | None, run_id: str) -> str | None:
+    """A link to the run in the MLflow UI when the store is a server; None for a local database."""
+    if exp_id is None or not uri.startswith(("http://", "https://")):
+        return None
+    return f"{redact(uri).rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"

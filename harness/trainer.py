@@ -1,0 +1,284 @@
+"""The training loop: n_critic critic steps, then one generator step, for any recipe.
+
+The loop never names a variant: the loss, the Lipschitz constraint and the LR schedule are
+looked up once from their registries and called through one shape each. Per-step scalars stay
+on the device (see `stats.py`); the host syncs once per `train.log_every` steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from harness.config import RunConfig
+from harness.constraints import CONSTRAINTS, LipschitzConstraint
+from harness.data import Dataset, load_dataset
+from harness.device import resolve_device, seed_everything
+from harness.losses import LOSSES, GanLoss, critic_grad_norms, penalty_from_norms
+from harness.metrics import METRICS, Evaluator
+from harness.models import build_models, generate
+from harness.schedules import SCHEDULES, Schedule
+from harness.stats import StepStats, first_divergence, summarize
+from harness.visualize import GRID_IMAGES, SCATTER_POINTS, fixed_noise, render_samples
+
+
+class Diverged(RuntimeError):
+    """A loss became NaN or infinite; `step` is the first generator step where it was seen."""
+
+    def __init__(self, step: int, quantity: str) -> None:
+        self.step, self.quantity = step, quantity
+        super().__init__(f"diverged at step {step} ({quantity} is not finite)")
+
+
+class TrainCallback:
+    """Hooks the loop calls; subclasses override what they need. Exceptions propagate (pruning)."""
+
+    def on_start(self, state: "TrainState", eval_info: dict[str, float]) -> None:
+        """Before the first step; `eval_info` describes the yardstick (e.g. the metric classifier's accuracy)."""
+
+    def on_log(self, step: int, scalars: dict[str, float]) -> None: ...
+
+    def on_eval(self, step: int, metrics: dict[str, float]) -> None: ...
+
+    def on_samples(self, step: int, image: np.ndarray, samples: Tensor) -> None: ...
+
+    def on_checkpoint(self, state: "TrainState") -> None: ...
+
+
+@dataclass
+class TrainState:
+    """Everything that changes during training; a checkpoint is exactly this plus the RNG."""
+
+    cfg: RunConfig
+    device: torch.device
+    dataset: Dataset
+    G: nn.Module
+    D: nn.Module
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    sched_G: Any
+    sched_D: Any
+    step: int = 0  # generator steps completed
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The three axes of a variant, resolved from their registries once per run."""
+
+    loss: GanLoss
+    constraint: LipschitzConstraint
+    schedule: Schedule
+
+    @staticmethod
+    def of(cfg: RunConfig) -> "Recipe":
+        return Recipe(LOSSES.get(cfg.train.loss), CONSTRAINTS.get(cfg.train.constraint),
+                      SCHEDULES.get(cfg.train.scheduler))
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    final_metrics: dict[str, float]
+    train_seconds: float  # pure training steps, excluding evaluation, sampling and callbacks
+    eval_seconds: float
+    evaluations: int
+    other_seconds: float  # sampling pictures, callbacks (tracking), checkpoints
+    history: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (step, metrics) per eval
+
+
+def build_state(cfg: RunConfig, device: torch.device | None = None) -> TrainState:
+    """Seed, load data, build G/D, Adam for both, and the schedulers."""
+    device = device or resolve_device(cfg.train.device)
+    seed_everything(cfg.seed)
+    dataset = load_dataset(cfg.data, device)
+    G, D = (m.to(device) for m in build_models(dataset.sample_shape, cfg.model))
+    betas = (cfg.train.beta1, cfg.train.beta2)
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.train.lr, betas=betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.train.lr, betas=betas)
+    schedule = SCHEDULES.get(cfg.train.scheduler)
+    direction = METRICS.get(cfg.objective).direction
+    return TrainState(cfg, device, dataset, G, D, opt_G, opt_D,
+                      schedule.build(opt_G, cfg.train, direction), schedule.build(opt_D, cfg.train, direction))
+
+
+def has_batch_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def critic_step(state: TrainState, recipe: Recipe, diagnose: bool) -> dict[str, Tensor | None]:
+    """One critic update on a fresh real batch; returns its scalars (still on the device)."""
+    train = state.cfg.train
+    real = state.dataset.sample(train.batch_size)
+    z = torch.randn(train.batch_size, state.cfg.model.z_dim, device=state.device)
+    with torch.no_grad():
+        fake = state.G(z)
+    real_scores, fake_scores = state.D(real), state.D(fake)
+    d_loss = recipe.loss.critic(real_scores, fake_scores)
+    penalty, norms = recipe.constraint.penalty(state.D, real, fake, train)
+    total = d_loss if penalty is None else d_loss + penalty
+    state.opt_D.zero_grad(set_to_none=True)
+    total.backward()
+    state.opt_D.step()
+    recipe.constraint.after_critic_step(state.D, train)  # e.g. clipping: after the step, never before
+    if norms is None and diagnose and not has_batch_norm(state.D):
+        norms = lipschitz_diagnostic(state.D, real, fake)
+    scalars: dict[str, Tensor | None] = {"d_loss": d_loss, "wasserstein": real_scores.mean() - fake_scores.mean()}
+    if norms is not None:
+        norms = norms.detach()
+        scalars.update(gp=penalty_from_norms(norms), grad_norm_mean=norms.mean(), grad_norm_max=norms.max())
+    return scalars
+
+
+def lipschitz_diagnostic(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """Gradient norms at interpolates for critics without a penalty: read-only, once per window.
+
+    Its interpolation weights come from a forked RNG, so how often a run logs, evaluates or
+    checkpoints never changes what it trains.
+    """
+    devices = [real.device] if real.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        return critic_grad_norms(D, real, fake, create_graph=False)
+
+
+def generator_step(state: TrainState, recipe: Recipe) -> Tensor:
+    """One generator update; D's parameters are frozen so no weight gradients are computed for them."""
+    z = torch.randn(state.cfg.train.batch_size, state.cfg.model.z_dim, device=state.device)
+    critic_params = list(state.D.parameters())
+    for p in critic_params:
+        p.requires_grad_(False)
+    try:
+        g_loss = recipe.loss.generator(state.D(state.G(z)))
+        state.opt_G.zero_grad(set_to_none=True)
+        g_loss.backward()
+        state.opt_G.step()
+    finally:
+        for p in critic_params:
+            p.requires_grad_(True)
+    return g_loss
+
+
+def training_step(state: TrainState, recipe: Recipe, stats: StepStats, diagnose: bool) -> None:
+    """n_critic critic updates, one generator update, per-step schedules; records scalars."""
+    n_critic = state.cfg.train.n_critic
+    for i in range(n_critic):
+        scalars = critic_step(state, recipe, diagnose=diagnose and i == n_critic - 1)
+    scalars["g_loss"] = generator_step(state, recipe)
+    state.step += 1
+    if recipe.schedule.steps_on == "generator_step" and state.sched_G is not None:
+        state.sched_G.step()
+        state.sched_D.step()
+    stats.record(state.step, scalars)
+
+
+def learning_rates(state: TrainState) -> dict[str, float]:
+    return {"lr_G": state.opt_G.param_groups[0]["lr"], "lr_D": state.opt_D.param_groups[0]["lr"]}
+
+
+def is_due(step: int, every: int, last: int) -> bool:
+    return step % every == 0 or step == last
+
+
+def boundary_actions(cfg: RunConfig, step: int) -> dict[str, bool]:
+    """What happens after generator step `step`; any of them closes the current logging window."""
+    train, last = cfg.train, cfg.train.steps
+    return {
+        "log": is_due(step, train.log_every, last),
+        "eval": is_due(step, train.eval_every, last),
+        "samples": is_due(step, train.sample_every, last),
+        "checkpoint": step == last or (train.checkpoint_every > 0 and step % train.checkpoint_every == 0),
+    }
+
+
+def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainState | None = None) -> TrainResult:
+    """Train `cfg` up to `cfg.train.steps` generator steps, from scratch or from a restored `state`.
+
+    Raises Diverged as soon as a logging window shows a non-finite loss; exceptions raised by
+    callbacks (e.g. optuna.TrialPruned from `on_eval`) stop training and propagate.
+    """
+    state = state or build_state(cfg)
+    recipe = Recipe.of(cfg)
+    evaluator = Evaluator(cfg, state.dataset, state.device)
+    evaluator.prepare()
+    for cb in callbacks:
+        cb.on_start(state, dict(evaluator.info))
+    stats = StepStats(cfg.train.log_every, state.device)
+    sample_z = fixed_noise(sample_count(state.dataset), cfg.model.z_dim, cfg.eval.seed + 1, state.device)
+    result = TrainResult(state.step, {}, 0.0, 0.0, 0, 0.0)
+    window_start, window_steps = time.perf_counter(), 0
+    while state.step < cfg.train.steps:
+        actions = boundary_actions(cfg, state.step + 1)
+        training_step(state, recipe, stats, diagnose=any(actions.values()))
+        window_steps += 1
+        if not any(actions.values()):
+            continue
+        window, first_step = stats.flush()  # the one host sync of the window
+        elapsed = time.perf_counter() - window_start
+        result.train_seconds += elapsed
+        check_finite(window, first_step)
+        after_window(state, recipe, actions, callbacks, evaluator, sample_z, result,
+                     {**summarize(window), **learning_rates(state), "seconds_per_step": elapsed / window_steps})
+        window_start, window_steps = time.perf_counter(), 0
+    result.steps = state.step
+    return result
+
+
+def check_finite(window: np.ndarray, first_step: int) -> None:
+    divergence = first_divergence(window, first_step)
+    if divergence is not None:
+        raise Diverged(*divergence)
+
+
+def after_window(state: TrainState, recipe: Recipe, actions: dict[str, bool], callbacks: Sequence[TrainCallback],
+                 evaluator: Evaluator, sample_z: Tensor, result: TrainResult, scalars: dict[str, float]) -> None:
+    """Logging, evaluation, sample pictures and checkpoints due at this step, in that order."""
+    step = state.step
+    start = time.perf_counter()
+    for cb in callbacks:
+        cb.on_log(step, scalars)
+    if actions["eval"]:
+        result.other_seconds += time.perf_counter() - start
+        evaluate(state, recipe, evaluator, callbacks, result)
+        start = time.perf_counter()
+    if actions["samples"] and callbacks:
+        samples = generate(state.G, sample_z)
+        image = render_samples(samples, state.dataset, title=f"{state.cfg.variant} step {step}")
+        for cb in callbacks:
+            cb.on_samples(step, image, samples)
+    if actions["checkpoint"]:
+        for cb in callbacks:
+            cb.on_checkpoint(state)
+    result.other_seconds += time.perf_counter() - start
+
+
+def evaluate(state: TrainState, recipe: Recipe, evaluator: Evaluator, callbacks: Sequence[TrainCallback],
+             result: TrainResult) -> None:
+    start = time.perf_counter()
+    metrics = evaluator(state.G)
+    metrics["eval_seconds"] = time.perf_counter() - start
+    result.eval_seconds += metrics["eval_seconds"]
+    result.evaluations += 1
+    result.final_metrics = metrics
+    result.history.append((state.step, metrics))
+    if recipe.schedule.steps_on == "evaluation" and state.sched_G is not None:
+        monitored = metrics[state.cfg.objective]
+        state.sched_G.step(monitored)
+        state.sched_D.step(monitored)
+    for cb in callbacks:
+        cb.on_eval(state.step, metrics)  # may raise (pruning)
+
+
+def sample_count(dataset: Dataset) -> int:
+    return SCATTER_POINTS if dataset.kind == "points" else GRID_IMAGES
+
+
+def final_samples(state: TrainState) -> Tensor:
+    """The generator's samples on the evaluation noise (the samples the final metrics saw)."""
+    eval_cfg = state.cfg.eval
+    z = fixed_noise(eval_cfg.num_samples, state.cfg.model.z_dim, eval_cfg.seed, state.device)
+    return generate(state.G, z)

@@ -1,0 +1,239 @@
+"""A small stored sweep made without training, for the report's tests.
+
+Optuna trials are written with `study.add_trial` (fixed params, values, intermediate values,
+user attrs and datetimes) and MLflow runs with fixed metrics and timestamps through MlflowClient,
+into SQLite stores in a folder. Only MLflow's run IDs are random: `normalize` masks them.
+
+The sweep (objective w1, minimize; 3 seeds asked):
+- vanilla: 4 complete search trials, 3 confirmation runs.
+- wgan_clip: partial: one search trial running, three waiting, nothing finished.
+- wgan_gp: search with a diverged, a pruned and a killed (re-queued) trial; 3 confirmation runs,
+  clearly better than vanilla.
+- wgan_gp_sched: search with an error; 2 confirmation runs done and 1 running (too few seeds).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from harness.config import ExperimentConfig, parse_experiment
+
+T0 = datetime(2025, 1, 2, 3, 0, 0)
+GENERATED_AT = datetime(2025, 1, 3, 12, 0, tzinfo=timezone.utc)
+STEPS = (20, 40)
+SCALARS = ("d_loss", "g_loss", "wasserstein", "gp", "grad_norm_mean", "grad_norm_max")
+LAMBDA_GP = FloatDistribution(0.1, 100.0, log=True)
+N_CRITIC = CategoricalDistribution((1, 2, 5))
+
+
+def golden_raw(folder: Path) -> dict[str, Any]:
+    """The experiment as YAML would hold it, its stores in `folder`."""
+    return {
+        "name": "golden", "seed": 0, "data": {"name": "ring8"}, "model": {"width": 32, "depth": 2},
+        "train": {"steps": 40, "log_every": 10, "eval_every": 20, "sample_every": 20, "device": "cpu"},
+        "eval": {"num_samples": 300},
+        "sweep": {"trials_per_variant": 4, "seeds": 3, "objective": "w1", "report": False,
+                  "storage": f"sqlite:///{folder / 'optuna.db'}",
+                  "space": {"lambda_gp": {"low": 0.1, "high": 100.0, "log": True}, "n_critic": {"choices": [1, 2, 5]}}},
+        "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
+        "variants": ["vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched"],
+    }
+
+
+def golden_config(folder: Path) -> ExperimentConfig:
+    return parse_experiment(golden_raw(folder))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One stored trial: its state, objective, knobs and what the sweep would have recorded."""
+
+    state: TrialState
+    value: float | None = None
+    params: dict[str, Any] | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    seed: int | None = None
+    retry_of: int | None = None  # the killed trial this one re-runs
+
+
+def knobs(variant: str, lambda_gp: float, n_critic: int) -> dict[str, Any]:
+    return {"n_critic": n_critic} if variant in ("vanilla", "wgan_clip") else {"lambda_gp": lambda_gp,
+                                                                              "n_critic": n_critic}
+
+
+C, P, F, R, W = TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING
+PLAN: dict[str, dict[str, list[Spec]]] = {
+    "vanilla": {
+        "search": [Spec(C, 1.42, knobs("vanilla", 0, 5)), Spec(C, 1.31, knobs("vanilla", 0, 1)),
+                   Spec(C, 1.37, knobs("vanilla", 0, 2)), Spec(C, 1.33, knobs("vanilla", 0, 1))],
+        "confirm": [Spec(C, v, knobs("vanilla", 0, 1), seed=s) for s, v in ((1, 1.35), (2, 1.29), (3, 1.32))]},
+    "wgan_clip": {"search": [Spec(R, params=knobs("wgan_clip", 0, 5)), Spec(W), Spec(W), Spec(W)], "confirm": []},
+    "wgan_gp": {
+        "search": [Spec(C, 0.91, knobs("wgan_gp", 10.0, 5)),
+                   Spec(P, None, knobs("wgan_gp", 0.13, 1), "diverged", "diverged at step 7 (d_loss is not finite)"),
+                   Spec(F, None, knobs("wgan_gp", 31.6, 2), "interrupted", "interrupted by the user; re-queued"),
+                   Spec(P, None, knobs("wgan_gp", 2.5, 2), "pruned", "pruned at step 20 (w1=1.9)"),
+                   Spec(C, 0.84, knobs("wgan_gp", 31.6, 2), retry_of=2)],
+        "confirm": [Spec(C, v, knobs("wgan_gp", 31.6, 2), seed=s) for s, v in ((1, 0.86), (2, 0.81), (3, 0.88))]},
+    "wgan_gp_sched": {
+        "search": [Spec(C, 0.95, knobs("wgan_gp_sched", 10.0, 5)), Spec(C, 1.02, knobs("wgan_gp_sched", 1.0, 1)),
+                   Spec(F, None, knobs("wgan_gp_sched", 50.0, 2), "error", "RuntimeError: CUDA error | boom"),
+                   Spec(C, 0.89, knobs("wgan_gp_sched", 5.0, 5))],
+        "confirm": [Spec(C, 0.90, knobs("wgan_gp_sched", 5.0, 5), seed=1),
+                    Spec(C, 0.97, knobs("wgan_gp_sched", 5.0, 5), seed=2),
+                    Spec(R, None, knobs("wgan_gp_sched", 5.0, 5), seed=3)]},
+}
+SOURCE_TRIAL = {"vanilla": 1, "wgan_gp": 4, "wgan_gp_sched": 3}
+
+
+def final_metrics(value: float) -> dict[str, float]:
+    return {"w1": value, "modes": round(8 - 4 * value), "hq_fraction": round(1 - value / 2, 3),
+            "reverse_kl": round(value / 3, 4), "eval_seconds": 0.03}
+
+
+def frozen(number: int, stage: str, spec: Spec, run_id: str | None, clock: datetime, source: int) -> FrozenTrial:
+    params = spec.params or {}
+    attrs: dict[str, Any] = {"stage": stage, "worker": "host:1"}
+    if run_id:
+        attrs["mlflow_run_id"] = run_id
+    if spec.seed is not None:
+        attrs.update(seed=spec.seed, source_trial=source)
+    if spec.outcome:
+        attrs.update(outcome=spec.outcome, reason=spec.reason)
+    if spec.state == C:
+        attrs["final_metrics"] = final_metrics(spec.value)
+    finished = spec.state in (C, P, F)
+    steps = {s: (spec.value or 1.9) + (STEPS[-1] - s) / 100 for s in STEPS} if spec.state in (C, P) else {}
+    return FrozenTrial(number=number, state=spec.state, value=spec.value,
+                       datetime_start=None if spec.state == W else clock,
+                       datetime_complete=clock + timedelta(seconds=10 + number) if finished else None,
+                       params=params, distributions={k: LAMBDA_GP if k == "lambda_gp" else N_CRITIC for k in params},
+                       user_attrs=attrs, system_attrs={"retry_history": [spec.retry_of]} if spec.retry_of is not None
+                       else {}, intermediate_values=steps, trial_id=0)
+
+
+def samples(seed: int, spread: float) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    angles = torch.randint(0, 8, (300,), generator=generator) * (math.pi / 4)
+    ring = torch.stack([angles.cos(), angles.sin()], dim=1) * math.sqrt(2)
+    return ring + spread * torch.randn(300, 2, generator=generator)
+
+
+class MlflowWriter:
+    """Runs with fixed metrics and timestamps; each complete run stores samples.pt."""
+
+    def __init__(self, uri: str, folder: Path) -> None:
+        from mlflow import MlflowClient
+
+        self.client = MlflowClient(uri)
+        self.folder = folder
+        self.experiment_id = self.client.create_experiment("golden",
+                                                           artifact_location=(folder / "mlartifacts").as_uri())
+        self.clock_ms = int(T0.replace(tzinfo=timezone.utc).timestamp() * 1000)
+
+    def tags(self, **tags: Any) -> dict[str, str]:
+        base = {"harness.git_commit": "0123456789abcdef0123456789abcdef01234567", "harness.versions": "test"}
+        return {**base, **{f"harness.{k}": str(v) for k, v in tags.items()}}
+
+    def parent(self, variant: str) -> str:
+        run = self.client.create_run(self.experiment_id, start_time=self.clock_ms, run_name=variant,
+                                     tags=self.tags(role="study", variant=variant, study=f"golden/{variant}"))
+        return run.info.run_id
+
+    def trial(self, parent: str, variant: str, stage: str, number: int, spec: Spec) -> str:
+        from mlflow.entities import Metric
+
+        tags = self.tags(role="trial", variant=variant, stage=stage, trial_number=number, seed=spec.seed or 0,
+                         outcome=spec.outcome or "complete", **({"reason": spec.reason} if spec.reason else {}))
+        tags["mlflow.parentRunId"] = parent
+        run_id = self.client.create_run(self.experiment_id, start_time=self.clock_ms, tags=tags,
+                                        run_name=f"{variant}/{stage}{number}").info.run_id
+        level = spec.value or 2.0
+        metrics = [Metric(key, level * (i + 1) / (step / 10 + 1), self.clock_ms, step)
+                   for i, key in enumerate(SCALARS) for step in (10, 20, 30, 40)]
+        if spec.state == C:
+            metrics += [Metric(k, v, self.clock_ms, s) for s in STEPS for k, v in final_metrics(spec.value).items()]
+        self.client.log_batch(run_id, metrics=metrics)
+        if spec.state == C:
+            path = self.folder / "samples.pt"
+            torch.save(samples(number, level / 4), path)
+            self.client.log_artifact(run_id, str(path))
+        if spec.state != R:
+            self.client.set_terminated(run_id, "FINISHED" if spec.state == C else "FAILED", end_time=self.clock_ms)
+        return run_id
+
+
+def build_stores(exp: ExperimentConfig, folder: Path) -> None:
+    """Write the PLAN into the config's Optuna storage and MLflow tracking store."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    writer = MlflowWriter(exp.tracking.uri, folder)
+    clock = T0
+    for variant, stages in PLAN.items():
+        parent = writer.parent(variant)
+        for stage, specs in stages.items():
+            name = f"golden/{variant}" + ("/confirm" if stage == "confirm" else "")
+            study = optuna.create_study(study_name=name, storage=exp.sweep.storage, direction="minimize")
+            attrs = {"variant": variant, "objective": "w1", "mlflow_parent_run_id": parent}
+            attrs.update({"budget": 4} if stage == "search" else {"source_trial": SOURCE_TRIAL.get(variant, 0)})
+            for key, value in attrs.items():
+                study.set_user_attr(key, value)
+            for number, spec in enumerate(specs):
+                run_id = None if spec.state == W else writer.trial(parent, variant, stage, number, spec)
+                study.add_trial(frozen(number, stage, spec, run_id, clock, SOURCE_TRIAL.get(variant, 0)))
+                clock += timedelta(seconds=30)
+
+
+RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
+CONFIG_HASH = re.compile(r"\(hash `[0-9a-f]{12}`\)")
+
+
+TABLE_CELL_BORDER = re.compile(r"(?<!\\)\|")  # a cell border, not an escaped `\|` inside a cell
+SEPARATOR_CELL = re.compile(r"^(:?)-+(:?)$")
+
+
+def canonical_table_row(line: str) -> str:
+    """A Markdown table row without its alignment padding.
+
+    pandas pads every column to its widest cell, and the header table holds the stores' folder, whose
+    length differs between machines (pytest-of-root/pytest-9 vs pytest-10): the padding is not content.
+    """
+    if not line.startswith("|"):
+        return line
+    cells = [SEPARATOR_CELL.sub(r"\1---\2", cell.strip()) for cell in TABLE_CELL_BORDER.split(line)[1:-1]]
+    return "| " + " | ".join(cells) + " |"
+
+
+def normalize(text: str, folder: Path) -> str:
+    """Mask what differs between two builds of the same stores: run IDs (by first appearance), the folder
+    and the table padding that depends on the folder's length.
+
+    The config hash is masked too: it changes whenever the config schema gains a field, which is not
+    the report's business (test_report_sections checks the hash itself).
+    """
+    ids: dict[str, str] = {}
+    text = RUN_ID.sub(lambda m: ids.setdefault(m.group(0), f"<run-{len(ids) + 1}>"), text)
+    text = CONFIG_HASH.sub("(hash `<hash>`)", text.replace(str(folder), "<tmp>"))
+    return "\n".join(canonical_table_row(line) for line in text.split("\n"))
+
+
+_BUILT: dict[str, Path] = {}
+
+
+def shared_stores(tmp_path_factory: Any) -> tuple[ExperimentConfig, Path]:
+    """The stores above, built once per test session (tests only read them)."""
+    if "golden" not in _BUILT:
+        folder = tmp_path_factory.mktemp("report-stores")
+        build_stores(golden_config(folder), folder)
+        _BUILT["golden"] = folder
+    return golden_config(_BUILT["golden"]), _BUILT["golden"]

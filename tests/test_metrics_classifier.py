@@ -1,0 +1,144 @@
+"""The evaluation classifier: accuracy, deterministic training, the definition-keyed atomic cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.config import parse_experiment, resolve_run
+from harness.data import load_dataset
+from harness.errors import UserError
+from harness.metrics import classifier
+from harness.metrics.classifier import (
+    MIN_TEST_ACCURACY,
+    SPECS,
+    EvalClassifier,
+    cache_path,
+    definition,
+    load_or_train,
+    random_shift,
+    require_accuracy,
+    train_classifier,
+)
+
+CPU = torch.device("cpu")
+QUICK = dataclasses.replace(SPECS["digits"], epochs=1)  # for tests of the machinery, not of accuracy
+
+
+def digits(size: int | None = None) -> object:
+    exp = parse_experiment({"name": "t", "data": {"name": "digits", "image_size": size},
+                            "sweep": {"trials_per_variant": 1}})
+    return load_dataset(resolve_run(exp, "wgan_gp").data, CPU)
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the session: the metrics test modules train each digits classifier once."""
+    return tmp_path_factory.getbasetemp() / "metrics-classifier-cache"
+
+
+@pytest.mark.parametrize("size", [None, 16])
+def test_digits_classifier_is_well_above_chance(shared_cache: Path, size: int | None) -> None:
+    trained = load_or_train(digits(size), shared_cache)
+    assert trained.test_accuracy >= MIN_TEST_ACCURACY["digits"] == 0.97
+    require_accuracy("digits", trained.test_accuracy)
+
+
+def test_training_is_bitwise_repeatable_and_leaves_global_state_alone() -> None:
+    ds = digits()
+    torch.manual_seed(123)
+    rng_before = torch.get_rng_state()
+    first = train_classifier(QUICK, ds.images, ds.labels, 10).state_dict()
+    second = train_classifier(QUICK, ds.images, ds.labels, 10).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert torch.equal(torch.get_rng_state(), rng_before)
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.is_grad_enabled()
+
+
+def test_training_works_under_no_grad() -> None:
+    ds = digits()
+    with torch.no_grad():  # the Evaluator calls metrics under no_grad
+        model = train_classifier(QUICK, ds.images, ds.labels, 10)
+    assert any(p.abs().sum() > 0 for p in model.parameters())
+
+
+def test_a_cache_hit_reloads_the_same_weights(tmp_path: Path) -> None:
+    ds = digits()
+    first = load_or_train(ds, tmp_path, QUICK)
+    rng_before = torch.get_rng_state()
+    second = load_or_train(ds, tmp_path, QUICK)
+    assert torch.equal(torch.get_rng_state(), rng_before)  # a warm cache draws no random numbers either
+    assert first.trained_now and not second.trained_now
+    assert second.test_accuracy == first.test_accuracy
+    state1, state2 = first.model.state_dict(), second.model.state_dict()
+    assert all(torch.equal(state1[k], state2[k]) for k in state1)
+    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no temporary file left behind
+    payload = torch.load(first.path, weights_only=True)
+    assert payload["test_accuracy"] == first.test_accuracy
+
+
+def test_the_cache_key_covers_dataset_size_architecture_and_hyperparameters(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = definition(QUICK, "digits", 8, 10)
+    keys = {cache_path(tmp_path, base),
+            cache_path(tmp_path, definition(QUICK, "digits", 16, 10)),
+            cache_path(tmp_path, definition(QUICK, "mnist", 8, 10)),
+            cache_path(tmp_path, definition(dataclasses.replace(QUICK, lr=1e-3), "digits", 8, 10)),
+            cache_path(tmp_path, definition(dataclasses.replace(QUICK, width=16), "digits", 8, 10))}
+    assert len(keys) == 5
+    assert cache_path(tmp_path, base) == cache_path(tmp_path, definition(QUICK, "digits", 8, 10))
+    assert cache_path(tmp_path, base).name.startswith("eval-classifier-digits-8px-")
+    monkeypatch.setattr(classifier, "pool_stages", lambda side: 2)  # an edit of the network alone
+    assert cache_path(tmp_path, definition(QUICK, "digits", 8, 10)) != cache_path(tmp_path, base)
+
+
+def test_a_corrupt_cache_file_is_retrained_with_a_warning(tmp_path: Path) -> None:
+    ds = digits()
+    path = load_or_train(ds, tmp_path, QUICK).path
+    path.write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match="unreadable"):
+        again = load_or_train(ds, tmp_path, QUICK)
+    assert again.trained_now
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not load_or_train(ds, tmp_path, QUICK).trained_now
+
+
+def test_a_file_of_another_definition_is_not_trusted(tmp_path: Path) -> None:
+    ds = digits()
+    path = load_or_train(ds, tmp_path, QUICK).path
+    other = load_or_train(ds, tmp_path / "other", dataclasses.replace(QUICK, seed=1)).path
+    path.write_bytes(other.read_bytes())  # same name, different content
+    with pytest.warns(UserWarning, match="definition differs"):
+        assert load_or_train(ds, tmp_path, QUICK).trained_now
+
+
+def test_low_accuracy_is_refused_with_a_one_line_user_error() -> None:
+    require_accuracy("digits", 0.97)
+    with pytest.raises(UserError, match=r"^eval.metrics: .*digits reaches 50.0% .* below the 97%") as info:
+        require_accuracy("digits", 0.5)
+    assert "\n" not in str(info.value)
+
+
+def test_random_shift_translates_by_at_most_the_limit_and_fills_black() -> None:
+    x = torch.full((64, 1, 8, 8), -1.0)
+    x[:, 0, 4, 4] = 1.0
+    g = torch.Generator().manual_seed(0)
+    out = random_shift(x, 1, g)
+    assert torch.equal(random_shift(x, 0, g), x)
+    assert (out == 1.0).flatten(1).sum(1).tolist() == [1] * 64  # the bright pixel moved, not duplicated
+    rows, cols = (out[:, 0] == 1.0).nonzero()[:, 1], (out[:, 0] == 1.0).nonzero()[:, 2]
+    assert set(rows.tolist()) == {3, 4, 5} and set(cols.tolist()) == {3, 4, 5}
+    assert ((out == 1.0) | (out == -1.0)).all()
+
+
+@pytest.mark.parametrize("side", [8, 14, 16, 28, 32])
+def test_the_classifier_accepts_every_supported_image_size(side: int) -> None:
+    model = EvalClassifier(side, QUICK, num_classes=10)
+    features, logits = model(torch.zeros(3, 1, side, side))
+    assert features.shape == (3, QUICK.features) and logits.shape == (3, 10)

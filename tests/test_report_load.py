@@ -1,0 +1,78 @@
+"""Reading the Optuna storage: trial rows, outcomes, re-queued trials, missing studies."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.config import VariantSpec
+from harness.errors import UserError
+from harness.report.load import load_sweep
+from tests.report_support import shared_stores
+
+
+@pytest.fixture(scope="session")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    return shared_stores(tmp_path_factory)
+
+
+def test_every_trial_is_a_row_with_its_outcome(stores: tuple) -> None:
+    exp, _ = stores
+    sweep = load_sweep(exp, exp.sweep.storage)
+    gp = sweep.trials[(sweep.trials.variant == "wgan_gp") & (sweep.trials.stage == "search")]
+    assert gp.outcome.tolist() == ["complete", "diverged", "interrupted", "pruned", "complete"]
+    assert gp.reason.iloc[1] == "diverged at step 7 (d_loss is not finite)"
+    assert gp.retried_as.iloc[2] == 4  # the killed trial points at its re-run
+    clip = sweep.trials[sweep.trials.variant == "wgan_clip"]
+    assert clip.outcome.tolist() == ["running", "waiting", "waiting", "waiting"]
+
+
+def test_knobs_metrics_and_seeds_become_columns(stores: tuple) -> None:
+    exp, _ = stores
+    trials = load_sweep(exp, exp.sweep.storage).trials
+    confirm = trials[(trials.variant == "vanilla") & (trials.stage == "confirm")]
+    assert confirm.seed.tolist() == [1, 2, 3] and confirm["param.n_critic"].tolist() == [1, 1, 1]
+    assert confirm["metric.w1"].tolist() == confirm.value.tolist()
+    assert "metric.eval_seconds" not in trials  # timings are not metrics
+    assert trials[trials.stage == "search"].seed.eq(exp.seed).all()
+
+
+def test_distributions_and_intermediate_values_are_read(stores: tuple) -> None:
+    exp, _ = stores
+    sweep = load_sweep(exp, exp.sweep.storage)
+    assert sweep.info("wgan_gp").distributions["lambda_gp"].log
+    assert list(sweep.info("vanilla").distributions) == ["n_critic"]
+    steps = sweep.steps[(sweep.steps.variant == "vanilla") & (sweep.steps.stage == "confirm")]
+    assert sorted(set(steps.step)) == [20, 40]
+
+
+def test_a_variant_the_sweep_has_not_reached_is_reported_missing(stores: tuple) -> None:
+    exp, _ = stores
+    later = dataclasses.replace(exp, variants=(exp.variants[0], VariantSpec("later", "wgan_gp")))
+    sweep = load_sweep(later, exp.sweep.storage)
+    assert sweep.info("later").search is None and sweep.info("later").budget is None
+    assert set(sweep.trials.variant) == {"vanilla"}
+
+
+def test_a_missing_sqlite_file_is_an_error_and_is_not_created(stores: tuple, tmp_path: Path) -> None:
+    exp, _ = stores
+    with pytest.raises(UserError, match="no Optuna results at sqlite:///"):
+        load_sweep(exp, f"sqlite:///{tmp_path / 'absent.db'}")
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_an_unreachable_server_is_one_line_with_the_password_hidden(stores: tuple) -> None:
+    exp, _ = stores
+    with pytest.raises(UserError) as info:
+        load_sweep(exp, "postgresql://user:s3cret@127.0.0.1:1/optuna")
+    assert "s3cret" not in str(info.value) and "user:***@127.0.0.1:1" in str(info.value)
+
+
+def test_the_stored_objective_names_the_stored_values(stores: tuple) -> None:
+    exp, _ = stores
+    asks_modes = dataclasses.replace(exp, sweep=dataclasses.replace(exp.sweep, objective="modes"))
+    sweep = load_sweep(asks_modes, exp.sweep.storage)
+    assert (sweep.info("vanilla").objective, sweep.info("vanilla").direction) == ("w1", "minimize")
+    assert sweep.info("wgan_clip").objective == "w1"

@@ -1,0 +1,81 @@
+"""Text sections: the header's hash, the verdict in every state of a sweep, what is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.config import ExperimentConfig, VariantSpec
+from harness.report import gather, sections, write_report
+from harness.report.render import Text, to_markdown
+from harness.report.tables import pairwise
+from tests.report_support import GENERATED_AT, shared_stores
+
+
+@pytest.fixture(scope="session")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    return shared_stores(tmp_path_factory)
+
+
+def only(exp: ExperimentConfig, *names: str) -> ExperimentConfig:
+    return dataclasses.replace(exp, variants=tuple(v for v in exp.variants if v.name in names))
+
+
+def verdict_text(exp: ExperimentConfig) -> str:
+    inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    blocks = sections.verdict(inputs, pairwise(inputs.sweep, inputs.results))
+    return next(b.text for b in blocks if isinstance(b, Text))
+
+
+def test_the_hash_ignores_where_results_are_stored_but_not_what_was_run(stores: tuple) -> None:
+    exp, _ = stores
+    moved = dataclasses.replace(exp, sweep=dataclasses.replace(exp.sweep, storage="sqlite:///elsewhere.db"))
+    changed = dataclasses.replace(exp, train=dataclasses.replace(exp.train, lr=0.5))
+    assert sections.experiment_hash(moved) == sections.experiment_hash(exp) != sections.experiment_hash(changed)
+
+
+def test_verdict_names_the_winner_and_how_sure_we_are(stores: tuple) -> None:
+    text = verdict_text(stores[0])
+    assert text.startswith("**wgan_gp** ranks first on w1 (lower is better): 0.85 ± 0.036")
+    assert "runner-up **wgan_gp_sched**" in text and "**too few seeds to tell**" in text
+    assert "better than vanilla by 0.47 (Holm-adjusted Welch p = 0.00024)" in text
+
+
+def test_verdict_with_a_clear_winner(stores: tuple) -> None:
+    text = verdict_text(only(stores[0], "vanilla", "wgan_gp"))
+    assert "the difference is -0.47 (35.6% of the runner-up's mean)" in text
+    assert "**wgan_gp is better** with reasonable confidence" in text
+
+
+def test_verdict_with_one_or_no_finished_variant(stores: tuple) -> None:
+    assert "only variant with finished confirmation runs" in verdict_text(only(stores[0], "vanilla", "wgan_clip"))
+    assert verdict_text(only(stores[0], "wgan_clip")).startswith("No confirmation run has finished yet")
+
+
+def test_without_mlflow_the_report_says_what_is_missing(stores: tuple, tmp_path: Path) -> None:
+    exp, _ = stores
+    inputs = gather(exp, exp.sweep.storage, f"sqlite:///{tmp_path / 'none.db'}", GENERATED_AT)
+    text = to_markdown(sections.missing(inputs) + sections.header(inputs))
+    assert "- MLflow: no MLflow database at sqlite:///" in text
+    assert "- wgan_clip: in progress: 4 trial(s) pending, 0/3 seeds done" in text
+    assert "| Git commit (of the runs) | unknown" in text
+    assert "| Device                   | unknown (not recorded by the sweep; config train.device=cpu)" in text
+
+
+def test_a_storage_without_this_experiment_gives_a_report_of_what_is_missing(stores: tuple, tmp_path: Path) -> None:
+    exp, _ = stores
+    other = dataclasses.replace(exp, name="other", variants=exp.variants[:2])
+    text = write_report(other, exp.sweep.storage, exp.tracking.uri, tmp_path, generated_at=GENERATED_AT).read_text()
+    assert "No confirmation run has finished yet, so there is no verdict." in text
+    assert "- vanilla: not started" in text and "- MLflow: no experiment named 'other'" in text
+    assert "| Total wall time          | none finished yet" in text
+    assert "No search trial is stored yet." in text and "None: every finished trial completed." in text
+
+
+def test_a_variant_not_started_next_to_finished_ones(stores: tuple, tmp_path: Path) -> None:
+    exp, _ = stores
+    later = dataclasses.replace(exp, variants=(*exp.variants, VariantSpec("later", "wgan_gp")))
+    text = write_report(later, exp.sweep.storage, exp.tracking.uri, tmp_path, generated_at=GENERATED_AT).read_text()
+    assert "- later: not started" in text and "| –      | later " in text

@@ -1,0 +1,55 @@
+"""Figure sections: which run each figure shows, and what they say when MLflow is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.config import parse_experiment
+from harness.report import gather, visuals
+from harness.report.render import Image, to_markdown
+from tests.report_support import GENERATED_AT, shared_stores
+
+
+@pytest.fixture(scope="session")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    return shared_stores(tmp_path_factory)
+
+
+def test_best_runs_prefer_the_best_confirmation_run(stores: tuple) -> None:
+    exp, _ = stores
+    best = visuals.best_runs(gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT))
+    assert {v: (row.stage, row.number) for v, row in best.items()} == {
+        "vanilla": ("confirm", 1), "wgan_gp": ("confirm", 1), "wgan_gp_sched": ("confirm", 0)}
+
+
+def test_without_mlflow_curves_and_samples_are_explained_and_the_eval_curve_stays(stores: tuple,
+                                                                                     tmp_path: Path) -> None:
+    exp, _ = stores
+    inputs = gather(exp, exp.sweep.storage, f"sqlite:///{tmp_path / 'none.db'}", GENERATED_AT)
+    blocks = visuals.dynamics_section(inputs, tmp_path) + visuals.samples_section(inputs, tmp_path)
+    text = to_markdown(blocks)
+    assert "Loss curves come from MLflow: no MLflow database at" in text
+    assert "Samples come from MLflow artifacts: no MLflow database at" in text
+    assert [b.path for b in blocks if isinstance(b, Image)] == ["eval_curve.png"]
+    assert (tmp_path / "eval_curve.png").stat().st_size > 0 and not (tmp_path / "dynamics.png").exists()
+
+
+def test_true_modes_only_for_toys_with_modes(stores: tuple) -> None:
+    exp, _ = stores
+    inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    assert visuals.true_modes(inputs).shape == (8, 2)
+    digits = parse_experiment({"name": "d", "data": {"name": "digits"}, "sweep": {"trials_per_variant": 1}})
+    assert visuals.true_modes(dataclasses.replace(inputs, exp=digits)) is None
+
+
+def test_sections_with_no_search_trials_say_so(stores: tuple, tmp_path: Path) -> None:
+    exp, _ = stores
+    clip_only = dataclasses.replace(exp, variants=tuple(v for v in exp.variants if v.name == "wgan_clip"))
+    inputs = gather(clip_only, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    history = visuals.history_section(inputs, tmp_path)
+    assert isinstance(history[-1], Image)  # the running trial is a search row; its panel says why it is empty
+    dynamics = to_markdown(visuals.dynamics_section(inputs, tmp_path))
+    assert "no finished run yet" in dynamics

@@ -1,0 +1,268 @@
+"""`python -m harness.sweep` end to end on tiny budgets, into temporary SQLite stores."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from harness.sweep.studies import slot_trials
+from tests.sweep_support import mlflow_runs, run_sweep_cli, start_sweep_cli, studies, write_config
+
+pytestmark = pytest.mark.slow
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def child_runs(folder: Path) -> list:
+    return [r for r in mlflow_runs(folder) if r.data.tags.get("harness.role") == "trial"]
+
+
+def assert_exact_budget(folder: Path, budget: int, seeds: int, variants: tuple[str, ...]) -> None:
+    """Every study holds exactly its budget of slot trials, each with exactly one FINISHED MLflow run."""
+    found = studies(folder)
+    runs_by_id = Counter(r.info.run_id for r in child_runs(folder))
+    for variant in variants:
+        for name, expected in ((f"e2e/{variant}", budget), (f"e2e/{variant}/confirm", seeds)):
+            slots = slot_trials(found[name].get_trials(deepcopy=False))
+            assert len(slots) == expected, name
+            assert all(t.state in FINISHED for t in slots), [t.state for t in slots]
+            assert len({t.number for t in slots}) == expected
+            for t in slots:
+                assert runs_by_id[t.user_attrs["mlflow_run_id"]] == 1
+
+
+def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    done = run_sweep_cli(tmp_path, config)
+    assert done.returncode == 0, done.stderr
+    assert "settled" in done.stdout
+    found = studies(tmp_path)
+    assert set(found) == {"e2e/vanilla", "e2e/vanilla/confirm", "e2e/wgan_gp", "e2e/wgan_gp/confirm"}
+    assert_exact_budget(tmp_path, budget=3, seeds=2, variants=("vanilla", "wgan_gp"))
+
+    # The config's own values are always measured first; knobs apply only where they mean something.
+    vanilla, gp = found["e2e/vanilla"].trials, found["e2e/wgan_gp"].trials
+    assert vanilla[0].params == {"n_critic": 1}
+    assert gp[0].params == {"lambda_gp": 10.0, "n_critic": 5}
+    assert all("lambda_gp" not in t.params for t in vanilla)
+    confirm = found["e2e/wgan_gp/confirm"].trials
+    best = found["e2e/wgan_gp"].best_trial
+    assert sorted(t.user_attrs["seed"] for t in confirm) == [1, 2]
+    assert all(t.params == best.params and t.user_attrs["source_trial"] == best.number for t in confirm)
+
+    runs = mlflow_runs(tmp_path)
+    parents = {r.data.tags["harness.variant"]: r.info.run_id for r in runs if r.data.tags.get("harness.role") == "study"}
+    children = child_runs(tmp_path)
+    assert set(parents) == {"vanilla", "wgan_gp"} and len(children) == 2 * (3 + 2)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    for run in children:
+        tags = run.data.tags
+        assert tags["mlflow.parentRunId"] == parents[tags["harness.variant"]]
+        assert tags["harness.stage"] in ("search", "confirm") and "harness.config_hash" in tags
+        assert {"d_loss", "g_loss", "wasserstein", "gp", "grad_norm_mean", "grad_norm_max", "lr_G", "lr_D",
+                "seconds_per_step", "w1", "eval_seconds"} <= set(run.data.metrics)
+        assert run.data.params["train.steps"] == "40"
+        if tags["harness.outcome"] == "complete":
+            assert [m.step for m in client.get_metric_history(run.info.run_id, "d_loss")] == [10, 20, 30, 40]
+            assert [m.step for m in client.get_metric_history(run.info.run_id, "w1")] == [20, 40]
+            images = [a.path for a in client.list_artifacts(run.info.run_id, "images")]
+            assert sum(p.endswith(".png") for p in images) == 2
+            assert {"checkpoint.pt", "samples.pt"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_rerunning_a_settled_sweep_adds_nothing_and_a_bigger_budget_tops_up(tmp_path: Path) -> None:
+    config = write_config(tmp_path, variants=["wgan_gp"], sweep={"trials_per_variant": 2, "seeds": 1})
+    assert run_sweep_cli(tmp_path, config).returncode == 0
+    runs_before = len(child_runs(tmp_path))
+    again = run_sweep_cli(tmp_path, config)
+    assert again.returncode == 0, again.stderr
+    assert len(child_runs(tmp_path)) == runs_before == 3
+    bigger = run_sweep_cli(tmp_path, config, "--set", "sweep.trials_per_variant=3")
+    assert bigger.returncode == 0, bigger.stderr
+    assert len(studies(tmp_path)["e2e/wgan_gp"].trials) == 3
+
+
+def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    done = run_sweep_cli(tmp_path, config, "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "vanilla" in done.stdout and "wgan_gp" in done.stdout and "lambda_gp, n_critic" in done.stdout
+    assert "n_critic\n" in done.stdout or "  n_critic" in done.stdout  # vanilla's only knob
+    assert "total: 6 search trials + 4 confirmation runs" in done.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BAD_INPUTS = {
+    "malformed yaml": ("name: [oops", "malformed YAML"),
+    "unknown variant": ("variants: [wgan_gpp]", "variants[0].preset: 'wgan_gpp' is not one of"),
+    "unknown sampler": ("sweep: {trials_per_variant: 2, sampler: bayes}", "sweep.sampler: 'bayes' is not one of"),
+    "unknown pruner": ("sweep: {trials_per_variant: 2, pruner: asha}", "sweep.pruner: 'asha' is not one of"),
+    "inverted range": ("sweep: {trials_per_variant: 2, space: {beta1: {low: 0.9, high: 0.1}}}",
+                       "sweep.space.beta1: low 0.9 must be below high 0.1"),
+    "empty choices": ("sweep: {trials_per_variant: 2, space: {n_critic: {choices: []}}}",
+                      "sweep.space.n_critic.choices: is empty"),
+    "unknown key": ("train: {n_critics: 5}\nsweep: {trials_per_variant: 2}", "train.n_critics: unknown key"),
+    "quoted number": ("train: {lr: '1e-4'}\nsweep: {trials_per_variant: 2}", "train.lr: '1e-4' is a string"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+    text, expected = BAD_INPUTS[case]
+    config = tmp_path / "bad.yaml"
+    config.write_text(("name: bad\n" if not text.startswith("name") else "") + text + "\n")
+    done = run_sweep_cli(tmp_path, config)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unreachable_tracking_server_fails_before_training(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    done = run_sweep_cli(tmp_path, config, "--tracking-uri", f"http://127.0.0.1:{closed_port()}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: tracking.uri: cannot reach MLflow at http://127.0.0.1:")
+    assert not (tmp_path / "runs").exists()
+
+
+def wait_for(condition, timeout_s: float = 300, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_trial(folder: Path, study: str) -> int | None:
+    """Number of a RUNNING trial that has its MLflow run, once another trial has COMPLETEd; read with a
+    short-lived read-only connection: a poller must never hold a SQLite lock that stalls the sweep."""
+    db = folder / "runs" / "optuna.db"
+    if not db.exists():
+        return None
+    query = ("SELECT t.number, t.state, EXISTS(SELECT 1 FROM trial_user_attributes a WHERE a.trial_id = t.trial_id "
+             "AND a.key = 'mlflow_run_id') FROM trials t JOIN studies s ON s.study_id = t.study_id "
+             "WHERE s.study_name = ?")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as connection:
+            rows = connection.execute(query, (study,)).fetchall()
+    except sqlite3.Error:  # mid-creation or busy: look again
+        return None
+    running = [number for number, state, has_run in rows if state == "RUNNING" and has_run]
+    complete = any(state == "COMPLETE" for _, state, _ in rows)
+    return running[0] if running and complete else None
+
+
+def test_sigkill_mid_trial_then_rerun_resumes_with_exact_counts(tmp_path: Path) -> None:
+    config = write_config(tmp_path, variants=["wgan_gp"], train={"steps": 300, "eval_every": 100, "sample_every": 300},
+                          sweep={"trials_per_variant": 3, "seeds": 1})
+    worker = start_sweep_cli(tmp_path, config)
+    killed = wait_for(lambda: running_trial(tmp_path, "e2e/wgan_gp"), what="a running trial after a complete one")
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    rerun = run_sweep_cli(tmp_path, config)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_exact_budget(tmp_path, budget=3, seeds=1, variants=("wgan_gp",))
+    trials = studies(tmp_path)["e2e/wgan_gp"].trials
+    dead = trials[killed]
+    assert dead.state == TrialState.FAIL
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retry) == 1 and retry[0].state in FINISHED and retry[0].params == dead.params
+    statuses = {r.info.run_id: r.info.status for r in child_runs(tmp_path)}
+    assert statuses[dead.user_attrs["mlflow_run_id"]] == "KILLED"
+    assert statuses[retry[0].user_attrs["mlflow_run_id"]] == "FINISHED"
+
+
+def test_ctrl_c_requeues_running_trials_and_a_rerun_finishes_exactly(tmp_path: Path) -> None:
+    config = write_config(tmp_path, variants=["wgan_gp"], train={"steps": 300, "eval_every": 100, "sample_every": 300},
+                          sweep={"trials_per_variant": 4, "seeds": 1})
+    sweep = start_sweep_cli(tmp_path, config, "--workers", "2")
+    wait_for(lambda: running_trial(tmp_path, "e2e/wgan_gp"), what="a running trial after a complete one")
+    os.killpg(sweep.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    trials = studies(tmp_path)["e2e/wgan_gp"].trials
+    interrupted = [t for t in trials if t.state == TrialState.FAIL]
+    assert interrupted and all(t.user_attrs.get("outcome") != "error" for t in interrupted)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]  # nothing left dangling
+    statuses = {r.info.run_id: r.info.status for r in child_runs(tmp_path)}
+    assert all(statuses[t.user_attrs["mlflow_run_id"]] == "KILLED" for t in interrupted)
+    rerun = run_sweep_cli(tmp_path, config)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_exact_budget(tmp_path, budget=4, seeds=1, variants=("wgan_gp",))
+
+
+def test_two_workers_share_one_budget(tmp_path: Path) -> None:
+    config = write_config(tmp_path, variants=["wgan_gp"], sweep={"trials_per_variant": 4, "seeds": 2})
+    done = run_sweep_cli(tmp_path, config, "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert_exact_budget(tmp_path, budget=4, seeds=2, variants=("wgan_gp",))
+    found = studies(tmp_path)
+    workers = {t.user_attrs["worker"] for name in found for t in found[name].trials}
+    assert len(workers) == 2, workers
+
+
+def test_two_copies_started_at_the_same_instant_share_the_budget(tmp_path: Path) -> None:
+    config = write_config(tmp_path, variants=["wgan_gp"], sweep={"trials_per_variant": 4, "seeds": 2})
+    first, second = start_sweep_cli(tmp_path, config), start_sweep_cli(tmp_path, config)
+    for process in (first, second):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    assert_exact_budget(tmp_path, budget=4, seeds=2, variants=("wgan_gp",))
+    assert len([r for r in mlflow_runs(tmp_path) if r.data.tags.get("harness.role") == "study"]) == 1
+
+
+def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, monkeypatch) -> None:
+    """In-process CLI run; trial 1 diverges, trial 2 reports a hopeless objective and gets pruned."""
+    import harness.sweep.objective as objective
+    from harness.sweep.__main__ import main
+    from harness.trainer import Diverged, TrainCallback
+
+    class Sabotage(TrainCallback):
+        def on_eval(self, step, metrics):
+            metrics["w1"] = 1e9
+
+    real_train = objective.train
+
+    def faulty_train(run, callbacks):
+        number = next(cb.trial.number for cb in callbacks if isinstance(cb, objective.OptunaReporter))
+        if number == 1:
+            raise Diverged(7, "d_loss")
+        if number == 2:
+            callbacks = [Sabotage(), *callbacks]
+        return real_train(run, callbacks)
+
+    monkeypatch.setattr(objective, "train", faulty_train)
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, variants=["wgan_gp"],
+                          sweep={"trials_per_variant": 3, "seeds": 1, "pruner": "median", "pruner_startup_trials": 1})
+    assert main([str(config)]) == 0
+    trials = studies(tmp_path)["e2e/wgan_gp"].trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED]
+    assert trials[1].user_attrs["outcome"] == "diverged"
+    assert trials[1].user_attrs["reason"] == "diverged at step 7 (d_loss is not finite)"
+    assert trials[2].user_attrs["outcome"] == "pruned" and trials[2].user_attrs["reason"].startswith("pruned at step 20")
+    runs = {r.info.run_id: r for r in child_runs(tmp_path)}
+    diverged, pruned = runs[trials[1].user_attrs["mlflow_run_id"]], runs[trials[2].user_attrs["mlflow_run_id"]]
+    assert diverged.info.status == "FAILED" and diverged.data.tags["harness.outcome"] == "diverged"
+    assert pruned.info.status == "FINISHED" and pruned.data.tags["harness.reason"].startswith("pruned at step 20")
+    assert_exact_budget(tmp_path, budget=3, seeds=1, variants=("wgan_gp",))
