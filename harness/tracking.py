@@ -41,6 +41,9 @@ MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 MAX_PARAMS_PER_BATCH = 100
 FLUSH_SECONDS = 15.0
 TAG_PREFIX = "harness."
+# MLflow 3's UI opens an experiment of unknown kind on its GenAI (traces) overview; this kind opens
+# it on the runs table, where the trials, their curves and sample grids are.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def client(uri: str) -> Any:
@@ -128,7 +131,8 @@ def ensure_experiment(uri: str, name: str) -> str:
         found = mlflow_client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        return mlflow_client.create_experiment(name, artifact_location=artifact_location(uri, name))
+        return mlflow_client.create_experiment(name, artifact_location=artifact_location(uri, name),
+                                               tags=EXPERIMENT_TAGS)
     except MlflowException as exc:
         try:
             found = mlflow_client.get_experiment_by_name(name)

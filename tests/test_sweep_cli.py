@@ -65,6 +65,8 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    # `mlflow ui` opens the experiment on its runs table, not on MLflow 3's GenAI overview.
+    assert client.get_experiment_by_name("e2e").tags["mlflow.experimentKind"] == "custom_model_development"
     for run in children:
         tags = run.data.tags
         assert tags["mlflow.parentRunId"] == parents[tags["harness.variant"]]
