@@ -104,6 +104,22 @@ def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+SHIPPED = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda path: path.name)
+def test_every_shipped_experiment_validates_and_plans(config: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The README's configs load strictly and plan all four recipes (in-process, nothing is created)."""
+    from harness.sweep.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main([str(config), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {variant} " in out for variant in ("vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched"))
+    assert "total: " in out and not list(tmp_path.iterdir())
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
