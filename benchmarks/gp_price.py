@@ -1,7 +1,7 @@
 """The price of the gradient penalty: ms per critic step of wgan_gp vs wgan_clip on the same model.
 
 Both the harness's own critic step (`harness.trainer.critic_step`, which also keeps the step's
-scalars on the device) and the bare hand-written critic step of benchmarks/loops.py are timed,
+detached scores on the device for logging) and the bare hand-written critic step of benchmarks/loops.py are timed,
 for the toy MLP and the DCGAN; the four contenders of a model run interleaved.
 
     python benchmarks/gp_price.py [--quick] [--device auto|cpu|cuda] [--steps N] [--repeats R]
@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     device = timing.pick_device(args.device)
     print("# The price of the gradient penalty: critic step of wgan_gp vs wgan_clip")
     print("\n".join(timing.environment_lines(device, threads)))
-    print("harness = harness.trainer.critic_step (batch, fake, loss, penalty or clipping, Adam step, scalars kept on")
-    print("  the device; no Lipschitz diagnostic); bare = benchmarks/loops.py bare_critic_step (the same work,")
-    print("  no scalars). Same model and data per row; only the Lipschitz constraint differs between the columns.")
+    print("harness = harness.trainer.critic_step (batch, fake, loss, penalty or clipping, Adam step, detached scores")
+    print("  kept for logging; no Lipschitz diagnostic); bare = benchmarks/loops.py bare_critic_step (the same work,")
+    print("  nothing kept). Same model and data per row; only the Lipschitz constraint differs between the columns.")
     print(f"timing: one untimed block each, then {args.repeats} blocks of {args.steps} critic steps per contender,")
     print("  the four contenders of a model interleaved; median ms per critic step.")
     rows = [row for model in models for row in measure(model, args, device)]

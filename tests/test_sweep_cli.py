@@ -247,6 +247,9 @@ def test_two_copies_started_at_the_same_instant_share_the_budget(tmp_path: Path)
         assert process.returncode == 0, err
     assert_exact_budget(tmp_path, budget=4, seeds=2, variants=("wgan_gp",))
     assert len([r for r in mlflow_runs(tmp_path) if r.data.tags.get("harness.role") == "study"]) == 1
+    # Each copy samples with its own seed: with one seed both would propose the same knobs.
+    tried = [t.params["lambda_gp"] for t in slot_trials(studies(tmp_path)["e2e/wgan_gp"].get_trials())]
+    assert len(set(tried)) == len(tried) == 4, tried
 
 
 def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, monkeypatch) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import multiprocessing
 import os
+import socket
 import sys
 import time
 
@@ -23,7 +25,7 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     check_reachable(tracking_uri)  # before anything is created: a typo'd server URL leaves no trace
     experiment_id = prepare_stores(exp, storage_url, tracking_uri)
     prepare_metrics(exp)
-    ctx = SweepContext(exp, storage_url, tracking_uri, experiment_id, sampler_seed=exp.seed)
+    ctx = SweepContext(exp, storage_url, tracking_uri, experiment_id, sampler_seed=process_sampler_seed(exp.seed, 0))
     try:
         with ProgressMonitor(exp, storage_url):
             if workers == 1:
@@ -39,6 +41,18 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     if exp.sweep.report:
         write_final_report(exp, storage_url, tracking_uri)
     return 0
+
+
+def process_sampler_seed(config_seed: int, worker: int) -> int:
+    """A sampler seed of this worker's own.
+
+    Copies of the sweep on other machines, in other containers (each its own PID 1) or beside this
+    one share the studies: with one seed they would propose the same knobs for their blank trials and
+    spend the budget twice on one point. Trainings stay seeded by the config; only the choice of the
+    next knobs to try differs between runs.
+    """
+    identity = f"{config_seed}/{socket.gethostname()}/{os.getpid()}/{worker}/{time.time_ns()}"
+    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:4], "big") >> 1
 
 
 def write_final_report(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
@@ -57,8 +71,7 @@ def run_processes(ctx: SweepContext, workers: int) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     processes = []
     for i in range(workers):
-        seed = (ctx.exp.seed * 1_000_003 + os.getpid() * 101 + i) % 2**31  # distinct streams per worker
-        worker_ctx = dataclasses.replace(ctx, worker=i, sampler_seed=seed)
+        worker_ctx = dataclasses.replace(ctx, worker=i, sampler_seed=process_sampler_seed(ctx.exp.seed, i))
         processes.append(spawn.Process(target=spawned_worker, args=(worker_ctx, threads), name=f"sweep-worker-{i}"))
     for process in processes:
         process.start()
