@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -36,6 +37,15 @@ def test_trial_counts_and_status(sweep: StoredSweep) -> None:
     assert results.loc["wgan_gp_sched", "search_failed"] == 1
     assert results.loc["wgan_clip", "status"] == "in progress: 4 trial(s) pending, 0/3 seeds done"
     assert results.loc["vanilla", "status"] == "complete"
+
+
+def test_a_diverged_confirmation_seed_is_named_in_the_status_not_silently_dropped(sweep: StoredSweep) -> None:
+    trials = sweep.trials.copy()
+    seed = trials.index[(trials.variant == "vanilla") & (trials.stage == "confirm")][0]
+    trials.loc[seed, ["outcome", "value"]] = ["diverged", math.nan]
+    results = tables.variant_results(dataclasses.replace(sweep, trials=trials))
+    assert results.loc["vanilla", "w1_n"] == 2
+    assert results.loc["vanilla", "status"] == "2/3 seeds done; 1 seed(s) diverged or failed, left out of the statistics"
 
 
 def test_display_bolds_the_best_per_metric_direction(sweep: StoredSweep) -> None:

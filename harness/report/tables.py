@@ -87,16 +87,29 @@ def counts_text(row: Any) -> str:
     return text + (f" (+{extra})" if extra else "")
 
 
+LOST_OUTCOMES = ("diverged", "error")  # a killed or interrupted seed is re-queued, not lost
+
+
+def lost_confirm_seeds(sweep: StoredSweep, info: VariantInfo) -> int:
+    """Confirmation runs of the current best that diverged or failed: the statistics leave them out,
+    which flatters an unstable recipe unless the table says so."""
+    t = sweep.trials
+    rows = t[(t.variant == info.variant) & (t.stage == CONFIRM) & t.outcome.isin(LOST_OUTCOMES)]
+    source = None if info.confirm is None else info.confirm.user_attrs.get("source_trial")
+    return len(rows if source is None else rows[rows.source_trial == source])
+
+
 def status(sweep: StoredSweep, info: VariantInfo) -> str:
     if info.search is None:
         return "not started"
     if info.confirm_skipped:
         return f"confirmation skipped: {info.confirm_skipped}"
     pending = sum(stage_counts(sweep, info.variant, stage)["pending"] for stage in (SEARCH, CONFIRM))
-    done = len(confirm_trials(sweep, info))
+    done, lost = len(confirm_trials(sweep, info)), lost_confirm_seeds(sweep, info)
+    note = f"; {lost} seed(s) diverged or failed, left out of the statistics" if lost else ""
     if pending:
-        return f"in progress: {pending} trial(s) pending, {done}/{info.seeds} seeds done"
-    return "complete" if done >= info.seeds else f"{done}/{info.seeds} seeds done"
+        return f"in progress: {pending} trial(s) pending, {done}/{info.seeds} seeds done{note}"
+    return ("complete" if done >= info.seeds else f"{done}/{info.seeds} seeds done") + note
 
 
 def variant_results(sweep: StoredSweep) -> pd.DataFrame:
