@@ -42,12 +42,18 @@ def metric_names(sweep: StoredSweep) -> list[str]:
     return [objective] + [m for m in METRICS.names() if m in present and m != objective]
 
 
-def confirm_trials(sweep: StoredSweep, info: VariantInfo) -> pd.DataFrame:
-    """Completed confirmation runs of the variant's current best search trial."""
+def current_confirm_rows(sweep: StoredSweep, info: VariantInfo) -> pd.DataFrame:
+    """Confirmation runs, whatever their outcome, of the variant's current best search trial."""
     t = sweep.trials
-    rows = t[(t.variant == info.variant) & (t.stage == CONFIRM) & (t.outcome == "complete")]
+    rows = t[(t.variant == info.variant) & (t.stage == CONFIRM)]
     source = None if info.confirm is None else info.confirm.user_attrs.get("source_trial")
     return rows if source is None else rows[rows.source_trial == source]
+
+
+def confirm_trials(sweep: StoredSweep, info: VariantInfo) -> pd.DataFrame:
+    """Completed confirmation runs of the variant's current best search trial."""
+    rows = current_confirm_rows(sweep, info)
+    return rows[rows.outcome == "complete"]
 
 
 def best_trial(sweep: StoredSweep, info: VariantInfo) -> pd.Series | None:
@@ -93,10 +99,8 @@ LOST_OUTCOMES = ("diverged", "error")  # a killed or interrupted seed is re-queu
 def lost_confirm_seeds(sweep: StoredSweep, info: VariantInfo) -> int:
     """Confirmation runs of the current best that diverged or failed: the statistics leave them out,
     which flatters an unstable recipe unless the table says so."""
-    t = sweep.trials
-    rows = t[(t.variant == info.variant) & (t.stage == CONFIRM) & t.outcome.isin(LOST_OUTCOMES)]
-    source = None if info.confirm is None else info.confirm.user_attrs.get("source_trial")
-    return len(rows if source is None else rows[rows.source_trial == source])
+    rows = current_confirm_rows(sweep, info)
+    return int(rows.outcome.isin(LOST_OUTCOMES).sum())
 
 
 def status(sweep: StoredSweep, info: VariantInfo) -> str:
