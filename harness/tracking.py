@@ -41,8 +41,9 @@ MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 MAX_PARAMS_PER_BATCH = 100
 FLUSH_SECONDS = 15.0
 TAG_PREFIX = "harness."
-# MLflow 3's UI opens an experiment of unknown kind on its GenAI (traces) overview; this kind opens
-# it on the runs table, where the trials, their curves and sample grids are.
+# MLflow 3 labels each experiment with a kind (GenAI or model training) in its UI's kind selector;
+# these are training runs. The UI's GenAI / Model training switch at the top left is still the
+# user's to flip (checked in a browser: the tag alone does not change the page an experiment opens on).
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
