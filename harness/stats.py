@@ -1,8 +1,10 @@
 """Per-step training scalars kept on the device and read once per logging window.
 
 Reading a CUDA scalar with `.item()` blocks the host until the GPU catches up; doing that
-every step serializes the pipeline. Each step writes one row into a device buffer instead,
-and `flush()` copies the whole window to the host with a single transfer.
+every step serializes the pipeline. Each step only keeps references to its (device) scalars;
+`flush()` stacks the whole window into one tensor and copies it to the host in one transfer.
+Deferring the stack to the window end keeps the per-step bookkeeping free of device
+operations: no kernel launch on a GPU, no dispatcher round trip on a CPU.
 """
 
 from __future__ import annotations
@@ -18,38 +20,46 @@ LOSS_COLUMNS = ("d_loss", "g_loss")  # always written; non-finite here means the
 
 
 class StepStats:
-    """A (window, len(COLUMNS)) device buffer; unwritten entries stay NaN."""
+    """Up to `window` rows of per-step scalars; entries a step did not write read back as NaN."""
 
     def __init__(self, window: int, device: torch.device) -> None:
-        self.buffer = torch.full((window, len(COLUMNS)), math.nan, device=device)
+        self.window = window
         self.nan = torch.tensor(math.nan, device=device)
-        self.rows = 0
+        self.pending: list[tuple[Tensor | None, ...]] = []
         self.first_step = 1
 
+    @property
+    def rows(self) -> int:
+        return len(self.pending)
+
     def record(self, step: int, values: dict[str, Tensor | None]) -> None:
-        if self.rows == 0:
+        """Keep this step's scalars (detached: a loss must not keep its autograd graph alive)."""
+        if len(self.pending) == self.window:
+            raise IndexError(f"StepStats: more than {self.window} steps recorded without a flush")
+        if not self.pending:
             self.first_step = step
-        row = [values.get(c) for c in COLUMNS]
-        self.buffer[self.rows] = torch.stack([self.nan if v is None else v.detach().float() for v in row])
-        self.rows += 1
+        self.pending.append(tuple(v.detach() if v is not None and v.requires_grad else v
+                                  for v in map(values.get, COLUMNS)))
 
     def flush(self) -> tuple[np.ndarray, int]:
-        """(rows x columns array of this window, step of its first row); one host sync; resets."""
-        # copy=True: on the CPU `.cpu()` would alias the buffer that fill_ resets below.
-        window = self.buffer[: self.rows].to("cpu", copy=True).numpy()
+        """(rows x columns float32 array of this window, step of its first row); one host sync; resets."""
         first = self.first_step
-        self.buffer.fill_(math.nan)
-        self.rows = 0
+        if not self.pending:
+            return np.empty((0, len(COLUMNS)), dtype=np.float32), first
+        cells = [self.nan if v is None else v for row in self.pending for v in row]
+        # stack promotes mixed dtypes (e.g. bf16 under autocast) before the one copy to the host.
+        window = torch.stack(cells).float().reshape(len(self.pending), len(COLUMNS)).cpu().numpy()
+        self.pending = []
         return window, first
 
 
 def first_divergence(window: np.ndarray, first_step: int) -> tuple[int, str] | None:
     """(step, column) of the first non-finite loss in the window, or None."""
-    for row_index, row in enumerate(window):
-        for column in LOSS_COLUMNS:
-            if not np.isfinite(row[COLUMNS.index(column)]):
-                return first_step + row_index, column
-    return None
+    losses = window[:, [COLUMNS.index(c) for c in LOSS_COLUMNS]]
+    bad_rows, bad_columns = np.nonzero(~np.isfinite(losses))  # row-major: the earliest step comes first
+    if bad_rows.size == 0:
+        return None
+    return first_step + int(bad_rows[0]), LOSS_COLUMNS[int(bad_columns[0])]
 
 
 def summarize(window: np.ndarray) -> dict[str, float]:
