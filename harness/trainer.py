@@ -91,6 +91,10 @@ class TrainResult:
     other_seconds: float  # sampling pictures, callbacks (tracking), checkpoints
     history: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # (step, metrics) per eval
 
+    @staticmethod
+    def empty() -> "TrainResult":
+        return TrainResult(0, {}, 0.0, 0.0, 0, 0.0)
+
 
 def build_state(cfg: RunConfig, device: torch.device | None = None) -> TrainState:
     """Seed, load data, build G/D, Adam for both, and the schedulers."""
@@ -214,13 +218,18 @@ def boundary_actions(cfg: RunConfig, step: int) -> dict[str, bool]:
     }
 
 
-def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainState | None = None) -> TrainResult:
+def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainState | None = None,
+          result: TrainResult | None = None) -> TrainResult:
     """Train `cfg` up to `cfg.train.steps` generator steps, from scratch or from a restored `state`.
 
     Raises Diverged as soon as a logging window shows a non-finite loss; exceptions raised by
-    callbacks (e.g. optuna.TrialPruned from `on_eval`) stop training and propagate.
+    callbacks (e.g. optuna.TrialPruned from `on_eval`) stop training and propagate. Pass a
+    `result` (e.g. `TrainResult.empty()`) to keep the time accounting of a run that stops that way:
+    it is filled in as training goes.
     """
     state = state or build_state(cfg)
+    result = TrainResult.empty() if result is None else result
+    result.steps = state.step
     recipe = Recipe.of(cfg)
     evaluator = Evaluator(cfg, state.dataset, state.device)
     evaluator.prepare()
@@ -228,7 +237,6 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
         cb.on_start(state, dict(evaluator.info))
     stats = StepStats(cfg.train.log_every, state.device)
     sample_z = fixed_noise(sample_count(state.dataset), cfg.model.z_dim, cfg.eval.seed + 1, state.device)
-    result = TrainResult(state.step, {}, 0.0, 0.0, 0, 0.0)
     window_start, window_steps = time.perf_counter(), 0
     while state.step < cfg.train.steps:
         actions = boundary_actions(cfg, state.step + 1)
@@ -239,11 +247,11 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
         window, first_step = stats.flush()  # the one host sync of the window
         elapsed = time.perf_counter() - window_start
         result.train_seconds += elapsed
+        result.steps = state.step
         check_finite(window, first_step)
         after_window(state, recipe, actions, callbacks, evaluator, sample_z, result,
                      {**summarize(window), **learning_rates(state), "seconds_per_step": elapsed / window_steps})
         window_start, window_steps = time.perf_counter(), 0
-    result.steps = state.step
     return result
 
 

@@ -229,6 +229,28 @@ def test_ctrl_c_requeues_running_trials_and_a_rerun_finishes_exactly(tmp_path: P
     assert_exact_budget(tmp_path, budget=4, seeds=1, variants=("wgan_gp",))
 
 
+def test_ctrl_c_while_a_trained_trial_is_recorded_waits_for_the_record(tmp_path: Path, monkeypatch) -> None:
+    """The outcome of a finished training is written whole: Ctrl-C there must not leave it RUNNING."""
+    import harness.sweep.objective as objective
+    from harness.sweep.__main__ import main
+
+    real_record = objective.record_timings
+
+    def ctrl_c_midway(trial, result, wall_seconds):
+        os.kill(os.getpid(), signal.SIGINT)  # lands between the trial's first and last write
+        real_record(trial, result, wall_seconds)
+
+    monkeypatch.setattr(objective, "record_timings", ctrl_c_midway)
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, variants=["wgan_gp"], sweep={"trials_per_variant": 2, "seeds": 1})
+    assert main([str(config)]) == 130
+    first, second = studies(tmp_path)["e2e/wgan_gp"].trials
+    assert first.state == TrialState.COMPLETE and "train_seconds" in first.user_attrs
+    assert second.state == TrialState.WAITING  # never claimed: the interrupt stopped the worker first
+    statuses = {r.info.run_id: r.info.status for r in child_runs(tmp_path)}
+    assert statuses == {first.user_attrs["mlflow_run_id"]: "FINISHED"}
+
+
 def test_two_workers_share_one_budget(tmp_path: Path) -> None:
     config = write_config(tmp_path, variants=["wgan_gp"], sweep={"trials_per_variant": 4, "seeds": 2})
     done = run_sweep_cli(tmp_path, config, "--workers", "2")
@@ -264,13 +286,13 @@ def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, mo
 
     real_train = objective.train
 
-    def faulty_train(run, callbacks):
+    def faulty_train(run, callbacks, result=None):
         number = next(cb.trial.number for cb in callbacks if isinstance(cb, objective.OptunaReporter))
         if number == 1:
             raise Diverged(7, "d_loss")
         if number == 2:
             callbacks = [Sabotage(), *callbacks]
-        return real_train(run, callbacks)
+        return real_train(run, callbacks, result=result)
 
     monkeypatch.setattr(objective, "train", faulty_train)
     monkeypatch.chdir(tmp_path)
@@ -282,6 +304,11 @@ def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, mo
     assert trials[1].user_attrs["outcome"] == "diverged"
     assert trials[1].user_attrs["reason"] == "diverged at step 7 (d_loss is not finite)"
     assert trials[2].user_attrs["outcome"] == "pruned" and trials[2].user_attrs["reason"].startswith("pruned at step 20")
+    # Every outcome keeps its time accounting (benchmarks/sweep_efficiency.py adds it up).
+    pruned_attrs = trials[2].user_attrs
+    assert pruned_attrs["steps_done"] == 20 and pruned_attrs["evaluations"] == 1
+    assert 0 < pruned_attrs["train_seconds"] < pruned_attrs["wall_seconds"] and pruned_attrs["eval_seconds"] > 0
+    assert trials[1].user_attrs["steps_done"] == 0 and trials[1].user_attrs["wall_seconds"] >= 0
     runs = {r.info.run_id: r for r in child_runs(tmp_path)}
     diverged, pruned = runs[trials[1].user_attrs["mlflow_run_id"]], runs[trials[2].user_attrs["mlflow_run_id"]]
     assert diverged.info.status == "FAILED" and diverged.data.tags["harness.outcome"] == "diverged"

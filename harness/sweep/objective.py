@@ -24,7 +24,7 @@ from harness.sweep.samplers import suggest
 from harness.sweep.space import applicable_space
 from harness.sweep.studies import SEARCH, VariantStudies
 from harness.tracking import RunLogger, mark_run_killed
-from harness.trainer import Diverged, TrainCallback, train
+from harness.trainer import Diverged, TrainCallback, TrainResult, train
 
 
 class OptunaReporter(TrainCallback):
@@ -136,29 +136,40 @@ def train_and_record(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial
                      run: Any, prune: bool) -> None:
     reporter = OptunaReporter(trial, run.objective, prune=prune)
     start = time.perf_counter()
+    progress = TrainResult.empty()  # filled as training goes: a pruned or diverged run keeps its timings
+    stopped: tuple[TrialState, str, str, str] | None = None  # (state, MLflow status, outcome, reason)
     try:
-        result = train(run, [logger, reporter])
+        train(run, [logger, reporter], result=progress)
     except optuna.TrialPruned as exc:
-        close(study, trial, logger, TrialState.PRUNED, "FINISHED", "pruned", str(exc))
+        stopped = (TrialState.PRUNED, "FINISHED", "pruned", str(exc))
     except Diverged as exc:
-        close(study, trial, logger, TrialState.PRUNED, "FAILED", "diverged", str(exc))
+        stopped = (TrialState.PRUNED, "FAILED", "diverged", str(exc))
     except KeyboardInterrupt:
         with deferred_interrupt():
             requeue(ctx, study, trial, logger)
         raise
     except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
         traceback.print_exc(file=sys.stderr)
-        close(study, trial, logger, TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {exc}")
-    else:
-        record_result(study, trial, logger, result, run.objective, time.perf_counter() - start)
+        stopped = (TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {exc}")
+    # Training is over: its outcome is written whole (Ctrl-C waits), never left as a RUNNING trial.
+    with deferred_interrupt():
+        record_timings(trial, progress, time.perf_counter() - start)
+        if stopped is None:
+            record_result(study, trial, logger, progress, run.objective)
+        else:
+            close(study, trial, logger, *stopped)
 
 
-def record_result(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, result: Any, objective: str,
-                  wall_seconds: float) -> None:
+def record_timings(trial: optuna.Trial, result: TrainResult, wall_seconds: float) -> None:
+    """Where the trial's time went, for every outcome: what `benchmarks/sweep_efficiency.py` adds up."""
     for key, value in {"train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
                        "other_seconds": result.other_seconds, "wall_seconds": wall_seconds,
-                       "evaluations": result.evaluations}.items():
+                       "evaluations": result.evaluations, "steps_done": result.steps}.items():
         trial.set_user_attr(key, value)
+
+
+def record_result(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, result: TrainResult,
+                  objective: str) -> None:
     value = result.final_metrics.get(objective, math.nan)
     if not math.isfinite(value):
         close(study, trial, logger, TrialState.PRUNED, "FAILED", "diverged", f"{objective} is not finite")
