@@ -68,7 +68,8 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> list[
     for path in ("harness", "bare"):
         clip_ms = timing.median_ms(seconds[f"{path}/wgan_clip"], args.steps)
         gp_ms = timing.median_ms(seconds[f"{path}/wgan_gp"], args.steps)
-        rows.append([MODEL_LABELS[model], path, batch_size, clip_ms, gp_ms, gp_ms / clip_ms])
+        ratio = timing.paired_ratio(seconds[f"{path}/wgan_gp"], seconds[f"{path}/wgan_clip"])
+        rows.append([MODEL_LABELS[model], path, batch_size, clip_ms, gp_ms, ratio])
     return rows
 
 
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     print("  kept for logging; no Lipschitz diagnostic); bare = benchmarks/loops.py bare_critic_step (the same work,")
     print("  nothing kept). Same model and data per row; only the Lipschitz constraint differs between the columns.")
     print(f"timing: one untimed block each, then {args.repeats} blocks of {args.steps} critic steps per contender,")
-    print("  the four contenders of a model interleaved; median ms per critic step.")
+    print("  the four contenders of a model interleaved; median ms per critic step; gp/clip = median over the")
+    print("  rounds of the two blocks' ratio.")
     rows = [row for model in models for row in measure(model, args, device)]
     print()
     print(timing.table(HEADERS, rows))

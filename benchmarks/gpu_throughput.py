@@ -104,8 +104,8 @@ def option_applied(option: str) -> Iterator[None]:
 
 
 def measure(batch: int, variant: str, option: str, args: argparse.Namespace, data: dict[str, torch.Tensor],
-            device: torch.device, tracking: Tracking) -> tuple[float, float]:
-    """(harness, tutorial) median ms per generator step for one row."""
+            device: torch.device, tracking: Tracking) -> tuple[float, float, float]:
+    """(harness, tutorial) median ms per generator step for one row, and the paired throughput ratio."""
     cfg = run_config(args.config, variant, [f"train.device={device.type}", f"train.batch_size={batch}",
                                             *args.overrides])
     block, warmup = block_sizes(cfg, args.steps, args.warmup)
@@ -123,7 +123,8 @@ def measure(batch: int, variant: str, option: str, args: argparse.Namespace, dat
         state = synthetic_state(cfg, images, option)
         harness_s, tutorial_s = run_interleaved(cfg, tracking, f"gpu/{variant}/b{batch}/{option}", make_tutorial,
                                                 block, args.repeats, state=state)
-    return timing.median_ms(harness_s, block), timing.median_ms(tutorial_s, block)
+    return (timing.median_ms(harness_s, block), timing.median_ms(tutorial_s, block),
+            timing.paired_ratio(tutorial_s, harness_s))
 
 
 def header(args: argparse.Namespace, device: torch.device, threads: int) -> list[str]:
@@ -137,7 +138,8 @@ def header(args: argparse.Namespace, device: torch.device, threads: int) -> list
         f"tutorial = DataLoader(TensorDataset(cpu images), shuffle=True, num_workers={args.loader_workers}),",
         "  .to(device) per batch, .item() of every loss; same models, losses, penalty, clipping, schedule, Adam.",
         f"timing: {args.warmup} warm-up steps per side, then {args.repeats} interleaved blocks of {args.steps}",
-        "  generator steps per side (rounded up to whole logging windows); median ms per generator step.",
+        "  generator steps per side (rounded up to whole logging windows); median ms per generator step;",
+        "  harness/tutorial throughput = median over the rounds of tutorial block time / harness block time.",
         "option rows apply the option to both sides; 'harness vs baseline' = baseline harness ms / this row's.",
     ]
 
@@ -164,9 +166,9 @@ def run_rows(args: argparse.Namespace, device: torch.device) -> list[list[object
         for option in options:
             for batch in batches:
                 for variant in variants:
-                    harness_ms, tutorial_ms = measure(batch, variant, option, args, data, device, tracking)
+                    harness_ms, tutorial_ms, speedup = measure(batch, variant, option, args, data, device, tracking)
                     baseline.setdefault((batch, variant), harness_ms)
-                    rows.append([batch, variant, option, harness_ms, tutorial_ms, tutorial_ms / harness_ms,
+                    rows.append([batch, variant, option, harness_ms, tutorial_ms, speedup,
                                  baseline[(batch, variant)] / harness_ms])
     return rows
 

@@ -4,7 +4,7 @@ another training loop, block by block inside one `train` call.
 `BlockTimer` is a TrainCallback: at every block boundary (an `on_log`, i.e. right after the
 window's one host sync) it reads the harness's clock, then runs one block of the other loop on a
 clock of its own. So harness and other loop alternate A B A B ... while the harness runs its own,
-unmodified code path: boundary checks, device-side scalar buffer, per-window flush and
+unmodified code path: boundary checks, per-step scalars kept on the device, per-window flush and
 divergence check, the Lipschitz diagnostic, learning-rate reads and the tracking callback.
 """
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `harness` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -64,8 +65,8 @@ def header(args: argparse.Namespace, device_lines: list[str]) -> list[str]:
     return [
         "# Step overhead: harness training step vs a bare hand-written loop",
         *device_lines,
-        "harness = harness.trainer.train(cfg, [RunLogger, timer]): the training steps, the per-step scalars in the",
-        "  device buffer, the per-window flush (one host sync per train.log_every steps) and divergence check, the",
+        "harness = harness.trainer.train(cfg, [RunLogger, timer]): the training steps, the per-step scalars kept",
+        "  on the device, the per-window flush (one host sync per train.log_every steps) and divergence check, the",
         "  Lipschitz diagnostic at window ends, and the sweep's MLflow RunLogger.on_log (buffered; SQLite store in",
         "  a temporary folder). Excluded: start-up (data, models, MLflow run), evaluation and sample pictures",
         "  (moved past the end, eval.metrics off), the final flush and checkpoint.",
@@ -73,7 +74,7 @@ def header(args: argparse.Namespace, device_lines: list[str]) -> list[str]:
         "  device, loss, penalty, clipping, LR schedule, n_critic, batch size and Adam betas; no logging at all.",
         f"timing: {args.warmup} warm-up steps per side, then {args.repeats} blocks per side of {args.steps} generator",
         "  steps (both rounded up to whole logging windows: steps/block below), harness and bare interleaved",
-        "  A B A B; median ms per generator step.",
+        "  A B A B; median ms per generator step; harness/bare = median over the rounds of the two blocks' ratio.",
     ]
 
 
@@ -91,7 +92,7 @@ def measure(model: str, variant: str, args: argparse.Namespace, device_type: str
     harness_s, bare_s = run_interleaved(cfg, tracking, f"{model}/{variant}", make_bare, block, args.repeats)
     harness_ms, bare_ms = timing.median_ms(harness_s, block), timing.median_ms(bare_s, block)
     return [MODEL_LABELS[model], variant, cfg.train.n_critic, cfg.train.batch_size, block, harness_ms, bare_ms,
-            harness_ms / bare_ms]
+            timing.paired_ratio(harness_s, bare_s)]
 
 
 def retraces_harness(cfg: RunConfig, steps: int = 3) -> str:
@@ -137,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         tracking = open_tracking(Path(tmp))
-        for model in models:
-            for variant in variants:
-                rows.append(measure(model, variant, args, device.type, tracking))
+        pairs = [(model, variant) for model in models for variant in variants]
+        for model, variant in tqdm(pairs, desc="rows", unit="row", file=sys.stderr, disable=None):
+            rows.append(measure(model, variant, args, device.type, tracking))
     print()
     print(timing.table(HEADERS, rows))
     print()

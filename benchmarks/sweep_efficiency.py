@@ -1,8 +1,8 @@
 """Sweep efficiency: how much of a sweep's wall time is pure training, and where the rest goes.
 
 Runs `python -m harness.sweep` as a subprocess into temporary stores, times the report
-separately, then reads back what the sweep recorded (Optuna trials' user attrs and times,
-MLflow metrics) and splits the wall time into buckets. Target: training >= 85% of wall time.
+separately, then reads back what the sweep recorded (every trial's timings, stored as Optuna user
+attrs whatever its outcome, and its start and end) and splits the wall time into buckets. Target: training >= 85% of wall time.
 
     python benchmarks/sweep_efficiency.py --quick                      # smoke run, seconds
     python benchmarks/sweep_efficiency.py                              # the full default ablation
@@ -104,16 +104,16 @@ class TrialTiming:
     end: datetime
     train_s: float
     eval_s: float
-    other_s: float | None  # sample pictures, tracking callbacks, checkpoints: complete trials only
-    call_s: float | None  # the whole `train()` call: complete trials only
+    other_s: float  # sample pictures, tracking callbacks, checkpoints
+    call_s: float | None  # the whole `train()` call; None for a trial whose worker died or was interrupted
 
     @property
     def span_s(self) -> float:
         return (self.end - self.start).total_seconds()
 
 
-def load_trials(storage_url: str, tracking_uri: str) -> list[TrialTiming]:
-    """Every trial that ran, in start order, from the Optuna storage (and MLflow where it must)."""
+def load_trials(storage_url: str) -> list[TrialTiming]:
+    """Every trial that ran, in start order, from the Optuna storage."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -122,51 +122,36 @@ def load_trials(storage_url: str, tracking_uri: str) -> list[TrialTiming]:
         study = optuna.load_study(study_name=summary.study_name, storage=storage_url)
         for trial in study.get_trials(deepcopy=False):
             if trial.datetime_start is not None and trial.datetime_complete is not None:
-                timings.append(trial_timing(f"{summary.study_name}#{trial.number}", trial, tracking_uri))
+                timings.append(trial_timing(f"{summary.study_name}#{trial.number}", trial))
     return sorted(timings, key=lambda t: t.start)
 
 
-def trial_timing(label: str, trial: Any, tracking_uri: str) -> TrialTiming:
-    """Complete trials carry train/eval/other/wall seconds as user attrs; pruned, diverged and failed
-    ones do not, so their training and evaluation time is rebuilt from the MLflow metrics."""
+def trial_timing(label: str, trial: Any) -> TrialTiming:
+    """Complete, pruned, diverged and failed trials carry train/eval/other/wall seconds as user attrs
+    (harness.sweep.objective.record_timings); only a trial whose worker died, or that was interrupted
+    and re-queued, has none, and its whole span is then counted as lost."""
     attrs = trial.user_attrs
-    if "train_seconds" in attrs:
-        return TrialTiming(label, trial.state.name, trial.datetime_start, trial.datetime_complete,
-                           attrs["train_seconds"], attrs["eval_seconds"], attrs["other_seconds"], attrs["wall_seconds"])
-    train_s, eval_s = mlflow_seconds(tracking_uri, attrs.get("mlflow_run_id"))
-    return TrialTiming(label, trial.state.name, trial.datetime_start, trial.datetime_complete, train_s, eval_s,
-                       None, None)
-
-
-def mlflow_seconds(tracking_uri: str, run_id: str | None) -> tuple[float, float]:
-    """(training, evaluation) seconds of a run from its logged `seconds_per_step` x window length and
-    `eval_seconds`; zeros when the run is unknown (its whole span then counts as unattributed)."""
-    if not run_id:
-        return 0.0, 0.0
-    from harness.tracking import metric_history
-
-    history = metric_history(tracking_uri, run_id, ["seconds_per_step", "eval_seconds"])
-    per_step = history[history.key == "seconds_per_step"].sort_values("step")
-    windows = per_step.step.diff().fillna(per_step.step)  # a window ends at every logged step
-    train_s = float((per_step.value * windows).sum())
-    return train_s, float(history[history.key == "eval_seconds"].value.sum())
+    if "train_seconds" not in attrs:
+        return TrialTiming(label, trial.state.name, trial.datetime_start, trial.datetime_complete, 0.0, 0.0, 0.0, None)
+    return TrialTiming(label, trial.state.name, trial.datetime_start, trial.datetime_complete,
+                       attrs["train_seconds"], attrs["eval_seconds"], attrs["other_seconds"], attrs["wall_seconds"])
 
 
 def trial_buckets(trials: list[TrialTiming]) -> list[tuple[str, float]]:
     """The trials' spans split into what the harness recorded and the residuals between them."""
     done = [t for t in trials if t.call_s is not None]
-    stopped = [t for t in trials if t.call_s is None]
+    lost = [t for t in trials if t.call_s is None]
+    stopped = sum(t.state != "COMPLETE" for t in done)
     return [
-        ("training: pure generator/critic steps (train_seconds)", sum(t.train_s for t in trials)),
-        ("evaluation: metrics (eval_seconds)", sum(t.eval_s for t in trials)),
-        ("sample pictures, MLflow on_log/on_samples, checkpoints (other_seconds)",
-         sum(t.other_s for t in done)),
+        ("training: pure generator/critic steps (train_seconds)", sum(t.train_s for t in done)),
+        ("evaluation: metrics (eval_seconds)", sum(t.eval_s for t in done)),
+        ("sample pictures, MLflow on_log/on_samples, checkpoints (other_seconds)", sum(t.other_s for t in done)),
         ("in train() but unrecorded: data, models, evaluator set-up, on_eval callbacks",
          sum(t.call_s - t.train_s - t.eval_s - t.other_s for t in done)),
-        ("per trial outside train(): claim, suggest, MLflow run + params, finish, tell",
-         sum(t.span_s - t.call_s for t in done)),
-        (f"pruned/diverged/failed trials ({len(stopped)}): all but training and evaluation",
-         sum(t.span_s - t.train_s - t.eval_s for t in stopped)),
+        (f"per trial outside train(): claim, suggest, MLflow run + params, finish, tell ({stopped} of the "
+         f"{len(done)} pruned, diverged or failed)", sum(t.span_s - t.call_s for t in done)),
+        (f"trials whose worker died or was interrupted ({len(lost)}): their whole span",
+         sum(t.span_s for t in lost)),
     ]
 
 
@@ -184,9 +169,7 @@ def process_buckets(trials: list[TrialTiming], launch: datetime, sweep_s: float)
 
 NOTES = [
     "not recorded by the harness (so lumped or rebuilt above):",
-    "- pruned/diverged/failed trials get no train_seconds/eval_seconds/other_seconds/wall_seconds user attrs",
-    "  (only record_result sets them); their training/evaluation time is rebuilt from MLflow's seconds_per_step",
-    "  and eval_seconds metrics, and the rest of their span is not split further;",
+    "- a trial whose worker died (or that was interrupted and re-queued) records no timings: its span is lost time;",
     "- other_seconds lumps sample pictures, MLflow on_log/on_samples and the final checkpoint artifacts;",
     "- the on_eval callbacks (Optuna report + pruner query, MLflow flush) run inside train() but outside both",
     "  eval_seconds and other_seconds, as do build_state and Evaluator.prepare: only wall_seconds contains them;",
@@ -216,7 +199,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     if args.report:
         report_cmd = harness_command("harness.report", args, work)
         report_s = run_timed(report_cmd, work, args.threads)[1]
-    trials = load_trials(absolute(STORAGE, work), absolute(TRACKING, work))
+    trials = load_trials(absolute(STORAGE, work))
     if not trials:
         raise SystemExit("error: the sweep stored no finished trial")
     buckets = trial_buckets(trials) + process_buckets(trials, launch, sweep_s)

@@ -93,6 +93,18 @@ def median_ms(seconds: Sequence[float], steps_per_block: int) -> float:
     return 1000.0 * statistics.median(seconds) / steps_per_block
 
 
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """Median over the rounds of numerator/denominator, each pair from the same round.
+
+    Interleaved rounds run side by side in time, so a slow spell on a shared machine slows both
+    blocks of a round alike and cancels in their ratio; the median then drops a round where it
+    hit only one of them. (A ratio of the two medians can pair blocks from different spells.)
+    """
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError("paired_ratio needs two equally long, non-empty lists of block times")
+    return statistics.median(a / b for a, b in zip(numerators, denominators))
+
+
 def parse_with_quick(parser: argparse.ArgumentParser, argv: list[str] | None,
                      quick: dict[str, Any]) -> argparse.Namespace:
     """Parse; with --quick, parse again with `quick` as the defaults, so explicit flags still win."""
@@ -116,11 +128,23 @@ def round_up(steps: int, multiple: int) -> int:
     return max(multiple, -(-steps // multiple) * multiple)
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux /proc/cpuinfo), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment_lines(device: torch.device, threads: int) -> list[str]:
     """Where the numbers come from: they mean nothing without the machine and library versions."""
     gpu = f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
-    return [f"device: {device.type}{gpu}; torch threads: {threads} (of {available_cores()} available cores); "
-            f"torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}"]
+    return [f"device: {device.type}{gpu}; CPU: {cpu_model()}; torch threads: {threads} "
+            f"(of {available_cores()} available cores); torch {torch.__version__}, "
+            f"python {platform.python_version()}, {platform.machine()}"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
