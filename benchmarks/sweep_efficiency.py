@@ -128,10 +128,12 @@ def load_trials(storage_url: str) -> list[TrialTiming]:
 
 def trial_timing(label: str, trial: Any) -> TrialTiming:
     """Complete, pruned, diverged and failed trials carry train/eval/other/wall seconds as user attrs
-    (harness.sweep.objective.record_timings); only a trial whose worker died, or that was interrupted
-    and re-queued, has none, and its whole span is then counted as lost."""
+    (harness.sweep.objective.record_timings). A trial whose worker died, or that was interrupted and
+    re-queued, ran to no outcome: its whole span counts as lost, even where it holds timings (a retry
+    inherits its predecessor's user attrs)."""
     attrs = trial.user_attrs
-    if "train_seconds" not in attrs:
+    ended = trial.state.name in ("COMPLETE", "PRUNED") or attrs.get("outcome") == "error"
+    if not ended or "train_seconds" not in attrs:
         return TrialTiming(label, trial.state.name, trial.datetime_start, trial.datetime_complete, 0.0, 0.0, 0.0, None)
     return TrialTiming(label, trial.state.name, trial.datetime_start, trial.datetime_complete,
                        attrs["train_seconds"], attrs["eval_seconds"], attrs["other_seconds"], attrs["wall_seconds"])

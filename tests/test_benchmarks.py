@@ -54,10 +54,9 @@ def test_step_overhead_prints_a_row_per_variant_and_the_worst_ratio_last() -> No
     rows = table_rows(lines)
     assert [row[1] for row in rows] == list(DEFAULT_VARIANTS)
     ratios = [float(row[-1]) for row in rows]
-    assert all(r > 0 for r in ratios)
     assert re.fullmatch(r"worst harness/bare ratio: \d+\.\d\d", lines[-1])
     assert float(lines[-1].rpartition(" ")[2]) == pytest.approx(max(ratios), abs=0.006)
-    assert "mlp (ring8): vanilla yes, wgan_clip yes, wgan_gp yes, wgan_gp_sched yes" in "\n".join(lines)
+    assert "mlp (ring8): " + ", ".join(f"{v} yes" for v in DEFAULT_VARIANTS) in "\n".join(lines)
 
 
 def test_gp_price_prints_harness_and_bare_rows() -> None:

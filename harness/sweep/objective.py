@@ -132,25 +132,20 @@ def abandon_trial(ctx: SweepContext, job: TrialJob) -> None:
     job.heartbeat.stop()
 
 
+Stopped = tuple[TrialState, str, str, str]  # (Optuna state, MLflow status, outcome, reason) of an unfinished run
+
+
 def train_and_record(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger,
                      run: Any, prune: bool) -> None:
     reporter = OptunaReporter(trial, run.objective, prune=prune)
     start = time.perf_counter()
     progress = TrainResult.empty()  # filled as training goes: a pruned or diverged run keeps its timings
-    stopped: tuple[TrialState, str, str, str] | None = None  # (state, MLflow status, outcome, reason)
     try:
-        train(run, [logger, reporter], result=progress)
-    except optuna.TrialPruned as exc:
-        stopped = (TrialState.PRUNED, "FINISHED", "pruned", str(exc))
-    except Diverged as exc:
-        stopped = (TrialState.PRUNED, "FAILED", "diverged", str(exc))
-    except KeyboardInterrupt:
+        stopped = train_until_stopped(run, [logger, reporter], progress)
+    except KeyboardInterrupt:  # while training, or while a stopped run's reason was being worked out
         with deferred_interrupt():
             requeue(ctx, study, trial, logger)
         raise
-    except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
-        traceback.print_exc(file=sys.stderr)
-        stopped = (TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {exc}")
     # Training is over: its outcome is written whole (Ctrl-C waits), never left as a RUNNING trial.
     with deferred_interrupt():
         record_timings(trial, progress, time.perf_counter() - start)
@@ -158,6 +153,20 @@ def train_and_record(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial
             record_result(study, trial, logger, progress, run.objective)
         else:
             close(study, trial, logger, *stopped)
+
+
+def train_until_stopped(run: Any, callbacks: list[TrainCallback], progress: TrainResult) -> Stopped | None:
+    """Train; None when the run reached its last step, else why it stopped (KeyboardInterrupt propagates)."""
+    try:
+        train(run, callbacks, result=progress)
+    except optuna.TrialPruned as exc:
+        return TrialState.PRUNED, "FINISHED", "pruned", str(exc)
+    except Diverged as exc:
+        return TrialState.PRUNED, "FAILED", "diverged", str(exc)
+    except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
+        traceback.print_exc(file=sys.stderr)
+        return TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def record_timings(trial: optuna.Trial, result: TrainResult, wall_seconds: float) -> None:
