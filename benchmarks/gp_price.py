@@ -1,7 +1,7 @@
 """The price of the gradient penalty: ms per critic step of wgan_gp vs wgan_clip on the same model.
 
 Both the harness's own critic step (`harness.trainer.critic_step`, which also keeps the step's
-detached scores on the device for logging) and the bare hand-written critic step of benchmarks/loops.py are timed,
+scores on the device for logging) and the bare hand-written critic step of benchmarks/loops.py are timed,
 for the toy MLP and the DCGAN; the four contenders of a model run interleaved.
 
     python benchmarks/gp_price.py [--quick] [--device auto|cpu|cuda] [--steps N] [--repeats R]
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     device = timing.pick_device(args.device)
     print("# The price of the gradient penalty: critic step of wgan_gp vs wgan_clip")
     print("\n".join(timing.environment_lines(device, threads)))
-    print("harness = harness.trainer.critic_step (batch, fake, loss, penalty or clipping, Adam step, detached scores")
+    print("harness = harness.trainer.critic_step (batch, fake, loss, penalty or clipping, Adam step, scores")
     print("  kept for logging; no Lipschitz diagnostic); bare = benchmarks/loops.py bare_critic_step (the same work,")
     print("  nothing kept). Same model and data per row; only the Lipschitz constraint differs between the columns.")
     print(f"timing: one untimed block each, then {args.repeats} blocks of {args.steps} critic steps per contender,")

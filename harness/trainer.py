@@ -117,7 +117,11 @@ def has_batch_norm(module: nn.Module) -> bool:
 
 @dataclass(frozen=True)
 class CriticOutcome:
-    """What one critic update leaves for logging: detached, on the device, not yet reduced."""
+    """What one critic update leaves for logging: on the device, not yet detached or reduced.
+
+    Only the last of the n_critic updates is logged, so `critic_scalars` detaches and reduces
+    that one alone; the others are dropped untouched.
+    """
 
     d_loss: Tensor
     real_scores: Tensor
@@ -142,14 +146,14 @@ def critic_step(state: TrainState, recipe: Recipe, diagnose: bool) -> CriticOutc
     recipe.constraint.after_critic_step(state.D, train)  # e.g. clipping: after the step, never before
     if norms is None and diagnose and not has_batch_norm(state.D):
         norms = lipschitz_diagnostic(state.D, real, fake)
-    return CriticOutcome(d_loss.detach(), real_scores.detach(), fake_scores.detach(),
-                         None if norms is None else norms.detach())
+    return CriticOutcome(d_loss, real_scores, fake_scores, norms)
 
 
+@torch.no_grad()
 def critic_scalars(outcome: CriticOutcome) -> dict[str, Tensor | None]:
-    """The logged critic quantities of one update, reduced on the device (no host sync)."""
+    """The logged critic quantities of one update, detached and reduced on the device (no host sync)."""
     scalars: dict[str, Tensor | None] = {
-        "d_loss": outcome.d_loss, "wasserstein": outcome.real_scores.mean() - outcome.fake_scores.mean()}
+        "d_loss": outcome.d_loss.detach(), "wasserstein": outcome.real_scores.mean() - outcome.fake_scores.mean()}
     if outcome.norms is not None:
         norms = outcome.norms
         scalars.update(gp=penalty_from_norms(norms), grad_norm_mean=norms.mean(), grad_norm_max=norms.max())
