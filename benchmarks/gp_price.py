@@ -88,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  the four contenders of a model interleaved; median ms per critic step; gp/clip = median over the")
     print("  rounds of the two blocks' ratio.")
     rows = [row for model in models for row in measure(model, args, device)]
-    print()
-    print(timing.table(HEADERS, rows))
+    timing.print_results(HEADERS, rows)
     return 0
 
 

@@ -184,10 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print("\n".join(header(args, device, threads)), flush=True)
     rows = run_rows(args, device)
-    print()
-    print(timing.table(HEADERS, rows))
-    print()
-    print(f"worst harness/tutorial throughput ratio: {min(row[5] for row in rows):.2f} (target >= 2)")
+    timing.print_results(HEADERS, rows,
+                         f"worst harness/tutorial throughput ratio: {min(row[5] for row in rows):.2f} (target >= 2)")
     return 0
 
 

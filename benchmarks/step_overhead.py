@@ -141,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [(model, variant) for model in models for variant in variants]
         for model, variant in tqdm(pairs, desc="rows", unit="row", file=sys.stderr, disable=None):
             rows.append(measure(model, variant, args, device.type, tracking))
-    print()
-    print(timing.table(HEADERS, rows))
-    print()
-    print(f"worst harness/bare ratio: {max(row[-1] for row in rows):.2f}")
+    timing.print_results(HEADERS, rows, f"worst harness/bare ratio: {max(row[-1] for row in rows):.2f}")
     return 0
 
 

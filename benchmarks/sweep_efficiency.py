@@ -210,11 +210,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     total_s = sweep_s + report_s
     print()
     print("\n".join(summary_lines(buckets, total_s, sweep_s, len(trials))))
-    print()
-    print(timing.table(["where the wall time goes", "seconds", "% of wall"],
-                       [[name, seconds, 100 * seconds / total_s] for name, seconds in buckets]))
-    print()
-    print("\n".join(NOTES))
+    timing.print_results(["where the wall time goes", "seconds", "% of wall"],
+                         [[name, seconds, 100 * seconds / total_s] for name, seconds in buckets], "\n".join(NOTES))
 
 
 def main(argv: list[str] | None = None) -> int:

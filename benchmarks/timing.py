@@ -156,6 +156,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def print_results(headers: Sequence[str], rows: Sequence[Sequence[object]], last_line: str | None = None) -> None:
+    """The table after a blank line, then the verdict line (when given) after another: a script's ending."""
+    print()
+    print(table(headers, rows))
+    if last_line is not None:
+        print()
+        print(last_line)
+
+
 def cell_text(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
