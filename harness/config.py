@@ -90,6 +90,9 @@ class SweepConfig:
     # Search trials per variant; null means 10, or the grid's size with sampler grid.
     trials_per_variant: int | None = field(default=None, metadata=rule(min=1))
     sampler: str = field(default="tpe", metadata=rule(choices=("tpe", "random", "grid", "gp", "cmaes")))
+    # Trials sampled at random before a model-based sampler (tpe, gp, cmaes) takes over, the config's own
+    # first trial included; null scales with the budget (a quarter of it, at least 1).
+    startup_trials: int | None = field(default=None, metadata=rule(min=1))
     pruner: str = field(default="median", metadata=rule(choices=("median", "hyperband", "none")))
     pruner_startup_trials: int = field(default=3, metadata=rule(min=0))
     seeds: int = field(default=3, metadata=rule(min=0, max=1000))  # confirmation runs per variant

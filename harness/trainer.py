@@ -287,11 +287,25 @@ def after_window(state: TrainState, recipe: Recipe, actions: dict[str, bool], ca
     result.other_seconds += time.perf_counter() - start
 
 
+COST_KEYS = ("cost_generator_steps", "cost_critic_updates", "cost_images_seen", "cost_train_seconds")
+
+
+def cost_at(state: TrainState, train_seconds: float) -> dict[str, float]:
+    """What the run has spent so far, recorded with every evaluation so results can be compared at equal
+    compute, not only at equal steps. Images seen are real images the critic consumed (one batch per
+    critic update); `cost_train_seconds` is pure training time, evaluation and logging excluded."""
+    train = state.cfg.train
+    critic_updates = state.step * train.n_critic
+    return dict(zip(COST_KEYS, (float(state.step), float(critic_updates), float(critic_updates * train.batch_size),
+                                train_seconds)))
+
+
 def evaluate(state: TrainState, recipe: Recipe, evaluator: Evaluator, callbacks: Sequence[TrainCallback],
              result: TrainResult) -> None:
     start = time.perf_counter()
     metrics = evaluator(state.G)
     metrics["eval_seconds"] = time.perf_counter() - start
+    metrics.update(cost_at(state, result.train_seconds))
     result.eval_seconds += metrics["eval_seconds"]
     result.evaluations += 1
     result.final_metrics = metrics

@@ -102,7 +102,27 @@ def final_metrics(value: float) -> dict[str, float]:
             "reverse_kl": round(value / 3, 4), "eval_seconds": 0.03}
 
 
-def frozen(number: int, stage: str, spec: Spec, run_id: str | None, clock: datetime, source: int) -> FrozenTrial:
+HISTORY_STEPS = (10, 20, 30, 40)
+SECONDS_PER_STEP = {"vanilla": 0.05, "wgan_clip": 0.1, "wgan_gp": 0.2, "wgan_gp_sched": 0.2}
+STILL_IMPROVING = ("wgan_gp",)  # falls steadily to its final value; the others are flat after step 10
+
+
+def eval_history(variant: str, value: float) -> dict[str, list[float]]:
+    """What the sweep stores as `eval_history`: four evaluations with their cost counters."""
+    if variant in STILL_IMPROVING:
+        values = [value + 0.5 * (40 - s) / 30 for s in HISTORY_STEPS]
+    else:
+        values = [value + 0.3, value + 0.02, value + 0.01, value]
+    n_critic = 5
+    return {"step": [float(s) for s in HISTORY_STEPS], "value": values,
+            "cost_generator_steps": [float(s) for s in HISTORY_STEPS],
+            "cost_critic_updates": [float(s * n_critic) for s in HISTORY_STEPS],
+            "cost_images_seen": [float(s * n_critic * 64) for s in HISTORY_STEPS],
+            "cost_train_seconds": [s * SECONDS_PER_STEP[variant] for s in HISTORY_STEPS]}
+
+
+def frozen(number: int, stage: str, spec: Spec, run_id: str | None, clock: datetime, source: int,
+           variant: str = "vanilla") -> FrozenTrial:
     params = spec.params or {}
     attrs: dict[str, Any] = {"stage": stage, "worker": "host:1"}
     if run_id:
@@ -113,6 +133,7 @@ def frozen(number: int, stage: str, spec: Spec, run_id: str | None, clock: datet
         attrs.update(outcome=spec.outcome, reason=spec.reason)
     if spec.state == C:
         attrs["final_metrics"] = final_metrics(spec.value)
+        attrs["eval_history"] = eval_history(variant, spec.value)
     finished = spec.state in (C, P, F)
     steps = {s: (spec.value or 1.9) + (STEPS[-1] - s) / 100 for s in STEPS} if spec.state in (C, P) else {}
     return FrozenTrial(number=number, state=spec.state, value=spec.value,
@@ -190,7 +211,7 @@ def build_stores(exp: ExperimentConfig, folder: Path) -> None:
                 study.set_user_attr(key, value)
             for number, spec in enumerate(specs):
                 run_id = None if spec.state == W else writer.trial(parent, variant, stage, number, spec)
-                study.add_trial(frozen(number, stage, spec, run_id, clock, SOURCE_TRIAL.get(variant, 0)))
+                study.add_trial(frozen(number, stage, spec, run_id, clock, SOURCE_TRIAL.get(variant, 0), variant))
                 clock += timedelta(seconds=30)
 
 

@@ -16,8 +16,10 @@ from harness.report import write_report
 from tests.report_support import GENERATED_AT, normalize, shared_stores
 
 GOLDEN = Path(__file__).parent / "golden" / "report"
-TEXT_FILES = ("report.md", "results.csv", "pairwise.csv", "importances.csv", "failures.csv", "runs.csv", "trials.csv")
-FIGURES = ("sensitivity.png", "dynamics.png", "eval_curve.png", "samples.png", "history.png")
+TEXT_FILES = ("report.md", "results.csv", "pairwise.csv", "importances.csv", "failures.csv", "runs.csv", "trials.csv",
+              "convergence.csv", "equal_time.csv", "equal_time_pairwise.csv", "budget_curve.csv")
+FIGURES = ("sensitivity.png", "dynamics.png", "eval_curve.png", "samples.png", "history.png", "time_curve.png",
+           "budget_curve.png")
 
 
 @pytest.fixture(scope="session")

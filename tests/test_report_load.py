@@ -76,3 +76,20 @@ def test_the_stored_objective_names_the_stored_values(stores: tuple) -> None:
     sweep = load_sweep(asks_modes, exp.sweep.storage)
     assert (sweep.info("vanilla").objective, sweep.info("vanilla").direction) == ("w1", "minimize")
     assert sweep.info("wgan_clip").objective == "w1"
+
+
+def test_eval_records_turn_the_stored_history_into_rows() -> None:
+    import math
+
+    from optuna.trial import TrialState, create_trial
+
+    from harness.report.load import eval_records
+
+    trial = create_trial(state=TrialState.COMPLETE, value=1.0, user_attrs={"eval_history": {
+        "step": [10.0, 20.0], "value": [3.0, None], "cost_generator_steps": [10.0, 20.0],
+        "cost_critic_updates": [50.0, 100.0], "cost_images_seen": [3200.0, 6400.0],
+        "cost_train_seconds": [0.5, 1.0]}})
+    rows = eval_records("wgan_gp", "confirm", trial)
+    assert rows[0] == ("wgan_gp", "confirm", trial.number, 10.0, 3.0, 10.0, 50.0, 3200.0, 0.5)
+    assert math.isnan(rows[1][4]) and rows[1][-1] == 1.0
+    assert eval_records("wgan_gp", "confirm", create_trial(state=TrialState.COMPLETE, value=1.0)) == []

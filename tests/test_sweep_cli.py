@@ -40,7 +40,7 @@ def assert_exact_budget(folder: Path, budget: int, seeds: int, variants: tuple[s
 
 
 def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, sweep={"report": True})
     done = run_sweep_cli(tmp_path, config)
     assert done.returncode == 0, done.stderr
     assert "settled" in done.stdout
@@ -54,9 +54,22 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
     assert gp[0].params == {"lambda_gp": 10.0, "n_critic": 5}
     assert all("lambda_gp" not in t.params for t in vanilla)
     confirm = found["e2e/wgan_gp/confirm"].trials
+    history = confirm[0].user_attrs["eval_history"]
+    assert history["step"] == [20.0, 40.0] and history["cost_generator_steps"] == [20.0, 40.0]
+    assert history["value"][-1] == confirm[0].value
+    assert 0 < history["cost_train_seconds"][0] < history["cost_train_seconds"][1] == confirm[0].user_attrs[
+        "train_seconds"]
     best = found["e2e/wgan_gp"].best_trial
     assert sorted(t.user_attrs["seed"] for t in confirm) == [1, 2]
     assert all(t.params == best.params and t.user_attrs["source_trial"] == best.number for t in confirm)
+
+    # Two evaluations per run are too few to judge convergence: the verdict is scoped, never unqualified.
+    report = tmp_path / "reports" / "e2e"
+    convergence = (report / "convergence.csv").read_text().splitlines()
+    assert convergence[0].startswith("variant,status,") and all(",unknown," in row for row in convergence[1:])
+    assert "still improving cannot be told" in (report / "report.md").read_text()
+    assert {"equal_time.csv", "budget_curve.csv", "time_curve.png", "budget_curve.png"} <= {
+        p.name for p in report.iterdir()}
 
     runs = mlflow_runs(tmp_path)
     parents = {r.data.tags["harness.variant"]: r.info.run_id for r in runs if r.data.tags.get("harness.role") == "study"}
@@ -75,6 +88,11 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
                 "seconds_per_step", "w1", "eval_seconds"} <= set(run.data.metrics)
         assert run.data.params["train.steps"] == "40"
         if tags["harness.outcome"] == "complete":
+            assert {"cost_generator_steps", "cost_critic_updates", "cost_images_seen", "cost_train_seconds",
+                    "train_seconds_total"} <= set(run.data.metrics)
+            costs = client.get_metric_history(run.info.run_id, "cost_critic_updates")
+            assert [(m.step, m.value) for m in costs] == [(s, s * int(run.data.params["train.n_critic"]))
+                                                         for s in (20, 40)]
             assert [m.step for m in client.get_metric_history(run.info.run_id, "d_loss")] == [10, 20, 30, 40]
             assert [m.step for m in client.get_metric_history(run.info.run_id, "w1")] == [20, 40]
             images = [a.path for a in client.list_artifacts(run.info.run_id, "images")]

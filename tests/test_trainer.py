@@ -69,6 +69,18 @@ def test_every_variant_trains_on_every_architecture(variant: str, case: str, mon
     assert set(result.final_metrics) >= {cfg.objective, "eval_seconds"}
 
 
+def test_every_evaluation_records_what_the_run_has_spent() -> None:
+    cfg = tiny_run("wgan_gp", train={"steps": 6, "eval_every": 3, "n_critic": 2, "batch_size": 8})
+    result = train(cfg)
+    assert [step for step, _ in result.history] == [3, 6]
+    for step, metrics in result.history:
+        assert metrics["cost_generator_steps"] == step
+        assert metrics["cost_critic_updates"] == step * 2
+        assert metrics["cost_images_seen"] == step * 2 * 8
+    first, last = (m["cost_train_seconds"] for _, m in result.history)
+    assert 0 < first < last == result.train_seconds  # pure training time: evaluation is not in it
+
+
 @pytest.mark.parametrize("scheduler", ["none", "linear", "cosine"])
 def test_learning_rate_follows_the_schedule(scheduler: str) -> None:
     cfg = tiny_run("wgan_gp", train={"steps": 10, "log_every": 1, "lr": 2e-4},

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.config import ExperimentConfig
 from harness import tracking as mlflow_runs
-from harness.report import sections, tables, visuals
+from harness.report import sections, tables, validity, validity_sections, visuals
 from harness.report.load import load_sweep
 from harness.report.render import CSV_FLOAT, FORMATS, Block, write_document
 from harness.report.sections import ReportInputs
@@ -38,8 +38,14 @@ def gather(exp: ExperimentConfig, storage_url: str, tracking_uri: str,
 def build(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     """The report's blocks, in reading order; figures are written into `out_dir` on the way."""
     pairs = tables.pairwise(inputs.sweep, inputs.results)
-    return [*sections.header(inputs), *sections.verdict(inputs, pairs), *sections.missing(inputs),
+    checks = validity.assess(inputs)
+    scoped = bool(validity.not_converged(checks, tables.ranked_variants(inputs.results)))
+    return [*sections.header(inputs), *sections.verdict(inputs, pairs, scoped),
+            *validity.verdict_notes(inputs, checks), *sections.missing(inputs),
             *sections.results_section(inputs), *sections.pairwise_section(pairs),
+            *validity_sections.convergence_section(inputs, checks),
+            *validity_sections.equal_time_section(inputs, checks, out_dir),
+            *validity_sections.budget_section(inputs, checks, out_dir),
             *visuals.sensitivity_section(inputs, out_dir), *visuals.dynamics_section(inputs, out_dir),
             *visuals.samples_section(inputs, out_dir), *visuals.history_section(inputs, out_dir),
             *sections.failures_section(inputs), *sections.runs_section(inputs)]

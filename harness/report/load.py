@@ -27,6 +27,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 TRIAL_COLUMNS = ["variant", "stage", "number", "state", "outcome", "value", "seed", "source_trial", "reason",
                  "retried_as", "mlflow_run_id", "start", "complete", "seconds", "device", "worker"]
 STEP_COLUMNS = ["variant", "stage", "number", "step", "value"]
+# One row per evaluation of a finished trial: the objective and what the run had spent by then.
+EVAL_COLUMNS = ["variant", "stage", "number", "step", "value", "generator_steps", "critic_updates", "images_seen",
+                "train_seconds"]
 PARAM, METRIC = "param.", "metric."  # column prefixes of the knobs and of the final metrics
 
 
@@ -62,6 +65,7 @@ class StoredSweep:
     variants: list[VariantInfo]
     trials: pd.DataFrame  # TRIAL_COLUMNS + param.<knob> + metric.<name>
     steps: pd.DataFrame  # STEP_COLUMNS: the objective at each evaluation (intermediate values)
+    evals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVAL_COLUMNS))  # EVAL_COLUMNS
 
     def info(self, variant: str) -> VariantInfo:
         return next(v for v in self.variants if v.variant == variant)
@@ -87,7 +91,7 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
         existing = {s.study_name for s in storage.get_all_studies()}
     except Exception as exc:  # noqa: BLE001 - e.g. a database that holds no Optuna tables
         raise UserError(f"sweep.storage: cannot read {redact(storage_url)} ({first_line(exc)})") from None
-    infos, trial_rows, step_rows = [], [], []
+    infos, trial_rows, step_rows, eval_rows = [], [], [], []
     for spec in exp.variants:
         run = resolve_run(exp, spec.name)
         search, confirm = (optuna.load_study(study_name=name, storage=storage) if name in existing else None
@@ -103,7 +107,20 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
             trial_rows += [trial_record(spec.name, stage, t, successors.get(t.number), exp.seed) for t in stage_trials]
             step_rows += [(spec.name, stage, t.number, step, value) for t in stage_trials
                           for step, value in sorted(t.intermediate_values.items())]
-    return StoredSweep(infos, trials_frame(trial_rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS))
+            eval_rows += [row for t in stage_trials for row in eval_records(spec.name, stage, t)]
+    return StoredSweep(infos, trials_frame(trial_rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS),
+                       pd.DataFrame(eval_rows, columns=EVAL_COLUMNS, dtype=object).astype(
+                           {c: "float64" for c in EVAL_COLUMNS[3:]}).astype({"number": "int64"}))
+
+
+def eval_records(variant: str, stage: str, trial: FrozenTrial) -> list[tuple[Any, ...]]:
+    """The trial's stored evaluation history (`eval_history`), one tuple per evaluation; None becomes NaN."""
+    history = trial.user_attrs.get("eval_history") or {}
+    keys = ["step", "value", *("cost_" + c for c in EVAL_COLUMNS[5:])]
+    columns = [history.get(key) or [] for key in keys]
+    count = min(map(len, columns))
+    return [(variant, stage, trial.number, *(math.nan if c[i] is None else c[i] for c in columns))
+            for i in range(count)]
 
 
 def searched_distributions(trials: list[FrozenTrial]) -> dict[str, BaseDistribution]:

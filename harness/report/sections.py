@@ -19,7 +19,8 @@ from harness.report import stats, tables
 from harness.report.load import StoredSweep
 from harness.report.render import Block, Bullets, Heading, Table, Text
 from harness.strict import to_plain
-from harness.sweep.studies import CONFIRM
+from harness.sweep.samplers import sampler_text
+from harness.sweep.studies import CONFIRM, search_budget
 from harness.urls import redact
 
 UNKNOWN = "unknown"
@@ -72,7 +73,8 @@ def budget_text(inputs: ReportInputs) -> str:
     budgets = sorted({info.budget for info in inputs.sweep.variants if info.budget is not None})
     trials = "/".join(map(str, budgets)) if budgets else str(sweep.trials_per_variant or "grid")
     steps = inputs.exp.train.steps
-    return (f"{trials} search trials/variant ({sweep.sampler}, {sweep.pruner} pruner) + {sweep.seeds} "
+    sampler = sampler_text(inputs.exp, budgets[-1] if budgets else search_budget(inputs.exp))
+    return (f"{trials} search trials/variant ({sampler}; {sweep.pruner} pruner) + {sweep.seeds} "
             f"confirmation seeds; {steps} generator steps/run")
 
 
@@ -111,8 +113,10 @@ def described(results: pd.DataFrame, variant: str, objective: str) -> str:
             f"(95% CI {ci}, {row[objective + '_n']} seeds)")
 
 
-def verdict(inputs: ReportInputs, pairs: pd.DataFrame) -> list[Block]:
-    """Which variant wins, by how much, and how sure we are, in a few sentences."""
+def verdict(inputs: ReportInputs, pairs: pd.DataFrame, scoped: bool = False) -> list[Block]:
+    """Which variant wins at equal generator steps, by how much, and how sure we are, in a few sentences.
+
+    `scoped`: some ranked variant had not converged, so every call is made "at this budget" only."""
     results = inputs.results
     objective, direction = tables.objective_of(inputs.sweep)
     ranked = tables.ranked_variants(results)
@@ -120,7 +124,8 @@ def verdict(inputs: ReportInputs, pairs: pd.DataFrame) -> list[Block]:
         return [Heading("Verdict"), Text("No confirmation run has finished yet, so there is no verdict.")]
     first = ranked[0]
     better = "lower" if direction == "minimize" else "higher"
-    text = f"**{first}** ranks first on {objective} ({better} is better): {described(results, first, objective)}."
+    text = (f"At equal generator steps ({inputs.exp.train.steps} per run), **{first}** ranks first on {objective} "
+            f"({better} is better): {described(results, first, objective)}.")
     if len(ranked) == 1:
         return [Heading("Verdict"), Text(text + " It is the only variant with finished confirmation runs, so "
                                                 "there is nothing to compare it with yet.")]
@@ -130,29 +135,33 @@ def verdict(inputs: ReportInputs, pairs: pd.DataFrame) -> list[Block]:
     relative = f" ({abs(pair['diff']) / abs(runner_up):.1%} of the runner-up's mean)" if runner_up else ""
     text += (f" The runner-up **{second}** scores {described(results, second, objective)}; the difference is "
              f"{tables.num(pair['diff'])}{relative}, 95% bootstrap CI [{tables.num(pair.ci_low)}, "
-             f"{tables.num(pair.ci_high)}]. {sureness(pair, first, second)}")
-    others = [against(row) for row in pairs[(pairs.a == first) & (pairs.b != second)].itertuples()]
+             f"{tables.num(pair.ci_high)}]. {sureness(pair, first, second, scoped)}")
+    others = [against(row, scoped) for row in pairs[(pairs.a == first) & (pairs.b != second)].itertuples()]
     if others:
         text += f" Against the others: {'; '.join(others)}."
     return [Heading("Verdict"), Text(text)]
 
 
-def sureness(pair: pd.Series, first: str, second: str) -> str:
+def sureness(pair: pd.Series, first: str, second: str, scoped: bool = False) -> str:
     welch = f"Welch's t-test p = {tables.num(pair.welch_p, 2)} (Holm-adjusted {tables.num(pair.welch_p_holm, 2)})"
     if pair.conclusion.startswith("too few seeds"):
         return (f"With {pair.n_a} and {pair.n_b} finished seeds that is **too few seeds to tell** (the report "
                 f"calls a difference only with at least {stats.MIN_SEEDS} seeds per variant).")
     if pair.conclusion == f"{first} better":
+        if scoped:
+            return (f"{welch} and the interval excludes zero: **{first} is better at this budget**, a call the "
+                    "scope below limits.")
         return f"{welch} and the interval excludes zero: **{first} is better** with reasonable confidence."
     return f"{welch}: **no clear difference** between {first} and {second} with these seeds; treat them as tied."
 
 
-def against(pair: Any) -> str:
+def against(pair: Any, scoped: bool = False) -> str:
     """One clause of the verdict: the winner against a lower-ranked variant."""
     if pair.conclusion.startswith("too few seeds"):
         return f"too few seeds to tell against {pair.b} ({pair.n_a} vs {pair.n_b})"
     if pair.conclusion.endswith("better"):
-        return (f"better than {pair.b} by {tables.num(abs(pair.diff))} (Holm-adjusted Welch p = "
+        budget = " at this budget" if scoped else ""
+        return (f"better{budget} than {pair.b} by {tables.num(abs(pair.diff))} (Holm-adjusted Welch p = "
                 f"{tables.num(pair.welch_p_holm, 2)})")
     return f"no clear difference from {pair.b} (Holm-adjusted Welch p = {tables.num(pair.welch_p_holm, 2)})"
 

@@ -195,7 +195,11 @@ def pairwise(sweep: StoredSweep, results: pd.DataFrame) -> pd.DataFrame:
     """Every pair of variants with confirmation runs, better-ranked first: difference, CI, tests."""
     _, direction = objective_of(sweep)
     values = {info.variant: confirm_trials(sweep, info).value.tolist() for info in sweep.variants}
-    ranked = ranked_variants(results)
+    return compare_ranked(values, ranked_variants(results), direction)
+
+
+def compare_ranked(values: dict[str, list[float]], ranked: list[str], direction: str) -> pd.DataFrame:
+    """Every pair of the ranked variants, better-ranked first, compared on `values` (Holm over the pairs)."""
     pairs = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1:]]
     comparisons = [compare(values[a], values[b]) for a, b in pairs]
     adjusted = holm([c.welch_p for c in comparisons])

@@ -15,7 +15,8 @@ from harness.config import ExperimentConfig, load_experiment, resolve_run
 from harness.errors import ConfigError, cli_entry
 from harness.metrics import METRICS
 from harness.sweep.space import applicable_space
-from harness.sweep.studies import search_queue
+from harness.sweep.samplers import sampler_text
+from harness.sweep.studies import search_budget, search_queue
 from harness.urls import redact, resolve_urls
 
 
@@ -35,7 +36,7 @@ def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int)
     first = resolve_run(exp, exp.variants[0].name)
     objective = METRICS.get(first.objective)
     lines = [f"plan for {exp.name!r}: data {first.data.name}, objective {objective.name} ({objective.direction}), "
-             f"sampler {exp.sweep.sampler}, pruner {exp.sweep.pruner}, {workers} worker(s)",
+             f"sampler {sampler_text(exp, search_budget(exp))}, pruner {exp.sweep.pruner}, {workers} worker(s)",
              f"  storage  {redact(storage)}", f"  tracking {redact(tracking)}",
              f"  {'variant':<16}{'loss':<13}{'constraint':<12}{'scheduler':<11}{'trials':>7}{'seeds':>7}  knobs"]
     total = 0

@@ -24,7 +24,7 @@ from harness.sweep.samplers import suggest
 from harness.sweep.space import applicable_space
 from harness.sweep.studies import SEARCH, VariantStudies
 from harness.tracking import RunLogger, mark_run_killed
-from harness.trainer import Diverged, TrainCallback, TrainResult, train
+from harness.trainer import COST_KEYS, Diverged, TrainCallback, TrainResult, train
 
 
 class OptunaReporter(TrainCallback):
@@ -149,6 +149,7 @@ def train_and_record(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial
     # Training is over: its outcome is written whole (Ctrl-C waits), never left as a RUNNING trial.
     with deferred_interrupt():
         record_timings(trial, progress, time.perf_counter() - start)
+        record_history(trial, logger, progress, run.objective)
         if stopped is None:
             record_result(study, trial, logger, progress, run.objective)
         else:
@@ -175,6 +176,24 @@ def record_timings(trial: optuna.Trial, result: TrainResult, wall_seconds: float
                        "other_seconds": result.other_seconds, "wall_seconds": wall_seconds,
                        "evaluations": result.evaluations, "steps_done": result.steps}.items():
         trial.set_user_attr(key, value)
+
+
+def eval_history(result: TrainResult, objective: str) -> dict[str, list[float | None]]:
+    """The objective and the cost counters at each evaluation, column-wise (JSON: NaN becomes None).
+
+    The report reads these to judge convergence and to compare recipes at equal training time."""
+    columns: dict[str, list[float | None]] = {"step": [], "value": [], **{key: [] for key in COST_KEYS}}
+    for step, metrics in result.history:
+        columns["step"].append(float(step))
+        for key in ("value", *COST_KEYS):
+            value = metrics.get(objective if key == "value" else key, math.nan)
+            columns[key].append(value if math.isfinite(value) else None)
+    return columns
+
+
+def record_history(trial: optuna.Trial, logger: RunLogger, result: TrainResult, objective: str) -> None:
+    trial.set_user_attr("eval_history", eval_history(result, objective))
+    logger.log_metrics(result.steps, {"train_seconds_total": result.train_seconds})
 
 
 def record_result(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, result: TrainResult,

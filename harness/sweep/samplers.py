@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import optuna
 
 from harness.config import ExperimentConfig, RunConfig
+from harness.sweep.studies import search_budget
+
+
+# The model-based samplers, built with their number of random startup trials.
+MODEL_BASED: dict[str, Callable[[int, int], optuna.samplers.BaseSampler]] = {
+    "tpe": lambda startup, seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup),
+    "gp": lambda startup, seed: optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup),
+    "cmaes": lambda startup, seed: optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=startup),
+}
+STARTUP_FRACTION = 4  # by default a quarter of the budget is random, so the model runs for the rest
+
+
+def startup_trials(exp: ExperimentConfig) -> int:
+    """Random trials before the model takes over; Optuna counts the config's own first trial among them."""
+    return exp.sweep.startup_trials or max(1, math.ceil(search_budget(exp) / STARTUP_FRACTION))
 
 
 def build_sampler(exp: ExperimentConfig, seed: int) -> optuna.samplers.BaseSampler:
-    name = exp.sweep.sampler
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed)
+    build = MODEL_BASED.get(exp.sweep.sampler)
+    if build is not None:
+        return build(startup_trials(exp), seed)
     # random, and grid: the grid's points are queued explicitly (exact, race-free), so the sampler
     # is never consulted for them.
     return optuna.samplers.RandomSampler(seed=seed)
+
+
+def sampler_text(exp: ExperimentConfig, budget: int) -> str:
+    """What the sampler really does with a study of `budget` trials, e.g. "tpe (first 2 trials random)"."""
+    name = exp.sweep.sampler
+    if name == "grid":
+        return f"grid (full factorial, {budget} points)"
+    if name not in MODEL_BASED:
+        return f"{name} (every trial random; the first is the config's own values)"
+    startup = startup_trials(exp)
+    if startup >= budget:
+        return (f"{name} (all {budget} trials random: sweep.startup_trials {startup} is not below the budget, "
+                "so the model never runs)")
+    first = ("the config's own values first" if startup == 1
+             else f"first {startup} trials random, the config's own values among them")
+    extra = "; categorical knobs always random" if name == "cmaes" and any(
+        spec.choices is not None for spec in exp.sweep.space.values()) else ""
+    return f"{name} ({first}, then model-based for {budget - startup} of {budget}{extra})"
 
 
 def build_pruner(exp: ExperimentConfig, run: RunConfig) -> optuna.pruners.BasePruner:

@@ -66,6 +66,7 @@ def validate_sweep(exp: "ExperimentConfig") -> None:
     """Rules of the `sweep:` and `tracking:` sections that span keys; raises ConfigError."""
     sweep = exp.sweep
     check_sampler(sweep.sampler, sweep.trials_per_variant)
+    check_startup(sweep.sampler, sweep.startup_trials)
     check_url("sweep.storage", sweep.storage, STORAGE_SCHEMES)
     check_url("tracking.uri", exp.tracking.uri, TRACKING_SCHEMES)
     from harness.config import resolve_run
@@ -92,6 +93,15 @@ def check_default_in_space(knob: str, spec: "KnobSpace", path: str, run: "RunCon
     elif not spec.low <= value <= spec.high:
         raise ConfigError(path, f"[{spec.low}, {spec.high}] excludes {value!r}, the value variant "
                                 f"{run.variant!r} uses by default; widen the range or change train.{knob}")
+
+
+MODEL_BASED_SAMPLERS = ("tpe", "gp", "cmaes")  # the ones that take n_startup_trials
+
+
+def check_startup(sampler: str, startup_trials: int | None) -> None:
+    if startup_trials is not None and sampler not in MODEL_BASED_SAMPLERS:
+        raise ConfigError("sweep.startup_trials", f"{startup_trials!r} has no effect with sampler {sampler!r}; "
+                                                  f"set it only with {', '.join(MODEL_BASED_SAMPLERS)}, or leave it out")
 
 
 def check_sampler(sampler: str, trials: int | None) -> None:

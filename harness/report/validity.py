@@ -1,0 +1,168 @@
+"""Would the verdict survive a bigger budget? Convergence, equal training time, and the search budget.
+
+`assess` reads the stored evaluation histories once; the sections format the result, and
+`verdict_notes` scopes the verdict: a ranking of variants still improving holds at this budget
+only, a winner at equal steps may lose at equal training time, and a search whose expected best
+was still rising may not have found a variant's good settings. The rules: docs/validity.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+import pandas as pd
+
+from harness.report import budget, convergence, equal_time, tables
+from harness.report.render import Block, Text
+from harness.report.sections import ReportInputs
+from harness.report.stats import MIN_SEEDS, summarize
+from harness.sweep.studies import CONFIRM, SEARCH
+
+DOCS = "docs/validity.md"
+
+
+@dataclass(frozen=True)
+class Validity:
+    steps: int  # generator steps per run, from the config
+    convergence: pd.DataFrame  # convergence.csv, indexed by variant
+    seconds: float  # T, the common training time (NaN: no confirmation history)
+    at_time: pd.DataFrame  # equal_time.runs_at: every confirmation run at T
+    time_results: pd.DataFrame  # per variant at T: n, mean, std, ci_low, ci_high, step, rank
+    time_pairs: pd.DataFrame  # tables.compare_ranked on the values at T
+    curves: dict[str, pd.DataFrame]  # equal_time.mean_curve per variant
+    budget: pd.DataFrame  # variant, k, expected_best, sd, trials
+
+
+def confirm_evals(inputs: ReportInputs) -> dict[str, pd.DataFrame]:
+    """Per variant, the evaluation histories of its current completed confirmation runs."""
+    evals, out = inputs.sweep.evals, {}
+    for info in inputs.sweep.variants:
+        numbers = set(tables.confirm_trials(inputs.sweep, info).number.astype(int))
+        out[info.variant] = evals[(evals.variant == info.variant) & (evals.stage == CONFIRM)
+                                  & evals.number.isin(numbers)]
+    return out
+
+
+def time_summary(at_time: pd.DataFrame, ranked: list[str], direction: str) -> pd.DataFrame:
+    rows = []
+    for variant in ranked:
+        runs = at_time[at_time.variant == variant]
+        s = summarize(runs.value.tolist())
+        rows.append({"variant": variant, "n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low,
+                     "ci_high": s.ci_high, "step": float(runs.step.mean()) if len(runs) else math.nan,
+                     "runs": len(runs)})
+    frame = pd.DataFrame(rows, columns=["variant", "n", "mean", "std", "ci_low", "ci_high", "step", "runs"])
+    frame = frame.set_index("variant")
+    frame.insert(0, "rank", frame["mean"].rank(method="min", ascending=direction == "minimize").astype("Int64"))
+    return frame
+
+
+def budget_frame(inputs: ReportInputs, direction: str) -> pd.DataFrame:
+    t = inputs.sweep.trials
+    frames = []
+    for info in inputs.sweep.variants:
+        values = t[(t.variant == info.variant) & (t.stage == SEARCH) & (t.outcome == "complete")].value.tolist()
+        frames.append(budget.budget_curve(values, direction).assign(variant=info.variant, trials=len(values)))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = frame.reindex(columns=["variant", "k", "expected_best", "sd", "trials"])
+    return frame.astype({"k": "int64", "expected_best": "float64", "sd": "float64", "trials": "int64"})
+
+
+def assess(inputs: ReportInputs) -> Validity:
+    """Every number the validity sections and the verdict's scope need, read once."""
+    _, direction = tables.objective_of(inputs.sweep)
+    histories = confirm_evals(inputs)
+    ranked = tables.ranked_variants(inputs.results)
+    compared = pd.concat([histories[v] for v in ranked]) if ranked else inputs.sweep.evals.iloc[0:0]
+    seconds = equal_time.common_time(compared)
+    at_time = equal_time.runs_at(compared, seconds)
+    time_results = time_summary(at_time, ranked, direction)
+    values = {v: at_time[at_time.variant == v].value.tolist() for v in ranked}
+    time_ranked = tables.ranked_variants(time_results.dropna(subset=["mean"]))
+    return Validity(inputs.exp.train.steps,
+                    convergence.convergence_table(histories, direction).set_index("variant"), seconds, at_time,
+                    time_results, tables.compare_ranked(values, time_ranked, direction),
+                    {v: equal_time.mean_curve(histories[v]) for v in ranked}, budget_frame(inputs, direction))
+
+
+def not_converged(v: Validity, ranked: list[str]) -> list[str]:
+    return [name for name in ranked if name in v.convergence.index
+            and v.convergence.loc[name, "status"] != convergence.CONVERGED]
+
+
+def names_text(names: list[str]) -> str:
+    bold = [f"**{n}**" for n in names]
+    return bold[0] if len(bold) == 1 else f"{', '.join(bold[:-1])} and {bold[-1]}"
+
+
+def convergence_note(v: Validity, ranked: list[str]) -> str:
+    moving = not_converged(v, ranked)
+    if not moving:
+        return (f"**Convergence:** every ranked variant had converged by the rule in `{DOCS}` (it changed by less "
+                f"than its threshold over the last third of training), so the ranking at {v.steps} generator "
+                "steps is not an artifact of stopping early.")
+    parts = []
+    for name in moving:
+        row = v.convergence.loc[name]
+        if row.status == convergence.IMPROVING:
+            parts.append(f"**{name}** is still improving (it gained {tables.num(row.improvement, 3)} over the last "
+                         f"third of training, more than its threshold {tables.num(row.threshold, 3)})")
+    unknown = v.convergence.loc[[n for n in moving if v.convergence.loc[n, "status"] != convergence.IMPROVING]]
+    for reason, rows in unknown.groupby("reason", sort=False):
+        verb = "is" if len(rows) == 1 else "are"
+        parts.append(f"whether {names_text(list(rows.index))} {verb} still improving cannot be told ({reason})")
+    suggested = convergence.BUDGET_FACTOR * v.steps
+    return (f"**Scope:** {'; '.join(parts)}. This ranking therefore holds at {v.steps} generator steps only and "
+            f"a longer run may change it; try `--set train.steps={suggested}` (see Convergence).")
+
+
+def time_note(v: Validity, ranked: list[str], objective: str) -> str:
+    led = v.time_results[v.time_results["n"] > 0].sort_values("rank", kind="stable")
+    if not math.isfinite(v.seconds) or led.empty:
+        return ("**Equal training time:** no comparison, because no confirmation run stored its training-time "
+                "history.")
+    where = (f"At equal training time (T = {v.seconds:.3g} s of pure training, the most that every confirmation "
+             f"run reached; {objective} interpolated at T)")
+    short = [n for n in ranked if v.time_results.loc[n, "n"] < min(v.time_results.loc[n, "runs"], MIN_SEEDS)]
+    if short:
+        return (f"{where} the variants cannot all be compared: {names_text(short)} had too few runs with an "
+                f"evaluation by T (a first evaluation later than the shortest run's end); evaluate more often "
+                f"(`train.eval_every`) to compare at equal training time. The verdict above is at equal steps only.")
+    leader = led.index[0]
+    if leader == ranked[0]:
+        return (f"{where} **{leader}** leads too ({tables.num(led.loc[leader, 'mean'])}): the equal-step and "
+                "equal-time views agree.")
+    pair = v.time_pairs[(v.time_pairs.a == leader) & (v.time_pairs.b == ranked[0])]
+    called = f" Their difference at T: {pair.conclusion.iloc[0]}." if len(pair) else ""
+    return (f"{where} the views **disagree**: **{leader}** leads ({tables.num(led.loc[leader, 'mean'])} at about "
+            f"{tables.num(led.loc[leader, 'step'], 3)} steps), while **{ranked[0]}**, first at equal steps, scores "
+            f"{tables.num(led.loc[ranked[0], 'mean'])} at about {tables.num(led.loc[ranked[0], 'step'], 3)} steps."
+            f"{called} Which view matters depends on whether steps or training time is the budget you have.")
+
+
+def budget_note(v: Validity, ranked: list[str], direction: str) -> str:
+    rising, unclear = [], []
+    for name in ranked:
+        state = budget.still_rising(v.budget[v.budget.variant == name], direction)
+        (rising if state else unclear if state is None else []).append(name)
+    parts = []
+    if rising:
+        parts.append(f"the search budget may be too small for {', '.join(rising)}: its expected best still moved "
+                     f"by more than {budget.RISING_FLOOR:.0%} with the last search trial, so more "
+                     "`sweep.trials_per_variant` may find better settings")
+    if unclear:
+        parts.append(f"{', '.join(unclear)} had fewer than 2 complete search trials, too few to judge the search")
+    if not parts:
+        return ("**Search budget:** every ranked variant's expected best had flattened by its last search trial "
+                "(see Search budget).")
+    return f"**Search budget:** {'; '.join(parts)} (see Search budget)."
+
+
+def verdict_notes(inputs: ReportInputs, v: Validity) -> list[Block]:
+    """The verdict's scope: convergence, the equal-time view, and the search budget."""
+    ranked = tables.ranked_variants(inputs.results)
+    if not ranked:
+        return []
+    objective, direction = tables.objective_of(inputs.sweep)
+    return [Text(convergence_note(v, ranked)), Text(time_note(v, ranked, objective)),
+            Text(budget_note(v, ranked, direction))]

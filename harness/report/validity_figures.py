@@ -1,0 +1,50 @@
+"""Figures of the validity checks: objective against training time, and the search-budget curves."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from harness.report.figures import note, panels, save
+
+
+def time_curves(curves: dict[str, pd.DataFrame], objective: str, common_seconds: float,
+                colors: dict[str, tuple], path: Path) -> Path:
+    """Per variant: mean ± sd over seeds of the objective against pure training seconds; T marked."""
+    fig, axes = panels(1, 1, (6.4, 3.8))
+    ax = axes[0]
+    for variant, curve in curves.items():
+        if curve.empty:
+            continue
+        ax.plot(curve.seconds, curve["mean"], color=colors[variant], label=variant, marker=".", markersize=3)
+        if curve.sd.notna().any():
+            ax.fill_between(curve.seconds, curve["mean"] - curve.sd, curve["mean"] + curve.sd,
+                            color=colors[variant], alpha=0.2, linewidth=0)
+    if math.isfinite(common_seconds):
+        ax.axvline(common_seconds, color="0.3", linestyle="--", linewidth=1, label=f"T = {common_seconds:.3g} s")
+    ax.set_xlabel("pure training seconds (evaluation and logging excluded)")
+    ax.set_ylabel(f"{objective} (mean ± sd over seeds)")
+    ax.legend(fontsize=7)
+    return save(fig, path)
+
+
+def budget_curves(curves: pd.DataFrame, variants: list[str], objective: str, colors: dict[str, tuple],
+                  path: Path) -> Path:
+    """Per variant: expected best objective after k search trials, ± one sd of the best."""
+    fig, axes = panels(len(variants), 4)
+    for ax, variant in zip(axes, variants):
+        rows = curves[curves.variant == variant]
+        ax.set_title(variant, fontsize=9)
+        if rows.empty:
+            note(ax, "no complete search trial")
+            continue
+        ax.plot(rows.k, rows.expected_best, color=colors[variant], marker="o", markersize=3)
+        ax.fill_between(rows.k, rows.expected_best - rows.sd, rows.expected_best + rows.sd, color=colors[variant],
+                        alpha=0.2, linewidth=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("search trials k")
+        ax.set_ylabel(f"expected best {objective}")
+    return save(fig, path)

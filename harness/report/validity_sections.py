@@ -1,0 +1,82 @@
+"""The report's sections for the validity checks: Convergence, Equal training time, Search budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness.report import budget, convergence, tables, validity_figures
+from harness.report.render import Block, Heading, Image, Table, Text
+from harness.report.sections import ReportInputs
+from harness.report.validity import DOCS, Validity
+from harness.report.visuals import colors, variant_names
+
+
+def convergence_section(inputs: ReportInputs, v: Validity) -> list[Block]:
+    c = v.convergence
+    text = (f"Was each variant still improving when training stopped? From its confirmation runs' evaluations: the "
+            f"**improvement** is the objective at 2/3 of training (interpolated) minus the final one, positive = "
+            f"better, averaged over seeds; the **threshold** is the larger of the between-seed standard deviation "
+            f"of the final values and {convergence.RELATIVE_FLOOR:.0%} of their mean. `improving`: improvement > "
+            f"threshold; `converged`: within ± threshold; `unknown`: worse by more than the threshold, or fewer "
+            f"than {convergence.MIN_EVALUATIONS} evaluations per run. Rule and tests: `{DOCS}`.")
+    display = pd.DataFrame({
+        "Variant": c.index, "Status": c.status, "Seeds": c.seeds.map(tables.num),
+        "Evaluations": c.evaluations.map(tables.num), "From step": c.from_step.map(lambda s: tables.num(s, 4)),
+        "Mean at from step": c.value_from.map(tables.num), "Mean final": c.value_final.map(tables.num),
+        "Improvement": c.improvement.map(lambda x: tables.num(x, 3)),
+        "Threshold": c.threshold.map(lambda x: tables.num(x, 3)),
+        "Try steps": c.suggested_steps.map(lambda x: tables.num(x, 6)), "Why": c.reason})
+    return [Heading("Convergence"), Text(text), Table(display, "convergence.csv", c, index=True)]
+
+
+def equal_time_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list[Block]:
+    objective, _ = tables.objective_of(inputs.sweep)
+    blocks: list[Block] = [Heading("Equal training time")]
+    if v.time_results.empty or v.time_results["n"].sum() == 0:
+        return blocks + [Text("No confirmation run stored its evaluation history with training times yet.")]
+    validity_figures.time_curves(v.curves, objective, v.seconds, colors(inputs), out_dir / "time_curve.png")
+    r = v.time_results
+    display = pd.DataFrame({"Rank": r["rank"].map(tables.num), "Variant": r.index,
+                            f"{objective} at T (mean ± std)": tables.mean_std(r.rename(columns=lambda c: "x_" + c),
+                                                                              "x"),
+                            "95% CI": tables.interval(r.ci_low, r.ci_high), "Runs with a value at T":
+                            [f"{n} of {runs}" for n, runs in zip(r["n"], r.runs)],
+                            "Generator steps at T (mean)": r.step.map(lambda s: tables.num(s, 4))})
+    text = (f"The same confirmation runs compared at **equal pure training time** (evaluation and logging "
+            f"excluded) instead of equal generator steps. T = {v.seconds:.4g} s is the largest time every run "
+            f"reached (the shortest run's total); each run's {objective} at T is linearly interpolated between its two "
+            "evaluations around T, never extrapolated (a run whose first evaluation came after T has no value). "
+            "Times are wall-clock on the machine that trained: compare them only within one sweep on one machine.")
+    blocks += [Text(text), Image("time_curve.png", f"{objective} against training seconds"),
+               Table(display.sort_values("Rank", key=lambda x: pd.to_numeric(x, errors="coerce"), kind="stable",
+                                         ignore_index=True), "equal_time.csv", r, index=True)]
+    if not v.time_pairs.empty:
+        blocks.append(Table(tables.display_pairwise(v.time_pairs), "equal_time_pairwise.csv", v.time_pairs))
+    return blocks
+
+
+def budget_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list[Block]:
+    objective, direction = tables.objective_of(inputs.sweep)
+    blocks: list[Block] = [Heading("Search budget")]
+    if v.budget.empty:
+        return blocks + [Text("No complete search trial is stored yet.")]
+    validity_figures.budget_curves(v.budget, variant_names(inputs), objective, colors(inputs),
+                                   out_dir / "budget_curve.png")
+    rows = []
+    for name in variant_names(inputs):
+        curve = v.budget[v.budget.variant == name]
+        rising = budget.still_rising(curve, direction)
+        rows.append({"Variant": name, "Complete search trials": str(len(curve)),
+                     "Expected best, 1 trial": tables.num(curve.expected_best.iloc[0]) if len(curve) else tables.DASH,
+                     "Expected best, all": tables.num(curve.expected_best.iloc[-1]) if len(curve) else tables.DASH,
+                     "Gain of the last trial": tables.num(budget.last_gain(curve, direction), 3),
+                     "Still rising": tables.DASH if rising is None else ("yes" if rising else "no")})
+    text = (f"Expected best {objective} after k search trials (Dodge et al. 2019, \"Show Your Work\"): the "
+            "expectation of the best of k trials drawn from the variant's complete search trials, computed exactly "
+            "(no resampling); the band is ± one standard deviation of that best. Pruned, diverged and failed trials "
+            f"are left out. A curve still moving at the last trial (gain above {budget.RISING_FLOOR:.0%} of the "
+            f"value) says more trials would likely find better settings. Rule and tests: `{DOCS}`.")
+    return blocks + [Text(text), Image("budget_curve.png", "expected best objective against search trials"),
+                     Table(pd.DataFrame(rows), "budget_curve.csv", v.budget)]

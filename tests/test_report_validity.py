@@ -1,0 +1,87 @@
+"""The validity checks on the stored golden sweep, and the verdict's scope in every case."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pandas as pd
+import pytest
+
+from harness.report import gather, validity
+from harness.report.convergence import CONVERGED, IMPROVING, UNKNOWN
+from tests.report_support import GENERATED_AT, shared_stores
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory):
+    exp, _ = shared_stores(tmp_path_factory)
+    return gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+
+
+@pytest.fixture(scope="module")
+def checks(inputs) -> validity.Validity:
+    return validity.assess(inputs)
+
+
+def test_assess_reads_the_confirmation_histories(checks: validity.Validity) -> None:
+    status = checks.convergence.status
+    assert status["wgan_gp"] == IMPROVING and status["vanilla"] == CONVERGED and status["wgan_clip"] == UNKNOWN
+    # T is vanilla's 40 steps x 0.05 s; wgan_gp reached its first evaluation (10 steps x 0.2 s) exactly then
+    assert checks.seconds == pytest.approx(2.0)
+    assert checks.time_results.loc["wgan_gp", "mean"] == pytest.approx((0.86 + 0.81 + 0.88) / 3 + 0.5)
+    assert checks.time_results.loc["vanilla", "step"] == pytest.approx(40.0)
+    assert set(checks.budget.variant) == {"vanilla", "wgan_gp", "wgan_gp_sched"}
+    assert checks.budget[checks.budget.variant == "vanilla"].trials.iloc[0] == 4
+
+
+def test_verdict_is_scoped_when_a_ranked_variant_is_still_improving(inputs, checks) -> None:
+    text = " ".join(block.text for block in validity.verdict_notes(inputs, checks))
+    assert "**wgan_gp** is still improving" in text
+    assert "holds at 40 generator steps only" in text
+    assert "--set train.steps=160" in text
+
+
+def test_unknown_variants_are_scoped_too(inputs, checks) -> None:
+    table = checks.convergence.copy()
+    table["status"], table["reason"] = UNKNOWN, "too few evaluations: 2 per run, the rule needs 4"
+    text = validity.convergence_note(dataclasses.replace(checks, convergence=table), ["wgan_gp", "vanilla"])
+    assert "whether **wgan_gp** and **vanilla** are still improving cannot be told" in text
+    assert "try `--set train.steps=160`" in text
+
+
+def test_all_converged_says_so(inputs, checks) -> None:
+    table = checks.convergence.assign(status=CONVERGED)
+    text = validity.convergence_note(dataclasses.replace(checks, convergence=table), ["wgan_gp", "vanilla"])
+    assert "every ranked variant had converged" in text and "still improving" not in text
+
+
+def test_equal_time_disagreement_is_named(inputs, checks) -> None:
+    text = validity.time_note(checks, ["wgan_gp", "wgan_gp_sched", "vanilla"], "w1")
+    assert "At equal training time (T = 2 s" in text
+    assert "**disagree**: **wgan_gp_sched** leads" in text
+    assert "**wgan_gp**, first at equal steps, scores 1.35" in text
+
+
+def test_equal_time_agreement_and_missing_values(inputs, checks) -> None:
+    agree = checks.time_results.assign(rank=pd.array([1, 2, 3], dtype="Int64"))
+    text = validity.time_note(dataclasses.replace(checks, time_results=agree), ["wgan_gp", "vanilla"], "w1")
+    assert "**wgan_gp** leads too" in text and "views agree" in text
+    short = checks.time_results.copy()
+    short.loc["wgan_gp", "n"] = 1
+    text = validity.time_note(dataclasses.replace(checks, time_results=short), ["wgan_gp", "vanilla"], "w1")
+    assert "cannot all be compared: **wgan_gp**" in text and "train.eval_every" in text
+
+
+def test_no_history_means_no_time_comparison(inputs, checks) -> None:
+    empty = dataclasses.replace(checks, seconds=math.nan)
+    assert "no comparison" in validity.time_note(empty, ["wgan_gp"], "w1")
+
+
+def test_budget_note_names_rising_and_unjudgeable_searches(inputs, checks) -> None:
+    text = validity.budget_note(checks, ["wgan_gp", "vanilla"], "minimize")
+    assert "may be too small for wgan_gp" in text and "vanilla" not in text
+    one = checks.budget[checks.budget.variant != "wgan_gp"]
+    one = pd.concat([one, checks.budget[checks.budget.variant == "wgan_gp"].iloc[:1]])
+    text = validity.budget_note(dataclasses.replace(checks, budget=one), ["wgan_gp", "vanilla"], "minimize")
+    assert "wgan_gp had fewer than 2 complete search trials" in text
