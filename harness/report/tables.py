@@ -156,9 +156,13 @@ def bold_best(cells: pd.Series, means: pd.Series, direction: str) -> pd.Series:
 
 
 def mean_std(frame: pd.DataFrame, metric: str) -> pd.Series:
-    mean, std = frame[f"{metric}_mean"], frame[f"{metric}_std"]
+    return mean_std_cells(frame[f"{metric}_mean"], frame[f"{metric}_std"])
+
+
+def mean_std_cells(mean: pd.Series, std: pd.Series) -> pd.Series:
+    """`mean ± std` per row; the mean alone where the std is undefined (one seed)."""
     return pd.Series([num(m) if not math.isfinite(s) else f"{num(m)} ± {num(s, 2)}" for m, s in zip(mean, std)],
-                     index=frame.index)
+                     index=mean.index)
 
 
 def interval(low: pd.Series, high: pd.Series) -> pd.Series:

@@ -39,8 +39,7 @@ def equal_time_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list
     validity_figures.time_curves(v.curves, objective, v.seconds, colors(inputs), out_dir / "time_curve.png")
     r = v.time_results
     display = pd.DataFrame({"Rank": r["rank"].map(tables.num), "Variant": r.index,
-                            f"{objective} at T (mean ± std)": tables.mean_std(r.rename(columns=lambda c: "x_" + c),
-                                                                              "x"),
+                            f"{objective} at T (mean ± std)": tables.mean_std_cells(r["mean"], r["std"]),
                             "95% CI": tables.interval(r.ci_low, r.ci_high), "Runs with a value at T":
                             [f"{n} of {runs}" for n, runs in zip(r["n"], r.runs)],
                             "Generator steps at T (mean)": r.step.map(lambda s: tables.num(s, 4))})
