@@ -11,7 +11,7 @@ from torch import Tensor
 from harness.registry import Registry
 
 if TYPE_CHECKING:
-    from harness.config import DataConfig
+    from harness.schema import DataConfig
 
 
 @runtime_checkable

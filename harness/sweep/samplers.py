@@ -7,6 +7,7 @@ from typing import Any
 import optuna
 
 from harness.config import ExperimentConfig, RunConfig
+from harness.knob_space import knob_type
 
 
 def build_sampler(exp: ExperimentConfig, seed: int) -> optuna.samplers.BaseSampler:
@@ -31,14 +32,6 @@ def build_pruner(exp: ExperimentConfig, run: RunConfig) -> optuna.pruners.BasePr
         return optuna.pruners.HyperbandPruner(min_resource=run.train.eval_every, max_resource=run.train.steps,
                                               reduction_factor=3)
     return optuna.pruners.NopPruner()
-
-
-def knob_type(knob: str) -> Any:
-    import typing
-
-    from harness.config import TrainConfig
-
-    return typing.get_type_hints(TrainConfig)[knob]
 
 
 def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
