@@ -71,5 +71,16 @@ class DatasetEntry:
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 
+def register_dataset(name: str, **entry: Any) -> Callable[[Callable[["DataConfig", torch.device], Dataset]], Any]:
+    """Decorator: register `load(cfg, device) -> Dataset` as dataset `name`; `entry` holds the other
+    DatasetEntry fields (kind, native_size, channels, ...)."""
+
+    def decorate(load: Callable[["DataConfig", torch.device], Dataset]) -> Callable[["DataConfig", torch.device], Dataset]:
+        DATASETS.add(name, DatasetEntry(load=load, **entry))
+        return load
+
+    return decorate
+
+
 def load_dataset(cfg: "DataConfig", device: torch.device) -> Dataset:
     return DATASETS.get(cfg.name).load(cfg, device)
