@@ -26,6 +26,7 @@ from harness.knob_space import validate_sweep
 from harness.metrics import DEFAULT_OBJECTIVES, METRICS, metrics_for_dataset
 from harness.models import ARCHS
 from harness.presets import PRESETS, default_presets
+from harness.sweep import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
 from harness.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
                             ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
 from harness.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value, replace,

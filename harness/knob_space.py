@@ -14,6 +14,7 @@ from typing import Any
 from harness.errors import ConfigError
 from harness.knobs import owned_by
 from harness.schema import ExperimentConfig, KnobSpace, RunConfig, TrainConfig
+from harness.sweep.samplers import SAMPLERS
 from harness.strict import field_specs, join, parse_value, unknown_key_message
 from harness.urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url
 
@@ -82,12 +83,15 @@ def check_default_in_space(knob: str, spec: KnobSpace, path: str, run: RunConfig
 
 
 def check_sampler(sampler: str, trials: int | None) -> None:
-    if sampler == "grid" and trials is not None:
-        raise ConfigError("sweep.trials_per_variant", f"{trials!r}: leave it out with sampler 'grid' "
+    entry = SAMPLERS.get(sampler)
+    if entry.grid and trials is not None:
+        raise ConfigError("sweep.trials_per_variant", f"{trials!r}: leave it out with sampler {sampler!r} "
                                                       "(the grid's size is the budget)")
-    if sampler == "cmaes" and importlib.util.find_spec("cmaes") is None:
-        raise ConfigError("sweep.sampler", "'cmaes' needs the cmaes package (pip install cmaes); "
-                                           "allowed here: tpe, random, grid, gp")
+    if entry.needs is not None and importlib.util.find_spec(entry.needs) is None:
+        usable = [n for n in SAMPLERS if SAMPLERS.get(n).needs is None
+                  or importlib.util.find_spec(SAMPLERS.get(n).needs) is not None]
+        raise ConfigError("sweep.sampler", f"{sampler!r} needs the {entry.needs} package (pip install "
+                                           f"{entry.needs}); allowed here: {', '.join(usable)}")
 
 
 def check_knob(knob: str, spec: KnobSpace, path: str, sampler: str) -> None:
@@ -120,5 +124,5 @@ def check_range(knob: str, spec: KnobSpace, path: str, tp: type, meta: Any, samp
         step = parse_value(tp, spec.step, join(path, "step"))
         if step <= 0 or spec.log:
             raise ConfigError(join(path, "step"), f"{step!r}: a step must be > 0 and cannot be used with log")
-    elif sampler == "grid":
-        raise ConfigError(path, "sampler 'grid' needs choices, or low/high with a step")
+    elif SAMPLERS.get(sampler).grid:
+        raise ConfigError(path, f"sampler {sampler!r} needs choices, or low/high with a step")

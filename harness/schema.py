@@ -106,8 +106,8 @@ class KnobSpace:
 class SweepConfig:
     # Search trials per variant; null means 10, or the grid's size with sampler grid.
     trials_per_variant: int | None = field(default=None, metadata=rule(min=1))
-    sampler: str = field(default="tpe", metadata=rule(choices=("tpe", "random", "grid", "gp", "cmaes")))
-    pruner: str = field(default="median", metadata=rule(choices=("median", "hyperband", "none")))
+    sampler: str = field(default="tpe", metadata=rule(choices=registered("sampler")))
+    pruner: str = field(default="median", metadata=rule(choices=registered("pruner")))
     pruner_startup_trials: int = field(default=3, metadata=rule(min=0))
     seeds: int = field(default=3, metadata=rule(min=0, max=1000))  # confirmation runs per variant
     objective: str | None = field(default=None, metadata=rule(choices=registered("metric")))

@@ -17,12 +17,12 @@ from harness.config import resolve_run
 from harness.constraints import combined
 from harness.data import DATASETS, load_dataset
 from harness.report import figures, tables
-from harness import tracking as mlflow_runs
+from harness import tracking_read as mlflow_runs
 from harness.report.render import Block, Bullets, Heading, Image, Table, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import IMPORTANCE_EVALUATOR
 from harness.stats import COLUMNS
-from harness.sweep.studies import CONFIRM, SEARCH
+from harness.store_keys import CONFIRM, SEARCH
 
 SCATTER_POINTS = 1000
 GRID_IMAGES = 64

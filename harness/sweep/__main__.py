@@ -45,7 +45,7 @@ def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int)
         total += trials
         knobs = ", ".join(sorted(applicable_space(exp, run))) or "(none: the defaults only)"
         constraint = "+".join(run.train.constraints)
-        lines.append(f"  {spec.name:<16}{run.train.loss:<13}{constraint:<15} {run.train.scheduler:<11}"
+        lines.append(f"  {spec.name:<16}{run.train.loss:<12} {constraint:<15} {run.train.scheduler:<11}"
                      f"{trials:>7}{exp.sweep.seeds:>7}  {knobs}")
     lines.append(f"  total: {total} search trials + {exp.sweep.seeds * len(exp.variants)} confirmation runs, "
                  f"{first.train.steps} generator steps each")

@@ -1,47 +1,114 @@
-"""Optuna samplers and pruners by the names the YAML uses."""
+"""Optuna samplers and pruners by the names the YAML uses: two registries, one builder per entry.
+
+The builders import Optuna when called, so registering the names costs nothing: the resolver loads
+this module to validate `sweep.sampler` and `sweep.pruner` without importing Optuna. A new sampler
+is one `SAMPLERS.add(name, SamplerEntry(builder))` with `builder(exp, seed)`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
-import optuna
+from harness.registry import Registry
+from harness.schema import ExperimentConfig, KnobSpace, RunConfig, TrainConfig
+from harness.strict import field_specs
 
-from harness.config import ExperimentConfig, RunConfig
-from harness.knob_space import knob_type
+if TYPE_CHECKING:
+    import optuna
 
 
-def build_sampler(exp: ExperimentConfig, seed: int) -> optuna.samplers.BaseSampler:
-    name = exp.sweep.sampler
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed)
-    # random, and grid: the grid's points are queued explicitly (exact, race-free), so the sampler
-    # is never consulted for them.
+@dataclass(frozen=True)
+class SamplerEntry:
+    build: Callable[[ExperimentConfig, int], "optuna.samplers.BaseSampler"]  # (exp, seed) -> sampler
+    # The budget is the grid's size: its points are queued explicitly (exact, race-free), so the
+    # sampler is never consulted for them.
+    grid: bool = False
+    needs: str | None = None  # a package beyond Optuna that it needs
+    doc: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class PrunerEntry:
+    build: Callable[[ExperimentConfig, RunConfig], "optuna.pruners.BasePruner"]  # (exp, run) -> pruner
+    doc: str = field(default="", compare=False)
+
+
+def tpe(exp: ExperimentConfig, seed: int) -> "optuna.samplers.BaseSampler":
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def gp(exp: ExperimentConfig, seed: int) -> "optuna.samplers.BaseSampler":
+    import optuna
+
+    return optuna.samplers.GPSampler(seed=seed)
+
+
+def cmaes(exp: ExperimentConfig, seed: int) -> "optuna.samplers.BaseSampler":
+    import optuna
+
+    return optuna.samplers.CmaEsSampler(seed=seed)
+
+
+def random(exp: ExperimentConfig, seed: int) -> "optuna.samplers.BaseSampler":
+    import optuna
+
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def build_pruner(exp: ExperimentConfig, run: RunConfig) -> optuna.pruners.BasePruner:
-    """Pruners see the objective reported at every evaluation step (resource = generator steps)."""
-    name = exp.sweep.pruner
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=exp.sweep.pruner_startup_trials, n_warmup_steps=0)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=run.train.eval_every, max_resource=run.train.steps,
-                                              reduction_factor=3)
+SAMPLERS: Registry[SamplerEntry] = Registry("sampler")
+SAMPLERS.add("tpe", SamplerEntry(tpe, doc="tree-structured Parzen estimator"))
+SAMPLERS.add("random", SamplerEntry(random, doc="uniform random search"))
+SAMPLERS.add("grid", SamplerEntry(random, grid=True, doc="the full factorial of sweep.space, queued"))
+SAMPLERS.add("gp", SamplerEntry(gp, doc="Gaussian-process Bayesian optimization"))
+SAMPLERS.add("cmaes", SamplerEntry(cmaes, needs="cmaes", doc="CMA-ES"))
+
+
+def median(exp: ExperimentConfig, run: RunConfig) -> "optuna.pruners.BasePruner":
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=exp.sweep.pruner_startup_trials, n_warmup_steps=0)
+
+
+def hyperband(exp: ExperimentConfig, run: RunConfig) -> "optuna.pruners.BasePruner":
+    import optuna
+
+    return optuna.pruners.HyperbandPruner(min_resource=run.train.eval_every, max_resource=run.train.steps,
+                                          reduction_factor=3)
+
+
+def no_pruning(exp: ExperimentConfig, run: RunConfig) -> "optuna.pruners.BasePruner":
+    import optuna
+
     return optuna.pruners.NopPruner()
 
 
-def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
+PRUNERS: Registry[PrunerEntry] = Registry("pruner")
+PRUNERS.add("median", PrunerEntry(median, doc="stop a trial below the median of earlier ones at the same step"))
+PRUNERS.add("hyperband", PrunerEntry(hyperband, doc="Hyperband over generator steps"))
+PRUNERS.add("none", PrunerEntry(no_pruning, doc="never prune"))
+
+
+def build_sampler(exp: ExperimentConfig, seed: int) -> "optuna.samplers.BaseSampler":
+    return SAMPLERS.get(exp.sweep.sampler).build(exp, seed)
+
+
+def build_pruner(exp: ExperimentConfig, run: RunConfig) -> "optuna.pruners.BasePruner":
+    """Pruners see the objective reported at every evaluation step (resource = generator steps)."""
+    return PRUNERS.get(exp.sweep.pruner).build(exp, run)
+
+
+def suggest(trial: "optuna.Trial", space: dict[str, KnobSpace]) -> dict[str, Any]:
     """Ask the trial for every applicable knob (queued fixed values come back unchanged)."""
+    types = field_specs(TrainConfig)
     params: dict[str, Any] = {}
     for knob in sorted(space):
         spec = space[knob]
         if spec.choices is not None:
             params[knob] = trial.suggest_categorical(knob, list(spec.choices))
-        elif knob_type(knob) is int:
+        elif types[knob][0] is int:
             params[knob] = trial.suggest_int(knob, spec.low, spec.high, step=spec.step or 1, log=spec.log)
         else:
             params[knob] = trial.suggest_float(knob, float(spec.low), float(spec.high), step=spec.step, log=spec.log)
