@@ -54,8 +54,12 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
 
 
 def load_plugins(raw: Any) -> tuple[str, ...]:
-    """Import the `plugins:` modules (from the working directory or PYTHONPATH) before validation."""
-    names = parse_value(tuple[str, ...], [] if raw is None else raw, "plugins")
+    """Import the `plugins:` modules (from the working directory or PYTHONPATH) before validation.
+
+    `raw` is the YAML's list, or a parsed config's tuple (a spawned sweep worker registers them again).
+    """
+    names = parse_value(tuple[str, ...], list(raw) if isinstance(raw, tuple) else [] if raw is None else raw,
+                        "plugins")
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.append(str(Path.cwd()))  # `python -m harness...` from the user's directory finds their module
     for i, name in enumerate(names):

@@ -129,18 +129,22 @@ def spectral_norm_diagnostic(D: nn.Module, real: Tensor, fake: Tensor, train: "T
 CONSTRAINTS.add("none", LipschitzConstraint(combines=False, doc="no Lipschitz constraint"))
 CONSTRAINTS.add("clip", LipschitzConstraint(after_critic_step=clip_weights, knobs=(CLIP_VALUE,), combines=False,
                                             doc="weight clipping after every critic step"))
-CONSTRAINTS.add("gp", LipschitzConstraint(penalty=scaled_gradient_penalty, knobs=(LAMBDA_GP,), diagnostics=("gp",),
-                                          allows_batch_norm=False,
-                                          doc="lambda_gp * E[(||grad D(x_hat)|| - 1)^2] at interpolates (WGAN-GP)"))
-CONSTRAINTS.add("gp_one_sided", LipschitzConstraint(
-    penalty=scaled_one_sided_penalty, knobs=(LAMBDA_GP,), diagnostics=("lp",), allows_batch_norm=False,
-    doc="lambda_gp * E[max(0, ||grad D(x_hat)|| - 1)^2] at interpolates (WGAN-LP)"))
-CONSTRAINTS.add("r1", LipschitzConstraint(penalty=scaled_r1_penalty, knobs=(R1_GAMMA,), diagnostics=("r1",),
-                                          allows_batch_norm=False,
-                                          doc="r1_gamma/2 * E||grad D(real)||^2 on real data (R1)"))
-CONSTRAINTS.add("dragan", LipschitzConstraint(
-    penalty=scaled_dragan_penalty, knobs=(LAMBDA_GP,), diagnostics=("dragan",), allows_batch_norm=False,
-    doc="lambda_gp * E[(||grad D(x_p)|| - 1)^2] around perturbed real data (DRAGAN)"))
+def per_sample_penalty(penalty: PenaltyFn, knob: Knob, diagnostic: str, doc: str) -> LipschitzConstraint:
+    """A gradient penalty: one knob, one diagnostic, and no batch-norm critic (per-sample gradients)."""
+    return LipschitzConstraint(penalty=penalty, knobs=(knob,), diagnostics=(diagnostic,), allows_batch_norm=False,
+                               doc=doc)
+
+
+CONSTRAINTS.add("gp", per_sample_penalty(scaled_gradient_penalty, LAMBDA_GP, "gp",
+                                         "lambda_gp * E[(||grad D(x_hat)|| - 1)^2] at interpolates (WGAN-GP)"))
+CONSTRAINTS.add("gp_one_sided", per_sample_penalty(scaled_one_sided_penalty, LAMBDA_GP, "lp",
+                                                   "lambda_gp * E[max(0, ||grad D(x_hat)|| - 1)^2] at interpolates "
+                                                   "(WGAN-LP)"))
+CONSTRAINTS.add("r1", per_sample_penalty(scaled_r1_penalty, R1_GAMMA, "r1",
+                                         "r1_gamma/2 * E||grad D(real)||^2 on real data (R1)"))
+CONSTRAINTS.add("dragan", per_sample_penalty(scaled_dragan_penalty, LAMBDA_GP, "dragan",
+                                             "lambda_gp * E[(||grad D(x_p)|| - 1)^2] around perturbed real data "
+                                             "(DRAGAN)"))
 CONSTRAINTS.add("spectral_norm", LipschitzConstraint(
     penalty=spectral_norm_diagnostic, prepare=prepare_spectral_norm, knobs=(SN_POWER_ITERATIONS,),
     diagnostics=("sn_sigma_max",), doc="spectral normalization of every critic layer (SNGAN)"))

@@ -50,6 +50,20 @@ def test_a_missing_plugin_is_a_config_error_naming_the_item(user_dir: Path) -> N
         tiny_experiment(plugins="my_recipes")
 
 
+def test_a_fresh_process_registers_the_plugins_of_a_parsed_config(user_dir: Path) -> None:
+    """A spawned sweep worker receives the parsed config (plugins as a tuple) and starts bare."""
+    import pickle
+    import subprocess
+
+    exp = tiny_experiment(plugins=["my_recipes"], variants=[PLUGIN_VARIANT])
+    (user_dir / "exp.pickle").write_bytes(pickle.dumps(exp))
+    code = ("import pickle; from harness.config import load_plugins; from harness.losses import LOSSES; "
+            "exp = pickle.load(open('exp.pickle', 'rb')); load_plugins(exp.plugins); "
+            "print('least_squares' in LOSSES, exp.train.ls_target)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=user_dir, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "1.0"]
+
+
 @pytest.mark.slow
 def test_a_sweep_searches_the_plugin_knob_and_logs_its_diagnostic(user_dir: Path) -> None:
     from harness.report.__main__ import main as report_main
