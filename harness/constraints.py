@@ -96,7 +96,8 @@ def clip_weights(D: nn.Module, train: "TrainConfig") -> None:
         p.clamp_(-train.clip_value, train.clip_value)
 
 
-def scaled_gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, train: "TrainConfig") -> tuple[Tensor, Diagnostics]:
+def scaled_gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor,
+                            train: "TrainConfig") -> tuple[Tensor, Diagnostics]:
     penalty = gradient_penalty(D, real, fake)
     return train.lambda_gp * penalty, {"gp": penalty}
 
@@ -122,7 +123,8 @@ def prepare_spectral_norm(D: nn.Module, train: "TrainConfig") -> None:
     apply_spectral_norm(D, train.sn_power_iterations)
 
 
-def spectral_norm_diagnostic(D: nn.Module, real: Tensor, fake: Tensor, train: "TrainConfig") -> tuple[None, Diagnostics]:
+def spectral_norm_diagnostic(D: nn.Module, real: Tensor, fake: Tensor,
+                             train: "TrainConfig") -> tuple[None, Diagnostics]:
     return None, {"sn_sigma_max": sigma_estimates(D).max()}
 
 

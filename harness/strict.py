@@ -145,9 +145,10 @@ def replace(obj: T, values: typing.Mapping[str, Any]) -> T:
     plain = {k: v for k, v in values.items() if k in fields}
     rest = {k: v for k, v in values.items() if k not in fields}
     for f in dataclasses.fields(obj):
-        if f.metadata.get("inline") and rest:
-            plain[f.name] = {**getattr(obj, f.name), **rest}
-            rest = {}
+        inline = {k: v for k, v in rest.items() if f.metadata.get("inline") and k in f.metadata["inline"]()}
+        if inline:
+            plain[f.name] = {**getattr(obj, f.name), **inline}
+            rest = {k: v for k, v in rest.items() if k not in inline}
     if rest:
         raise TypeError(f"{type(obj).__name__} has no field {next(iter(rest))!r}")
     return dataclasses.replace(obj, **plain)

@@ -266,8 +266,9 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
         result.train_seconds += elapsed
         result.steps = state.step
         check_finite(window, first_step, recipe.columns)
-        after_window(state, recipe, actions, callbacks, evaluator, sample_z, result,
-                     {**summarize(window, recipe.columns), **learning_rates(state), "seconds_per_step": elapsed / window_steps})
+        scalars = {**summarize(window, recipe.columns), **learning_rates(state),
+                   "seconds_per_step": elapsed / window_steps}
+        after_window(state, recipe, actions, callbacks, evaluator, sample_z, result, scalars)
         window_start, window_steps = time.perf_counter(), 0
     return result
 

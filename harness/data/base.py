@@ -71,11 +71,14 @@ class DatasetEntry:
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 
-def register_dataset(name: str, **entry: Any) -> Callable[[Callable[["DataConfig", torch.device], Dataset]], Any]:
+LoadFn = Callable[["DataConfig", torch.device], Dataset]
+
+
+def register_dataset(name: str, **entry: Any) -> Callable[[LoadFn], LoadFn]:
     """Decorator: register `load(cfg, device) -> Dataset` as dataset `name`; `entry` holds the other
     DatasetEntry fields (kind, native_size, channels, ...)."""
 
-    def decorate(load: Callable[["DataConfig", torch.device], Dataset]) -> Callable[["DataConfig", torch.device], Dataset]:
+    def decorate(load: LoadFn) -> LoadFn:
         DATASETS.add(name, DatasetEntry(load=load, **entry))
         return load
 

@@ -143,7 +143,8 @@ def trial_record(variant: str, stage: str, trial: FrozenTrial, retried_as: int |
     if reason is None and retried_as is not None:
         reason = "worker died (no heartbeat); re-queued"
     record = {"variant": variant, "stage": stage, "number": trial.number, "state": trial.state.name,
-              "outcome": outcome(trial, retried_as), "value": trial.value, "seed": keys.int_attr(trial, keys.SEED, search_seed),
+              "outcome": outcome(trial, retried_as), "value": trial.value,
+              "seed": keys.int_attr(trial, keys.SEED, search_seed),
               "source_trial": attrs.get(keys.SOURCE_TRIAL), "reason": reason, "retried_as": retried_as,
               "mlflow_run_id": attrs.get(keys.MLFLOW_RUN_ID), "start": trial.datetime_start,
               "complete": trial.datetime_complete, "seconds": seconds, "device": attrs.get(keys.DEVICE),
