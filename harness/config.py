@@ -1,6 +1,7 @@
-"""The experiment schema, strict loading, and resolution of one variant into a RunConfig.
+"""The resolver: strict loading, `--set`, plugins, and resolution of one variant into a RunConfig.
 
-Precedence for a run: schema defaults < the YAML's sections < the variant's preset < the
+The dataclasses live in `harness.schema` (re-exported here); this module sits above the
+registries and reads them. Precedence for a run: schema defaults < the YAML's sections < the variant's preset < the
 variant's own overrides < sweep knobs (trial params). Everything is validated at load time.
 """
 
@@ -8,149 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import re
-from dataclasses import dataclass, field
+import sys
 from pathlib import Path
 from typing import Any
 
-from harness.constraints import CONSTRAINTS
+from harness import losses as _losses  # noqa: F401  (registers the losses the schema names)
+from harness import schedules as _schedules  # noqa: F401  (registers the schedules)
+from harness.constraints import combined
 from harness.data import DATASETS
 from harness.data.base import DatasetEntry
 from harness.errors import ConfigError, UserError
-from harness.losses import LOSSES
+from harness.knob_space import validate_sweep
 from harness.metrics import DEFAULT_OBJECTIVES, METRICS, metrics_for_dataset
-from harness.models import ARCHS, CRITIC_NORMS
-from harness.presets import PRESETS
-from harness.schedules import SCHEDULES
-from harness.strict import (apply_overrides, join, load_yaml_text, parse_dataclass, parse_value, rule,
-                            to_plain, unknown_key_message)
+from harness.models import ARCHS
+from harness.presets import PRESETS, default_presets
+from harness.sweep import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
+from harness.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
+                            ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
+from harness.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value, replace,
+                            rule, to_plain, unknown_key_message)
 
-
-@dataclass(frozen=True)
-class DataConfig:
-    name: str = field(default="digits", metadata=rule(choices=DATASETS.names))
-    root: str = "data"  # torchvision datasets live under <root>/<MNIST|FashionMNIST>/raw
-    download: bool = False
-    image_size: int | None = field(default=None, metadata=rule(min=4, max=512))  # None: native size
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    arch: str = field(default="auto", metadata=rule(choices=lambda: ["auto", *ARCHS.names()]))
-    z_dim: int = field(default=64, metadata=rule(min=1, max=4096))
-    width: int = field(default=64, metadata=rule(min=1, max=4096))  # mlp units / dcgan base channels
-    depth: int = field(default=3, metadata=rule(min=1, max=32))  # mlp hidden layers (dcgan: set by image size)
-    critic_norm: str = field(default="auto", metadata=rule(choices=("auto", *CRITIC_NORMS)))
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    steps: int = field(default=2000, metadata=rule(min=1))  # generator steps
-    batch_size: int = field(default=64, metadata=rule(min=2, max=65536))
-    lr: float = field(default=1e-4, metadata=rule(min=0, min_exclusive=True, max=1))
-    beta1: float = field(default=0.5, metadata=rule(min=0, max=1, max_exclusive=True))
-    beta2: float = field(default=0.9, metadata=rule(min=0, max=1, max_exclusive=True))
-    n_critic: int = field(default=5, metadata=rule(min=1, max=100))
-    lambda_gp: float = field(default=10.0, metadata=rule(min=0))
-    clip_value: float = field(default=0.01, metadata=rule(min=0, min_exclusive=True))
-    loss: str = field(default="wasserstein", metadata=rule(choices=LOSSES.names))
-    constraint: str = field(default="gp", metadata=rule(choices=CONSTRAINTS.names))
-    scheduler: str = field(default="none", metadata=rule(choices=SCHEDULES.names))
-    plateau_factor: float = field(default=0.5, metadata=rule(min=0, max=1, min_exclusive=True, max_exclusive=True))
-    plateau_patience: int = field(default=2, metadata=rule(min=0))  # in evaluations
-    device: str = field(default="auto", metadata=rule(choices=("auto", "cpu", "cuda")))
-    log_every: int = field(default=25, metadata=rule(min=1))  # steps per logged window (one host sync)
-    eval_every: int = field(default=500, metadata=rule(min=1))
-    sample_every: int = field(default=500, metadata=rule(min=1))
-    checkpoint_every: int = field(default=0, metadata=rule(min=0))  # 0: only at the end
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    num_samples: int = field(default=2500, metadata=rule(min=10, max=1_000_000))  # generated samples per evaluation
-    seed: int = field(default=1234, metadata=rule(min=0, max=2**63 - 1))  # fixed noise: same generator, same score
-    metrics: tuple[str, ...] | None = field(default=None, metadata=rule(choices=METRICS.names))
-    cache_dir: str = "runs/cache"  # trained evaluation classifiers
-
-
-@dataclass(frozen=True)
-class KnobSpace:
-    """A search range: {low, high, log?, step?} or {choices: [...]}; checked against the knob's type."""
-
-    low: Any = None
-    high: Any = None
-    log: bool = False
-    step: Any = None
-    choices: tuple[Any, ...] | None = None
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    # Search trials per variant; null means 10, or the grid's size with sampler grid.
-    trials_per_variant: int | None = field(default=None, metadata=rule(min=1))
-    sampler: str = field(default="tpe", metadata=rule(choices=("tpe", "random", "grid", "gp", "cmaes")))
-    # Trials sampled at random before a model-based sampler (tpe, gp, cmaes) takes over, the config's own
-    # first trial included; null scales with the budget (a quarter of it, at least 1).
-    startup_trials: int | None = field(default=None, metadata=rule(min=1))
-    pruner: str = field(default="median", metadata=rule(choices=("median", "hyperband", "none")))
-    pruner_startup_trials: int = field(default=3, metadata=rule(min=0))
-    seeds: int = field(default=3, metadata=rule(min=0, max=1000))  # confirmation runs per variant
-    objective: str | None = field(default=None, metadata=rule(choices=METRICS.names))
-    storage: str = "sqlite:///runs/optuna.db"
-    space: dict[str, KnobSpace] = field(default_factory=dict)
-    heartbeat_seconds: int = field(default=10, metadata=rule(min=1))
-    grace_seconds: int = field(default=60, metadata=rule(min=2))
-    max_retry: int = field(default=3, metadata=rule(min=0))
-    report: bool = True  # write the markdown report when the sweep ends
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    uri: str = "sqlite:///runs/mlflow.db"
-
-
-@dataclass(frozen=True)
-class VariantSpec:
-    name: str
-    preset: str
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> parsed values
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything one training run needs, fully resolved (no `auto` left)."""
-
-    name: str
-    variant: str
-    seed: int
-    objective: str
-    data: DataConfig
-    model: ModelConfig
-    train: TrainConfig
-    eval: EvalConfig
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    name: str = field(metadata=rule(doc="experiment name; also the MLflow experiment"))
-    seed: int = field(default=0, metadata=rule(min=0, max=2**63 - 1))
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    sweep: SweepConfig = field(default_factory=SweepConfig)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    variants: tuple[VariantSpec, ...] = ()
-
-    def variant(self, name: str) -> VariantSpec:
-        for spec in self.variants:
-            if spec.name == name:
-                return spec
-        raise ConfigError("--variant", f"{name!r} is not one of: {', '.join(v.name for v in self.variants)}")
-
-
-DEFAULT_VARIANTS = ("vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched")
+DEFAULT_VARIANTS = default_presets()  # the presets flagged `default` (the mission's four recipes)
 OVERRIDABLE_SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 
 
@@ -171,18 +53,33 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
     return parse_experiment(apply_overrides(raw, overrides))
 
 
+def load_plugins(raw: Any) -> tuple[str, ...]:
+    """Import the `plugins:` modules (from the working directory or PYTHONPATH) before validation.
+
+    `raw` is the YAML's list, or a parsed config's tuple (a spawned sweep worker registers them again).
+    """
+    names = parse_value(tuple[str, ...], list(raw) if isinstance(raw, tuple) else [] if raw is None else raw,
+                        "plugins")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.append(str(Path.cwd()))  # `python -m harness...` from the user's directory finds their module
+    for i, name in enumerate(names):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"plugins[{i}]", f"{name!r} cannot be imported: {exc}") from None
+    return names
+
+
 def parse_experiment(raw: dict[str, Any]) -> ExperimentConfig:
     raw = dict(raw)
+    load_plugins(raw.get("plugins"))
     variants = parse_variants(raw.pop("variants", list(DEFAULT_VARIANTS)))
     exp = dataclasses.replace(parse_dataclass(ExperimentConfig, raw, ""), variants=variants)
     check_no_dead_keys(raw, exp.variants)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", exp.name):
         raise ConfigError("name", f"{exp.name!r} must be letters, digits, '_', '.', '-'")
-    for i, spec in enumerate(exp.variants):
-        resolve_run(exp, spec.name, path=f"variants[{i}]")
-    from harness.sweep.space import validate_sweep  # the sweep's own rules live with the sweep
-
-    validate_sweep(exp)
+    runs = [resolve_run(exp, spec.name, path=f"variants[{i}]") for i, spec in enumerate(exp.variants)]
+    validate_sweep(exp, runs)
     return exp
 
 
@@ -236,15 +133,13 @@ def parse_partial(cls: type, raw: Any, path: str) -> dict[str, Any]:
     """Validate only the keys present (types and ranges), for overrides of a section."""
     if not isinstance(raw, dict):
         raise ConfigError(path, f"{raw!r} must be a mapping")
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    specs = field_specs(cls)
     out = {}
     for key, value in raw.items():
-        if key not in fields:
-            raise ConfigError(join(path, str(key)), unknown_key_message(str(key), list(fields)))
-        out[key] = parse_value(hints[key], value, join(path, key), fields[key].metadata)
+        if key not in specs:
+            raise ConfigError(join(path, str(key)), unknown_key_message(str(key), list(specs)))
+        tp, meta = specs[key]
+        out[key] = parse_value(tp, value, join(path, key), meta)
     return out
 
 
@@ -263,7 +158,7 @@ def resolve_run(
         layered = {**preset.get(section, {}), **spec.overrides.get(section, {})}
         if section == "train" and params:
             layered.update(parse_partial(TrainConfig, params, "params"))
-        sections[section] = dataclasses.replace(getattr(exp, section), **layered)
+        sections[section] = replace(getattr(exp, section), layered)
     run = RunConfig(name=exp.name, variant=spec.name, seed=exp.seed if seed is None else seed,
                     objective=exp.sweep.objective or "", data=exp.data, eval=exp.eval, **sections)
     try:
@@ -301,7 +196,7 @@ def resolve_model(model: ModelConfig, kind: str, data_name: str, train: TrainCon
         raise ConfigError("model.arch", f"{arch_name!r} models {arch.kind} but data.name {data_name!r} is "
                                         f"{kind}; allowed: auto, {', '.join(fitting)}")
     norm = arch.default_critic_norm if model.critic_norm == "auto" else model.critic_norm
-    constraint = CONSTRAINTS.get(train.constraint)
+    constraint = combined(train.constraints, "train.constraint")
     if norm == "batch" and not constraint.allows_batch_norm:
         raise ConfigError("model.critic_norm", f"'batch' is not allowed with train.constraint "
                           f"{train.constraint!r}: batch norm couples the samples of a batch and breaks the "

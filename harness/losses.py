@@ -2,28 +2,57 @@
 
 Critics return raw scores; the loss decides what to do with them. Every loss is a pair of
 plain functions with one signature: `critic(real_scores, fake_scores)` and `generator(fake_scores)`.
+A loss with knobs declares them and takes the train config as a keyword, `train=` (bound once
+per run by `bind`). Users add losses with `@register_loss` (see docs/extending.md).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import weakref
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from harness.knobs import Knob
 from harness.registry import Registry
 
 
 @dataclass(frozen=True)
 class GanLoss:
-    critic: Callable[[Tensor, Tensor], Tensor]
-    generator: Callable[[Tensor], Tensor]
+    critic: Callable[..., Tensor]  # (real_scores, fake_scores[, train=]) -> critic loss
+    generator: Callable[..., Tensor]  # (fake_scores[, train=]) -> generator loss
+    knobs: tuple[Knob, ...] = ()
+    doc: str = field(default="", compare=False)
+
+    def bind(self, train: Any) -> "GanLoss":
+        """The two functions with the run's train config bound where they take `train=`."""
+        return GanLoss(bind_train(self.critic, train), bind_train(self.generator, train), self.knobs, self.doc)
+
+
+def bind_train(fn: Callable[..., Any], train: Any) -> Callable[..., Any]:
+    """`fn` with `train=` bound if it accepts it (the compare_gan `call_with_accepted_args` idea)."""
+    return functools.partial(fn, train=train) if "train" in inspect.signature(fn).parameters else fn
 
 
 LOSSES: Registry[GanLoss] = Registry("loss")
+
+
+def register_loss(name: str, *, knobs: tuple[Knob, ...] = (), doc: str = "") -> Callable[[Any], Any]:
+    """Class decorator: register an object with `critic` and `generator` functions as loss `name`.
+
+    Either function may take `train=` to read its declared knobs (`train.<knob>`).
+    """
+
+    def decorate(obj: Any) -> Any:
+        LOSSES.add(name, GanLoss(obj.critic, obj.generator, tuple(knobs), doc or inspect.getdoc(obj) or ""))
+        return obj
+
+    return decorate
 
 
 def bce_critic(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -45,8 +74,20 @@ def wasserstein_generator(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
-LOSSES.add("bce", GanLoss(critic=bce_critic, generator=bce_generator))
-LOSSES.add("wasserstein", GanLoss(critic=wasserstein_critic, generator=wasserstein_generator))
+def hinge_critic(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """mean relu(1 - D(x)) + mean relu(1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018, eq. 16)."""
+    return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+
+
+def hinge_generator(fake_scores: Tensor) -> Tensor:
+    """-mean D(G(z)): the hinge GAN's generator loss (the same as the Wasserstein one)."""
+    return -fake_scores.mean()
+
+
+LOSSES.add("bce", GanLoss(critic=bce_critic, generator=bce_generator, doc="non-saturating GAN (binary cross-entropy)"))
+LOSSES.add("wasserstein", GanLoss(critic=wasserstein_critic, generator=wasserstein_generator,
+                                  doc="Wasserstein critic estimate"))
+LOSSES.add("hinge", GanLoss(critic=hinge_critic, generator=hinge_generator, doc="hinge loss (SNGAN, BigGAN)"))
 
 
 # Modules already checked for batch norm; weak keys so a checked critic can still be freed.
@@ -80,10 +121,14 @@ def critic_grad_norms(D: nn.Module, real: Tensor, fake: Tensor, create_graph: bo
     With `create_graph=True` the norms stay differentiable w.r.t. D's parameters, which the
     penalty needs; `create_graph=False` is the cheap read-only Lipschitz diagnostic.
     """
-    x_hat = interpolate(real, fake)
-    scores = D(x_hat)
+    return input_grad_norms(D, interpolate(real, fake), create_graph)
+
+
+def input_grad_norms(D: nn.Module, x: Tensor, create_graph: bool = True) -> Tensor:
+    """Per-sample ||grad_x D(x)||_2 at points `x` that require grad; shape (N,)."""
+    scores = D(x)
     # Summing is exact because each score depends on its own sample only (no batch norm).
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=create_graph)
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=create_graph)
     return torch.linalg.vector_norm(grad.flatten(1), ord=2, dim=1)
 
 

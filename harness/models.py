@@ -13,10 +13,10 @@ from torch import Tensor, nn
 
 from harness.registry import Registry
 
-if TYPE_CHECKING:
-    from harness.config import ModelConfig
+from harness.schema import CRITIC_NORMS  # noqa: F401  (re-exported: the schema owns the names)
 
-CRITIC_NORMS = ("none", "layer", "batch")
+if TYPE_CHECKING:
+    from harness.schema import ModelConfig
 
 
 @dataclass(frozen=True)

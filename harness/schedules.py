@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, Callable
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, ReduceLROnPlateau
 
+from harness.knobs import Knob
 from harness.registry import Registry
 
 if TYPE_CHECKING:
-    from harness.config import TrainConfig
+    from harness.schema import TrainConfig
 
 # (optimizer, train config, objective direction "minimize"|"maximize") -> scheduler or None
 BuildFn = Callable[[Optimizer, "TrainConfig", str], Any]
@@ -25,7 +26,7 @@ BuildFn = Callable[[Optimizer, "TrainConfig", str], Any]
 class Schedule:
     build: BuildFn
     steps_on: str  # "generator_step" or "evaluation"
-    uses: tuple[str, ...] = ()
+    knobs: tuple[Knob, ...] = ()  # the train.* keys it reads
     spans_run: bool = False  # its shape depends on train.steps, so the run's length is fixed at the start
 
 
@@ -51,7 +52,9 @@ SCHEDULES: Registry[Schedule] = Registry("scheduler")
 SCHEDULES.add("none", Schedule(build_none, steps_on="generator_step"))
 SCHEDULES.add("linear", Schedule(build_linear, steps_on="generator_step", spans_run=True))
 SCHEDULES.add("cosine", Schedule(build_cosine, steps_on="generator_step", spans_run=True))
-SCHEDULES.add(
-    "plateau",
-    Schedule(build_plateau, steps_on="evaluation", uses=("plateau_factor", "plateau_patience")),
+PLATEAU_KNOBS = (
+    Knob("plateau_factor", float, 0.5, min=0, max=1, min_exclusive=True, max_exclusive=True,
+         doc="the plateau schedule multiplies the LR by this at each cut"),
+    Knob("plateau_patience", int, 2, min=0, doc="evaluations without improvement before a plateau cut"),
 )
+SCHEDULES.add("plateau", Schedule(build_plateau, steps_on="evaluation", knobs=PLATEAU_KNOBS))

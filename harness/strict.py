@@ -65,10 +65,16 @@ def rule(
     max_exclusive: bool = False,
     choices: Callable[[], Iterable[str]] | Iterable[str] | None = None,
     doc: str = "",
+    inline: Callable[[], dict[str, tuple[Any, Any, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """Metadata for a dataclass field: numeric bounds and/or allowed names (a callable is read lazily)."""
-    return {"min": min, "max": max, "min_exclusive": min_exclusive, "max_exclusive": max_exclusive,
+    """Metadata for a dataclass field: numeric bounds and/or allowed names (a callable is read lazily).
+
+    `inline` marks a dict field whose keys sit in the parent section itself: it returns
+    {key: (type, rule, default)} when parsed, so entries can declare keys the schema does not list.
+    """
+    meta = {"min": min, "max": max, "min_exclusive": min_exclusive, "max_exclusive": max_exclusive,
             "choices": choices, "doc": doc}
+    return {**meta, "inline": inline} if inline is not None else meta
 
 
 def join(path: str, key: str | int) -> str:
@@ -101,18 +107,51 @@ def parse_dataclass(cls: type[T], raw: Any, path: str) -> T:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, f"{raw!r} is {type_name(raw)}; expected a mapping")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    specs = field_specs(cls)
     for key in raw:
-        if key not in fields:
-            raise ConfigError(join(path, str(key)), unknown_key_message(str(key), list(fields)))
+        if key not in specs:
+            raise ConfigError(join(path, str(key)), unknown_key_message(str(key), list(specs)))
     values: dict[str, Any] = {}
-    for name, f in fields.items():
-        if name in raw:
-            values[name] = parse_value(hints[name], raw[name], join(path, name), f.metadata)
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        if f.metadata.get("inline"):
+            values[f.name] = {key: parse_value(tp, raw[key], join(path, key), meta) if key in raw else default
+                              for key, (tp, meta, default) in f.metadata["inline"]().items()}
+        elif f.name in raw:
+            values[f.name] = parse_value(specs[f.name][0], raw[f.name], join(path, f.name), f.metadata)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(join(path, name), "is required")
+            raise ConfigError(join(path, f.name), "is required")
     return cls(**values)
+
+
+def field_specs(cls: type) -> dict[str, tuple[Any, typing.Mapping[str, Any]]]:
+    """Every key a section accepts, as (type, rule): its fields, with an inline field's keys in its place."""
+    hints = typing.get_type_hints(cls)
+    specs: dict[str, tuple[Any, typing.Mapping[str, Any]]] = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        if f.metadata.get("inline"):
+            specs.update({key: (tp, meta) for key, (tp, meta, _) in f.metadata["inline"]().items()})
+        else:
+            specs[f.name] = (hints[f.name], f.metadata)
+    return specs
+
+
+def replace(obj: T, values: typing.Mapping[str, Any]) -> T:
+    """`dataclasses.replace` that also sets the keys of an inline field (e.g. a knob of `train:`)."""
+    fields = {f.name for f in dataclasses.fields(obj) if f.init}
+    plain = {k: v for k, v in values.items() if k in fields}
+    rest = {k: v for k, v in values.items() if k not in fields}
+    for f in dataclasses.fields(obj):
+        inline = {k: v for k, v in rest.items() if f.metadata.get("inline") and k in f.metadata["inline"]()}
+        if inline:
+            plain[f.name] = {**getattr(obj, f.name), **inline}
+            rest = {k: v for k, v in rest.items() if k not in inline}
+    if rest:
+        raise TypeError(f"{type(obj).__name__} has no field {next(iter(rest))!r}")
+    return dataclasses.replace(obj, **plain)
 
 
 def unknown_key_message(key: str, allowed: list[str]) -> str:
@@ -135,7 +174,11 @@ def parse_typed(tp: Any, value: Any, path: str) -> Any:
         if value is None and type(None) in args:
             return None
         non_null = [a for a in args if a is not type(None)]
-        return parse_typed(non_null[0], value, path) if len(non_null) == 1 else value
+        if len(non_null) == 1:
+            return parse_typed(non_null[0], value, path)
+        # `str | tuple[str, ...]`: one name or a list of names, told apart by the value's shape.
+        shaped = [a for a in non_null if (typing.get_origin(a) in (list, tuple)) == isinstance(value, list)]
+        return parse_typed(shaped[0], value, path) if len(shaped) == 1 else value
     if origin in (list, tuple):
         if not isinstance(value, list):
             raise ConfigError(path, f"{value!r} is {type_name(value)}; expected {describe(tp)}")
@@ -234,7 +277,14 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
 def to_plain(obj: Any) -> Any:
     """Dataclasses/tuples to plain dicts/lists, for YAML/JSON output and hashing."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            value = to_plain(getattr(obj, f.name))
+            if f.metadata.get("inline"):
+                out.update(value)  # a knob is written where the user writes it: train.lambda_gp
+            else:
+                out[f.name] = value
+        return out
     if isinstance(obj, (list, tuple)):
         return [to_plain(v) for v in obj]
     if isinstance(obj, dict):

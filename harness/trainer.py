@@ -17,14 +17,14 @@ import torch
 from torch import Tensor, nn
 
 from harness.config import RunConfig
-from harness.constraints import CONSTRAINTS, LipschitzConstraint
+from harness.constraints import Diagnostics, LipschitzConstraint, combined
 from harness.data import Dataset, load_dataset
 from harness.device import resolve_device, seed_everything
-from harness.losses import LOSSES, GanLoss, critic_grad_norms, penalty_from_norms
+from harness.losses import LOSSES, GanLoss, critic_grad_norms
 from harness.metrics import METRICS, Evaluator
 from harness.models import build_models, generate
 from harness.schedules import SCHEDULES, Schedule
-from harness.stats import StepStats, first_divergence, summarize
+from harness.stats import COLUMNS, StepStats, first_divergence, summarize
 from harness.visualize import GRID_IMAGES, SCATTER_POINTS, fixed_noise, render_samples
 
 
@@ -77,8 +77,13 @@ class Recipe:
 
     @staticmethod
     def of(cfg: RunConfig) -> "Recipe":
-        return Recipe(LOSSES.get(cfg.train.loss), CONSTRAINTS.get(cfg.train.constraint),
+        return Recipe(LOSSES.get(cfg.train.loss).bind(cfg.train), combined(cfg.train.constraints),
                       SCHEDULES.get(cfg.train.scheduler))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The logged per-step scalars: every recipe's, then the constraint's named diagnostics."""
+        return COLUMNS + self.constraint.diagnostics
 
 
 @dataclass
@@ -101,7 +106,9 @@ def build_state(cfg: RunConfig, device: torch.device | None = None) -> TrainStat
     device = device or resolve_device(cfg.train.device)
     seed_everything(cfg.seed)
     dataset = load_dataset(cfg.data, device)
-    G, D = (m.to(device) for m in build_models(dataset.sample_shape, cfg.model))
+    G, D = build_models(dataset.sample_shape, cfg.model)
+    combined(cfg.train.constraints).prepare(D, cfg.train)  # e.g. spectral norm wraps D's weights
+    G, D = G.to(device), D.to(device)
     betas = (cfg.train.beta1, cfg.train.beta2)
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.train.lr, betas=betas)
     opt_D = torch.optim.Adam(D.parameters(), lr=cfg.train.lr, betas=betas)
@@ -127,6 +134,7 @@ class CriticOutcome:
     real_scores: Tensor
     fake_scores: Tensor
     norms: Tensor | None  # per-sample critic gradient norms at the interpolates, when measured
+    diagnostics: Diagnostics = field(default_factory=dict)  # the constraint's named scalars
 
 
 def critic_step(state: TrainState, recipe: Recipe, diagnose: bool) -> CriticOutcome:
@@ -138,15 +146,15 @@ def critic_step(state: TrainState, recipe: Recipe, diagnose: bool) -> CriticOutc
         fake = state.G(z)
     real_scores, fake_scores = state.D(real), state.D(fake)
     d_loss = recipe.loss.critic(real_scores, fake_scores)
-    penalty, norms = recipe.constraint.penalty(state.D, real, fake, train)
+    penalty, diagnostics = recipe.constraint.penalty(state.D, real, fake, train)
     total = d_loss if penalty is None else d_loss + penalty
     state.opt_D.zero_grad(set_to_none=True)
     total.backward()
     state.opt_D.step()
     recipe.constraint.after_critic_step(state.D, train)  # e.g. clipping: after the step, never before
-    if norms is None and diagnose and not has_batch_norm(state.D):
-        norms = lipschitz_diagnostic(state.D, real, fake)
-    return CriticOutcome(d_loss, real_scores, fake_scores, norms)
+    # The same read-only measurement for every recipe, on the updated critic.
+    norms = lipschitz_diagnostic(state.D, real, fake) if diagnose and not has_batch_norm(state.D) else None
+    return CriticOutcome(d_loss, real_scores, fake_scores, norms, diagnostics)
 
 
 @torch.no_grad()
@@ -155,20 +163,25 @@ def critic_scalars(outcome: CriticOutcome) -> dict[str, Tensor | None]:
     scalars: dict[str, Tensor | None] = {
         "d_loss": outcome.d_loss.detach(), "wasserstein": outcome.real_scores.mean() - outcome.fake_scores.mean()}
     if outcome.norms is not None:
-        norms = outcome.norms
-        scalars.update(gp=penalty_from_norms(norms), grad_norm_mean=norms.mean(), grad_norm_max=norms.max())
+        scalars.update(grad_norm_mean=outcome.norms.mean(), grad_norm_max=outcome.norms.max())
+    scalars.update({name: value.detach() for name, value in outcome.diagnostics.items()})
     return scalars
 
 
 def lipschitz_diagnostic(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-    """Gradient norms at interpolates for critics without a penalty: read-only, once per window.
+    """Gradient norms at interpolates, the Lipschitz diagnostic of every recipe: read-only, once per window.
 
-    Its interpolation weights come from a forked RNG, so how often a run logs, evaluates or
-    checkpoints never changes what it trains.
+    Its interpolation weights come from a forked RNG and D is measured in eval mode, so how often a
+    run logs, evaluates or checkpoints never changes what it trains.
     """
     devices = [real.device] if real.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        return critic_grad_norms(D, real, fake, create_graph=False)
+    training = D.training
+    D.eval()  # a measurement must not advance state either: spectral norm's power iteration runs in training mode
+    try:
+        with torch.random.fork_rng(devices=devices):
+            return critic_grad_norms(D, real, fake, create_graph=False)
+    finally:
+        D.train(training)
 
 
 def generator_step(state: TrainState, recipe: Recipe) -> Tensor:
@@ -239,7 +252,7 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
     evaluator.prepare()
     for cb in callbacks:
         cb.on_start(state, dict(evaluator.info))
-    stats = StepStats(cfg.train.log_every, state.device)
+    stats = StepStats(cfg.train.log_every, state.device, recipe.columns)
     sample_z = fixed_noise(sample_count(state.dataset), cfg.model.z_dim, cfg.eval.seed + 1, state.device)
     window_start, window_steps = time.perf_counter(), 0
     while state.step < cfg.train.steps:
@@ -252,15 +265,16 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
         elapsed = time.perf_counter() - window_start
         result.train_seconds += elapsed
         result.steps = state.step
-        check_finite(window, first_step)
-        after_window(state, recipe, actions, callbacks, evaluator, sample_z, result,
-                     {**summarize(window), **learning_rates(state), "seconds_per_step": elapsed / window_steps})
+        check_finite(window, first_step, recipe.columns)
+        scalars = {**summarize(window, recipe.columns), **learning_rates(state),
+                   "seconds_per_step": elapsed / window_steps}
+        after_window(state, recipe, actions, callbacks, evaluator, sample_z, result, scalars)
         window_start, window_steps = time.perf_counter(), 0
     return result
 
 
-def check_finite(window: np.ndarray, first_step: int) -> None:
-    divergence = first_divergence(window, first_step)
+def check_finite(window: np.ndarray, first_step: int, columns: tuple[str, ...]) -> None:
+    divergence = first_divergence(window, first_step, columns)
     if divergence is not None:
         raise Diverged(*divergence)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
-    from harness.config import ExperimentConfig
+    from harness.schema import ExperimentConfig
 
 STORAGE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg2://")
 TRACKING_SCHEMES = ("sqlite:///", "http://", "https://", "postgresql://", "postgresql+psycopg2://")

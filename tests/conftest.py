@@ -10,9 +10,18 @@ from typing import Any
 import pytest
 import torch
 
-from harness.config import ExperimentConfig, RunConfig, parse_experiment, resolve_run
+from harness.config import DEFAULT_VARIANTS, ExperimentConfig, RunConfig, parse_experiment, resolve_run
+from harness.knob_space import AXES
+from harness.presets import PRESETS
+from harness.registry import CATALOG
 
-VARIANTS = ("vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched")
+VARIANTS = tuple(PRESETS.names())  # every preset, derived: a new one is trained by the parametrized tests
+BASE_PRESET = "wgan_gp"  # the recipe whose other axes stay fixed while one axis runs through its entries
+# One variant per entry of each recipe axis (loss, constraint, scheduler), plus a combined constraint list.
+AXIS_VARIANTS = {f"{kind}-{name}": {"preset": BASE_PRESET, "name": f"{kind}-{name}", "train": {AXES[kind]: name}}
+                 for kind in AXES for name in CATALOG[kind].names()}
+AXIS_VARIANTS["constraint-spectral_norm+gp"] = {"preset": BASE_PRESET, "name": "constraint-spectral_norm-gp",
+                                                "train": {"constraint": ["spectral_norm", "gp"]}}
 # (dataset, extra config) per architecture the parametrized tests cover
 ARCH_CASES = {
     "mlp-ring8": {"data": {"name": "ring8"}, "model": {"width": 32, "depth": 2}},
@@ -44,6 +53,12 @@ def tiny_experiment(**sections: Any) -> ExperimentConfig:
 
 
 def tiny_run(variant: str = "wgan_gp", case: str = "mlp-ring8", **sections: Any) -> RunConfig:
+    """A tiny run of `variant`: a preset name, or a key of AXIS_VARIANTS."""
+    if "variants" not in sections and variant in AXIS_VARIANTS:
+        sections["variants"] = [AXIS_VARIANTS[variant]]
+        variant = AXIS_VARIANTS[variant]["name"]
+    elif "variants" not in sections and variant not in DEFAULT_VARIANTS:
+        sections["variants"] = [variant]
     return resolve_run(tiny_experiment(**deep_merge(ARCH_CASES[case], sections)), variant)
 
 

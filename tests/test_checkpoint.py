@@ -13,7 +13,7 @@ from harness.config import RunConfig
 from harness.errors import UserError
 from harness.strict import to_plain
 from harness.trainer import TrainCallback, TrainState, build_state, train
-from tests.conftest import tiny_run
+from tests.conftest import VARIANTS, tiny_run
 
 STEPS = 8
 # A checkpoint every STEPS/2 steps in *both* runs, so the straight and the resumed run see the same
@@ -100,7 +100,7 @@ def differing(a: TrainState, b: TrainState) -> list[str]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("variant", ["vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched"])
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_resume_is_bit_identical_to_training_straight(variant: str, case: str, tmp_path: Path) -> None:
     cfg = run_cfg(variant, case)
     expected = straight(cfg)
@@ -247,7 +247,7 @@ def test_resuming_a_constant_lr_run_with_more_steps_keeps_training(tmp_path: Pat
 
 # --- keys the checkpoint declares harmless must not change the run ----------------------------------------
 
-@pytest.mark.parametrize("variant", ["vanilla", "wgan_clip", "wgan_gp"])
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("key", ["log_every", "checkpoint_every"])
 def test_cadence_keys_do_not_change_the_trajectory(variant: str, key: str) -> None:
     base = {"steps": 6, "log_every": 6, "eval_every": 6, "sample_every": 6, "checkpoint_every": 0}

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.losses import (LOSSES, bce_critic, bce_generator, gradient_penalty, wasserstein_critic,
+from harness.losses import (LOSSES, bce_critic, bce_generator, gradient_penalty, hinge_critic, wasserstein_critic,
                             wasserstein_generator)
 
 
@@ -262,6 +262,23 @@ def test_wasserstein_losses() -> None:
     assert wasserstein_generator(fake).item() == pytest.approx(1.0)
 
 
-def test_losses_registered_by_name() -> None:
-    assert LOSSES.names() == ["bce", "wasserstein"]
-    assert LOSSES.get("bce").critic is bce_critic
+def test_hinge_losses_match_their_definition() -> None:
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, -0.5, 1.0])
+    # relu(1 - real) = (0, 0.5, 2), relu(1 + fake) = (0, 0.5, 2): means 2.5/3 each
+    assert LOSSES.get("hinge").critic(real, fake).item() == pytest.approx(5.0 / 3.0)
+    assert LOSSES.get("hinge").generator(fake).item() == pytest.approx(2.5 / 3.0)
+    assert hinge_critic(real + 10, fake - 10).item() == 0.0  # beyond the margins nothing is learned
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_every_registered_loss_is_a_finite_differentiable_scalar(name: str) -> None:
+    """Derived from the registry: a new loss is checked without editing this file."""
+    from tests.conftest import tiny_run
+
+    torch.manual_seed(0)
+    loss = LOSSES.get(name).bind(tiny_run("wgan_gp").train)
+    real, fake = torch.randn(8, requires_grad=True), torch.randn(8, requires_grad=True)
+    d_loss, g_loss = loss.critic(real, fake), loss.generator(fake)
+    assert d_loss.shape == () and g_loss.shape == () and torch.isfinite(d_loss) and torch.isfinite(g_loss)
+    assert torch.autograd.grad(g_loss, fake)[0].abs().sum() > 0, "the generator loss ignores D(G(z))"
+    assert torch.autograd.grad(d_loss, real)[0].abs().sum() > 0, "the critic loss ignores D(x)"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
+from harness.config import DEFAULT_VARIANTS
 from harness.constraints import CONSTRAINTS
+from harness.errors import ConfigError
+from harness.knobs import KNOBS, Knob, owned_by
 from harness.data import DATASETS
 from harness.losses import LOSSES
 from harness.metrics import METRICS
 from harness.models import ARCHS
 from harness.presets import PRESETS
-from harness.registry import Registry
+from harness.registry import CATALOG, Registry, registered
 from harness.schedules import SCHEDULES
 
 
@@ -44,12 +49,14 @@ def test_unknown_name_lists_every_known_name() -> None:
     assert info.value.args[0] == "unknown scheduler 'cosin'; known: none, linear"
 
 
-def test_the_harness_registries_hold_the_issue_names() -> None:
-    assert PRESETS.names() == ["vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched"]
-    assert set(DATASETS.names()) == {"ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist"}
-    assert set(ARCHS.names()) == {"mlp", "dcgan"}
-    assert {"none", "clip", "gp"} <= set(CONSTRAINTS.names())
-    assert {"bce", "wasserstein"} <= set(LOSSES.names())
+def test_the_mission_recipes_are_registered_and_the_default_variants() -> None:
+    """Names the mission relies on are present (more may be added: no exact lists here)."""
+    assert DEFAULT_VARIANTS == ("vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched")
+    assert {"vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched", "sngan", "wgan_lp", "r1"} <= set(PRESETS.names())
+    assert {"ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist"} <= set(DATASETS.names())
+    assert {"mlp", "dcgan"} <= set(ARCHS.names())
+    assert {"none", "clip", "gp", "gp_one_sided", "r1", "dragan", "spectral_norm"} <= set(CONSTRAINTS.names())
+    assert {"bce", "wasserstein", "hinge"} <= set(LOSSES.names())
     assert {"none", "linear"} <= set(SCHEDULES.names())
     assert {"w1", "fd_classifier"} <= set(METRICS.names())
 
@@ -58,7 +65,34 @@ def test_every_preset_names_registered_axes_only() -> None:
     """A preset is data over the registries: each of its values must be a registered name."""
     axes = {"loss": LOSSES, "constraint": CONSTRAINTS, "scheduler": SCHEDULES}
     for name in PRESETS:
-        train = PRESETS.get(name)["train"]
-        assert set(PRESETS.get(name)) == {"train"}, name
+        train = PRESETS.get(name).get("train")
+        assert set(PRESETS.get(name).sections) == {"train"}, name
         for axis, registry in axes.items():
-            assert train[axis] in registry, (name, axis)
+            values = [train[axis]] if isinstance(train[axis], str) else train[axis]
+            assert all(value in registry for value in values), (name, axis)
+
+
+def test_every_registry_is_in_the_catalog_the_schema_reads() -> None:
+    for registry in (PRESETS, DATASETS, ARCHS, CONSTRAINTS, LOSSES, SCHEDULES, METRICS):
+        assert CATALOG[registry.kind] is registry and registered(registry.kind)() == registry.names()
+    assert registered("no such kind")() == []
+
+
+def test_an_entry_declares_its_knobs_when_added_and_forgets_them_when_removed() -> None:
+    @dataclass(frozen=True)
+    class Entry:
+        knobs: tuple[Knob, ...]
+
+    reg: Registry[Entry] = Registry("test kind")
+    knob = Knob("test_knob", int, 3, min=1)
+    reg.add("a", Entry((knob,)))
+    reg.add("b", Entry((knob,)))  # two entries may share a knob when they declare it alike
+    assert KNOBS["test_knob"] is knob and owned_by("test_knob") == [("test kind", "a"), ("test kind", "b")]
+    with pytest.raises(ValueError, match="declares knob 'test_knob'"):
+        reg.add("c", Entry((Knob("test_knob", int, 4, min=1),)))
+    with pytest.raises(ConfigError, match="default of knob bad_default: 0 is out of range"):
+        reg.add("d", Entry((Knob("bad_default", int, 0, min=1),)))
+    reg.remove("a")
+    assert owned_by("test_knob") == [("test kind", "b")]
+    reg.remove("b")
+    assert "test_knob" not in KNOBS and "c" not in reg and "d" not in reg

@@ -23,9 +23,9 @@ def only(exp: ExperimentConfig, *names: str) -> ExperimentConfig:
     return dataclasses.replace(exp, variants=tuple(v for v in exp.variants if v.name in names))
 
 
-def verdict_text(exp: ExperimentConfig) -> str:
+def verdict_text(exp: ExperimentConfig, scoped: bool = False) -> str:
     inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
-    blocks = sections.verdict(inputs, pairwise(inputs.sweep, inputs.results))
+    blocks = sections.verdict(inputs, pairwise(inputs.sweep, inputs.results), scoped)
     return next(b.text for b in blocks if isinstance(b, Text))
 
 
@@ -38,7 +38,8 @@ def test_the_hash_ignores_where_results_are_stored_but_not_what_was_run(stores: 
 
 def test_verdict_names_the_winner_and_how_sure_we_are(stores: tuple) -> None:
     text = verdict_text(stores[0])
-    assert text.startswith("**wgan_gp** ranks first on w1 (lower is better): 0.85 ± 0.036")
+    assert text.startswith("At equal generator steps (40 per run), **wgan_gp** ranks first on w1 (lower is better): "
+                           "0.85 ± 0.036")
     assert "runner-up **wgan_gp_sched**" in text and "**too few seeds to tell**" in text
     assert "better than vanilla by 0.47 (Holm-adjusted Welch p = 0.00024)" in text
 
@@ -47,6 +48,12 @@ def test_verdict_with_a_clear_winner(stores: tuple) -> None:
     text = verdict_text(only(stores[0], "vanilla", "wgan_gp"))
     assert "the difference is -0.47 (35.6% of the runner-up's mean)" in text
     assert "**wgan_gp is better** with reasonable confidence" in text
+
+
+def test_a_scoped_verdict_calls_a_winner_only_at_this_budget(stores: tuple) -> None:
+    text = verdict_text(only(stores[0], "vanilla", "wgan_gp"), scoped=True)
+    assert "**wgan_gp is better at this budget**" in text and "reasonable confidence" not in text
+    assert "better at this budget than vanilla" in verdict_text(stores[0], scoped=True)
 
 
 def test_verdict_with_one_or_no_finished_variant(stores: tuple) -> None:

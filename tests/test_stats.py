@@ -11,20 +11,24 @@ import torch
 from harness.stats import COLUMNS, StepStats, first_divergence, summarize
 
 
+# A recipe's columns: every recipe's, then its constraint's named diagnostics.
+COLS = COLUMNS + ("gp", "sn_sigma_max")
+
+
 def t(x: float) -> torch.Tensor:
     return torch.tensor(x)
 
 
 def test_record_and_flush_one_window() -> None:
-    stats = StepStats(4, torch.device("cpu"))
-    stats.record(11, {"d_loss": t(1.0), "g_loss": t(2.0), "gp": t(0.5)})
+    stats = StepStats(4, torch.device("cpu"), COLS)
+    stats.record(11, {"d_loss": t(1.0), "g_loss": t(2.0), "gp": t(0.5), "not_a_column": t(9.0)})
     stats.record(12, {"d_loss": t(3.0), "g_loss": t(4.0), "wasserstein": t(-1.0)})
     window, first = stats.flush()
-    assert first == 11 and window.shape == (2, len(COLUMNS)) and window.dtype == np.float32
-    row = dict(zip(COLUMNS, window[0]))
+    assert first == 11 and window.shape == (2, len(COLS)) and window.dtype == np.float32
+    row = dict(zip(COLS, window[0]))
     assert (row["d_loss"], row["g_loss"], row["gp"]) == (1.0, 2.0, 0.5)
     assert math.isnan(row["wasserstein"]) and math.isnan(row["grad_norm_max"])
-    assert stats.rows == 0 and stats.flush()[0].shape == (0, len(COLUMNS))
+    assert stats.rows == 0 and stats.flush()[0].shape == (0, len(COLS))
 
 
 def test_flushed_window_is_a_copy_that_the_next_window_does_not_overwrite() -> None:
@@ -69,10 +73,10 @@ def test_window_overflow_is_an_error_not_a_silent_wrap() -> None:
 
 
 def window_of(rows: list[dict[str, float]]) -> np.ndarray:
-    out = np.full((len(rows), len(COLUMNS)), np.nan, dtype=np.float32)
+    out = np.full((len(rows), len(COLS)), np.nan, dtype=np.float32)
     for i, row in enumerate(rows):
         for key, value in row.items():
-            out[i, COLUMNS.index(key)] = value
+            out[i, COLS.index(key)] = value
     return out
 
 
@@ -80,7 +84,15 @@ def test_summarize_means_max_for_grad_norm_max_and_skips_unwritten_columns() -> 
     window = window_of([{"d_loss": 1.0, "g_loss": 0.0, "grad_norm_mean": 1.0, "grad_norm_max": 3.0},
                         {"d_loss": 2.0, "g_loss": 1.0, "grad_norm_max": 7.0},
                         {"d_loss": 6.0, "g_loss": 2.0, "grad_norm_mean": 2.0, "grad_norm_max": 5.0}])
-    assert summarize(window) == {"d_loss": 3.0, "g_loss": 1.0, "grad_norm_mean": 1.5, "grad_norm_max": 7.0}
+    assert summarize(window, COLS) == {"d_loss": 3.0, "g_loss": 1.0, "grad_norm_mean": 1.5, "grad_norm_max": 7.0}
+
+
+def test_summarize_keeps_named_diagnostics_by_their_names_max_for_a_max() -> None:
+    window = window_of([{"d_loss": 1.0, "g_loss": 0.0, "gp": 0.5, "sn_sigma_max": 2.0},
+                        {"d_loss": 1.0, "g_loss": 0.0, "gp": 1.5, "sn_sigma_max": 4.0},
+                        {"d_loss": 1.0, "g_loss": 0.0, "gp": 1.0, "sn_sigma_max": 3.0}])
+    summary = summarize(window, COLS)
+    assert summary["gp"] == 1.0 and summary["sn_sigma_max"] == 4.0
 
 
 @pytest.mark.parametrize("bad, column", [(math.nan, "d_loss"), (math.inf, "g_loss"), (-math.inf, "d_loss")])
@@ -88,9 +100,9 @@ def test_first_divergence_finds_the_first_non_finite_loss(bad: float, column: st
     rows = [{"d_loss": 1.0, "g_loss": 1.0} for _ in range(5)]
     rows[3][column] = bad
     rows[4]["d_loss"] = math.nan
-    assert first_divergence(window_of(rows), 20) == (23, column)
+    assert first_divergence(window_of(rows), 20, COLS) == (23, column)
 
 
 def test_no_divergence_when_only_optional_columns_are_nan() -> None:
     rows = [{"d_loss": 1.0, "g_loss": 1.0}, {"d_loss": 1.0, "g_loss": 1.0, "gp": math.nan}]
-    assert first_divergence(window_of(rows), 1) is None
+    assert first_divergence(window_of(rows), 1, COLS) is None

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from harness.errors import ConfigError
-from harness.strict import (apply_overrides, flatten, load_yaml_text, parse_dataclass, rule, set_dotted,
+from harness.strict import (apply_overrides, flatten, load_yaml_text, parse_dataclass, replace, rule, set_dotted,
                             to_plain)
 
 
@@ -167,3 +167,32 @@ def test_to_plain_and_flatten() -> None:
                      "flag": False}
     assert flatten(plain) == {"name": "n", "inner.rate": 0.5, "inner.count": 3, "inner.kind": "a",
                               "inner.tags": ["x"], "inner.size": None, "flag": False}
+
+
+@dataclass(frozen=True)
+class WithKnobs:
+    lr: float = 0.1
+    names: str | tuple[str, ...] = field(default="a", metadata=rule(choices=("a", "b", "c")))
+    knobs: dict = field(default_factory=lambda: {"gamma": 1.0}, metadata=rule(
+        inline=lambda: {"gamma": (float, rule(min=0), 1.0), "steps_k": (int, rule(min=1), 3)}))
+
+
+def test_inline_keys_parse_strictly_into_their_field_and_back_out_flat() -> None:
+    cfg = parse_dataclass(WithKnobs, {"lr": 0.5, "gamma": 2}, "train")
+    assert cfg.knobs == {"gamma": 2.0, "steps_k": 3}  # declared defaults fill the rest
+    assert to_plain(cfg) == {"lr": 0.5, "names": "a", "gamma": 2.0, "steps_k": 3}
+    with pytest.raises(ConfigError, match=r"^train.gamma: -1.0 is out of range; allowed: >= 0$"):
+        parse_dataclass(WithKnobs, {"gamma": -1}, "train")
+    with pytest.raises(ConfigError, match=r"^train.gama: unknown key \(did you mean 'gamma'\?\); "
+                                          r"allowed: lr, names, gamma, steps_k$"):
+        parse_dataclass(WithKnobs, {"gama": 1}, "train")
+    assert replace(cfg, {"lr": 0.2, "steps_k": 5}).knobs == {"gamma": 2.0, "steps_k": 5}
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        replace(cfg, {"nope": 1})
+
+
+def test_one_name_or_a_list_of_names_by_the_value_shape() -> None:
+    assert parse_dataclass(WithKnobs, {"names": "b"}, "").names == "b"
+    assert parse_dataclass(WithKnobs, {"names": ["b", "c"]}, "").names == ("b", "c")
+    with pytest.raises(ConfigError, match=r"^names\[1\]: 'd' is not one of: a, b, c$"):
+        parse_dataclass(WithKnobs, {"names": ["b", "d"]}, "")

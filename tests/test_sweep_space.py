@@ -69,3 +69,20 @@ def test_grid_is_the_full_factorial_in_a_fixed_order() -> None:
         "n_critic": {"choices": [1, 5]}, "lambda_gp": {"low": 5.0, "high": 15.0, "step": 5.0}}})
     points = grid_points(exp.sweep.space)
     assert points == [{"lambda_gp": lam, "n_critic": n} for lam in (5.0, 10.0, 15.0) for n in (1, 5)]
+
+
+def test_knobs_of_the_new_recipes_and_of_a_constraint_list_apply_where_declared() -> None:
+    space = {"lambda_gp": {"low": 0.1, "high": 100.0, "log": True}, "r1_gamma": {"low": 0.1, "high": 100.0},
+             "sn_power_iterations": {"choices": [1, 2]}}
+    exp = tiny_experiment(sweep={"space": space}, variants=[
+        "sngan", "wgan_lp", "r1", {"preset": "sngan", "name": "sn_r1", "train": {"constraint": ["spectral_norm", "r1"]}},
+        {"preset": "wgan_gp", "name": "dragan", "train": {"constraint": "dragan"}}])
+    applies = {v.name: sorted(k for k in space if knob_applies(resolve_run(exp, v.name), k)) for v in exp.variants}
+    assert applies == {"sngan": ["sn_power_iterations"], "wgan_lp": ["lambda_gp"], "r1": ["r1_gamma"],
+                       "sn_r1": ["r1_gamma", "sn_power_iterations"], "dragan": ["lambda_gp"]}
+
+
+def test_a_knob_space_is_checked_against_the_declared_range() -> None:
+    with pytest.raises(ConfigError, match=r"^sweep.space.sn_power_iterations.choices\[1\]: 0 is out of range; "
+                                          r"allowed: >= 1 and <= 100"):
+        tiny_experiment(sweep={"space": {"sn_power_iterations": {"choices": [1, 0]}}}, variants=["sngan"])

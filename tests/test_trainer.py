@@ -13,8 +13,12 @@ import harness.trainer as trainer
 from harness.constraints import CONSTRAINTS, LipschitzConstraint
 from harness.losses import wasserstein_critic
 from harness.trainer import Diverged, Recipe, TrainCallback, build_state, train, training_step
-from harness.stats import StepStats
-from tests.conftest import ARCH_CASES, VARIANTS, tiny_run
+from harness.stats import COLUMNS, StepStats
+from tests.conftest import AXIS_VARIANTS, VARIANTS, tiny_run
+
+# Every preset, and every entry of every recipe axis with the others fixed: derived from the registries.
+RECIPES = (*VARIANTS, *AXIS_VARIANTS)
+ARCHITECTURES = ("mlp-ring8", "dcgan-digits8")  # one case per registered architecture
 
 
 class Recorder(TrainCallback):
@@ -38,8 +42,14 @@ def params_of(module: torch.nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in module.parameters()]
 
 
-@pytest.mark.parametrize("case", list(ARCH_CASES))
-@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_parametrized_cases_cover_every_architecture() -> None:
+    from harness.models import ARCHS
+
+    assert {tiny_run("wgan_gp", case).model.arch for case in ARCHITECTURES} == set(ARCHS.names())
+
+
+@pytest.mark.parametrize("case", ARCHITECTURES)
+@pytest.mark.parametrize("variant", RECIPES)
 def test_every_variant_trains_on_every_architecture(variant: str, case: str, monkeypatch) -> None:
     cfg = tiny_run(variant, case)
     state = build_state(cfg)
@@ -62,6 +72,9 @@ def test_every_variant_trains_on_every_architecture(variant: str, case: str, mon
     for _, scalars in recorder.logs:
         assert math.isfinite(scalars["d_loss"]) and math.isfinite(scalars["g_loss"])
         assert math.isfinite(scalars["grad_norm_mean"])  # the Lipschitz diagnostic, for every variant
+        declared = Recipe.of(cfg).constraint.diagnostics  # each logged under its own name
+        assert all(math.isfinite(scalars[name]) for name in declared), (declared, scalars)
+        assert set(scalars) <= {*COLUMNS, *declared, "lr_G", "lr_D", "seconds_per_step"}
     assert any(not torch.equal(a, b) for a, b in zip(G0, state.G.parameters())), "G did not change"
     assert any(not torch.equal(a, b) for a, b in zip(D0, state.D.parameters())), "D did not change"
     if cfg.train.constraint == "clip":
@@ -187,8 +200,8 @@ def test_penalty_sign_and_presence_bugs_are_caught(bug: str, monkeypatch) -> Non
     gp = CONSTRAINTS.get("gp")
 
     def subtracted(D, real, fake, train):
-        term, norms = gp.penalty(D, real, fake, train)
-        return -term, norms
+        term, diagnostics = gp.penalty(D, real, fake, train)
+        return -term, diagnostics
 
     def dropped(D, real, fake, train):
         return None, gp.penalty(D, real, fake, train)[1]
@@ -229,15 +242,15 @@ def test_clipping_bounds_the_critic_after_every_step_and_catches_clip_first() ->
 # --- speed-relevant invariants --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", ["mlp-ring8", "dcgan-digits8"])
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("case", ARCHITECTURES)
+@pytest.mark.parametrize("variant", RECIPES)
 def test_training_step_never_reads_a_device_value(variant: str, case: str) -> None:
     """On the meta device tensors have no data: any .item(), float(), bool() or copy to the host
     inside a step would raise, so passing proves the step never waits for the device."""
     cfg = tiny_run(variant, case)
     device = torch.device("meta")
     state = build_state(cfg, device)
-    stats = StepStats(4, device)
+    stats = StepStats(4, device, Recipe.of(cfg).columns)
     for i in range(3):
         training_step(state, Recipe.of(cfg), stats, diagnose=i == 2)
     assert state.step == 3 and stats.rows == 3

@@ -11,7 +11,7 @@ from torch import Tensor
 from harness.registry import Registry
 
 if TYPE_CHECKING:
-    from harness.config import DataConfig
+    from harness.schema import DataConfig
 
 
 @runtime_checkable
@@ -69,6 +69,20 @@ class DatasetEntry:
 
 
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
+
+
+LoadFn = Callable[["DataConfig", torch.device], Dataset]
+
+
+def register_dataset(name: str, **entry: Any) -> Callable[[LoadFn], LoadFn]:
+    """Decorator: register `load(cfg, device) -> Dataset` as dataset `name`; `entry` holds the other
+    DatasetEntry fields (kind, native_size, channels, ...)."""
+
+    def decorate(load: LoadFn) -> LoadFn:
+        DATASETS.add(name, DatasetEntry(load=load, **entry))
+        return load
+
+    return decorate
 
 
 def load_dataset(cfg: "DataConfig", device: torch.device) -> Dataset:

@@ -19,7 +19,7 @@ from harness.data.base import DATASETS, DatasetEntry
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.config import DataConfig
+    from harness.schema import DataConfig
 
 Splits = tuple[Tensor, Tensor, Tensor, Tensor]  # train images, train labels, test images, test labels
 

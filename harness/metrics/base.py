@@ -17,7 +17,7 @@ from harness.registry import Registry
 if TYPE_CHECKING:
     import torch
 
-    from harness.config import RunConfig
+    from harness.schema import RunConfig
     from harness.data import Dataset
 
 DIRECTIONS = ("minimize", "maximize")

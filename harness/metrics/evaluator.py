@@ -11,7 +11,7 @@ from torch import nn
 from harness.metrics.base import METRICS, EvalContext
 
 if TYPE_CHECKING:
-    from harness.config import RunConfig
+    from harness.schema import RunConfig
     from harness.data import Dataset
 
 GENERATION_CHUNK = 1024  # samples per generator call, to bound memory on big evaluations

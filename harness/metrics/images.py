@@ -23,7 +23,7 @@ from harness.metrics.classifier import (MIN_TEST_ACCURACY, EvalClassifier, Train
 from harness.metrics.frechet import frechet_distance, gaussian_stats
 
 if TYPE_CHECKING:
-    from harness.config import RunConfig
+    from harness.schema import RunConfig
     from harness.data import ImageDataset
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")

@@ -20,7 +20,7 @@ from harness.metrics.base import EvalContext, register_metric
 from harness.metrics.images import IMAGE_DATASETS, reference_count, reference_indices
 
 if TYPE_CHECKING:
-    from harness.config import RunConfig
+    from harness.schema import RunConfig
     from harness.data import ImageDataset
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's port of the TF FID Inception

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.config import ExperimentConfig
-from harness import tracking as mlflow_runs
+from harness import tracking_read as mlflow_runs
 from harness.report import sections, tables, validity, validity_sections, visuals
 from harness.report.load import load_sweep
 from harness.report.render import CSV_FLOAT, FORMATS, Block, write_document

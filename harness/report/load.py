@@ -19,7 +19,8 @@ from harness.config import ExperimentConfig, resolve_run
 from harness.errors import UserError
 from harness.metrics import METRICS
 from harness.sweep.locks import first_line
-from harness.sweep.studies import CONFIRM, SEARCH, study_names
+from harness import store_keys as keys
+from harness.store_keys import CONFIRM, SEARCH
 from harness.urls import redact, sqlalchemy_url, sqlite_path
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -47,15 +48,15 @@ class VariantInfo:
 
     @property
     def budget(self) -> int | None:
-        return None if self.search is None else self.search.user_attrs.get("budget")
+        return keys.int_attr(self.search, keys.BUDGET)
 
     @property
     def parent_run_id(self) -> str | None:
-        return None if self.search is None else self.search.user_attrs.get("mlflow_parent_run_id")
+        return keys.text_attr(self.search, keys.MLFLOW_PARENT_RUN_ID)
 
     @property
     def confirm_skipped(self) -> str | None:
-        return None if self.confirm is None else self.confirm.user_attrs.get("skipped")
+        return keys.text_attr(self.confirm, keys.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,11 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
     for spec in exp.variants:
         run = resolve_run(exp, spec.name)
         search, confirm = (optuna.load_study(study_name=name, storage=storage) if name in existing else None
-                           for name in study_names(exp, spec.name))
+                           for name in keys.study_names(exp.name, spec.name))
         trials = {stage: study.get_trials(deepcopy=False) if study else []
                   for stage, study in ((SEARCH, search), (CONFIRM, confirm))}
         # The stored objective names the stored values, even if the config now asks for another one.
-        objective = search.user_attrs.get("objective", run.objective) if search else run.objective
+        objective = keys.text_attr(search, keys.OBJECTIVE) or run.objective
         infos.append(VariantInfo(spec.name, objective, METRICS.get(objective).direction, exp.sweep.seeds,
                                  search, confirm, searched_distributions(trials[SEARCH])))
         for stage, stage_trials in trials.items():
@@ -141,8 +142,8 @@ def outcome(trial: FrozenTrial, retried_as: int | None) -> str:
         return trial.state.name.lower()  # a re-queued copy inherits its predecessor's user attrs
     if trial.state == TrialState.COMPLETE:
         return "complete"
-    if "outcome" in trial.user_attrs:
-        return str(trial.user_attrs["outcome"])
+    if keys.OUTCOME in trial.user_attrs:
+        return str(trial.user_attrs[keys.OUTCOME])
     if trial.state == TrialState.FAIL:
         return "killed" if retried_as is not None else "failed"
     return "pruned"
@@ -155,15 +156,16 @@ def trial_record(variant: str, stage: str, trial: FrozenTrial, retried_as: int |
     seconds = None
     if trial.datetime_start and trial.datetime_complete:
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
-    reason = attrs.get("reason") if trial.state in (TrialState.PRUNED, TrialState.FAIL) else None
+    reason = attrs.get(keys.REASON) if trial.state in (TrialState.PRUNED, TrialState.FAIL) else None
     if reason is None and retried_as is not None:
         reason = "worker died (no heartbeat); re-queued"
     record = {"variant": variant, "stage": stage, "number": trial.number, "state": trial.state.name,
-              "outcome": outcome(trial, retried_as), "value": trial.value, "seed": attrs.get("seed", search_seed),
-              "source_trial": attrs.get("source_trial"), "reason": reason, "retried_as": retried_as,
-              "mlflow_run_id": attrs.get("mlflow_run_id"), "start": trial.datetime_start,
-              "complete": trial.datetime_complete, "seconds": seconds, "device": attrs.get("device"),
-              "worker": attrs.get("worker")}
+              "outcome": outcome(trial, retried_as), "value": trial.value,
+              "seed": keys.int_attr(trial, keys.SEED, search_seed),
+              "source_trial": attrs.get(keys.SOURCE_TRIAL), "reason": reason, "retried_as": retried_as,
+              "mlflow_run_id": attrs.get(keys.MLFLOW_RUN_ID), "start": trial.datetime_start,
+              "complete": trial.datetime_complete, "seconds": seconds, "device": attrs.get(keys.DEVICE),
+              "worker": attrs.get(keys.WORKER)}
     record.update({PARAM + k: v for k, v in trial.params.items()})
     if trial.state == TrialState.COMPLETE:
         finals = attrs.get("final_metrics") or {}

@@ -14,13 +14,13 @@ import pandas as pd
 from harness.config import ExperimentConfig
 from harness.data import DATASETS
 from harness.metrics import METRICS
-from harness import tracking as mlflow_runs
+from harness import tracking_read as mlflow_runs
 from harness.report import stats, tables
 from harness.report.load import StoredSweep
 from harness.report.render import Block, Bullets, Heading, Table, Text
 from harness.strict import to_plain
-from harness.sweep.samplers import sampler_text
-from harness.sweep.studies import CONFIRM, search_budget
+from harness.store_keys import CONFIRM
+from harness.sweep.samplers import sampler_text, search_budget
 from harness.urls import redact
 
 UNKNOWN = "unknown"

@@ -15,7 +15,7 @@ import pandas as pd
 from harness.metrics import METRICS
 from harness.report.load import METRIC, PARAM, StoredSweep, VariantInfo
 from harness.report.stats import compare, conclusion, holm, param_importances, summarize
-from harness.sweep.studies import CONFIRM, SEARCH
+from harness.store_keys import CONFIRM, SEARCH, SOURCE_TRIAL
 
 DASH = "–"
 FAILED_OUTCOMES = ("error", "failed", "killed", "interrupted")
@@ -46,7 +46,7 @@ def current_confirm_rows(sweep: StoredSweep, info: VariantInfo) -> pd.DataFrame:
     """Confirmation runs, whatever their outcome, of the variant's current best search trial."""
     t = sweep.trials
     rows = t[(t.variant == info.variant) & (t.stage == CONFIRM)]
-    source = None if info.confirm is None else info.confirm.user_attrs.get("source_trial")
+    source = None if info.confirm is None else info.confirm.user_attrs.get(SOURCE_TRIAL)
     return rows if source is None else rows[rows.source_trial == source]
 
 

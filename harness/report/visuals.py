@@ -14,17 +14,24 @@ import pandas as pd
 import torch
 
 from harness.config import resolve_run
+from harness.constraints import combined
 from harness.data import DATASETS, load_dataset
 from harness.report import figures, tables
-from harness import tracking as mlflow_runs
+from harness import tracking_read as mlflow_runs
 from harness.report.render import Block, Bullets, Heading, Image, Table, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import IMPORTANCE_EVALUATOR
-from harness.sweep.studies import CONFIRM, SEARCH
+from harness.stats import COLUMNS
+from harness.store_keys import CONFIRM, SEARCH
 
-TRAIN_QUANTITIES = ["d_loss", "g_loss", "wasserstein", "gp", "grad_norm_mean", "grad_norm_max"]
 SCATTER_POINTS = 1000
 GRID_IMAGES = 64
+
+
+def train_quantities(inputs: ReportInputs) -> list[str]:
+    """Every recipe's logged scalars, then the named diagnostics of the constraints the variants use."""
+    runs = [resolve_run(inputs.exp, spec.name) for spec in inputs.exp.variants]
+    return [*COLUMNS, *dict.fromkeys(d for run in runs for d in combined(run.train.constraints).diagnostics)]
 
 
 def variant_names(inputs: ReportInputs) -> list[str]:
@@ -69,7 +76,8 @@ def run_label(row: pd.Series, objective: str) -> str:
 
 def training_curves(inputs: ReportInputs, best: dict[str, pd.Series]) -> pd.DataFrame:
     """The logged training quantities of each variant's best run, long form with a variant column."""
-    curves = [mlflow_runs.metric_history(inputs.tracking_uri, row.mlflow_run_id, TRAIN_QUANTITIES).assign(
+    quantities = train_quantities(inputs)
+    curves = [mlflow_runs.metric_history(inputs.tracking_uri, row.mlflow_run_id, quantities).assign(
         variant=variant) for variant, row in best.items() if isinstance(row.mlflow_run_id, str)]
     return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["key", "step", "value",
                                                                                      "variant"])
@@ -85,7 +93,7 @@ def dynamics_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
         reason = inputs.tracking_problem or ("no finished run yet" if not best else "no metrics stored in MLflow")
         blocks.append(Text(f"Loss curves come from MLflow: {reason}."))
     else:
-        figures.dynamics(curves, TRAIN_QUANTITIES, names, colors(inputs), out_dir / "dynamics.png")
+        figures.dynamics(curves, train_quantities(inputs), names, colors(inputs), out_dir / "dynamics.png")
         blocks += [Text("Logged training quantities (means over each logging window; grad_norm_max the window's "
                         "maximum) of each variant's best run:"),
                    Bullets(tuple(f"{run_label(row, objective)} (run {inputs.run_cell(row.mlflow_run_id)})"

@@ -6,6 +6,7 @@ same instant waits, then finds the studies and runs already there and only joins
 
 from __future__ import annotations
 
+from harness import store_keys as keys
 from harness.config import ExperimentConfig, resolve_run
 from harness.data import load_dataset
 from harness.device import resolve_device
@@ -27,9 +28,9 @@ def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -
                                        {"variant": spec.name, "objective": run.objective})
             set_run_status(tracking_uri, parent, "RUNNING")
             for study in (studies.search, studies.confirm):
-                study.set_user_attr("variant", spec.name)
-                study.set_user_attr("objective", run.objective)
-                study.set_user_attr("mlflow_parent_run_id", parent)
+                study.set_user_attr(keys.VARIANT, spec.name)
+                study.set_user_attr(keys.OBJECTIVE, run.objective)
+                study.set_user_attr(keys.MLFLOW_PARENT_RUN_ID, parent)
             fill_search_queue(exp, studies)
     return experiment_id
 
@@ -50,6 +51,6 @@ def prepare_metrics(exp: ExperimentConfig) -> None:
 def finish_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
     storage = make_storage(storage_url, exp)
     for spec in exp.variants:
-        parent = open_studies(exp, storage, spec.name).search.user_attrs.get("mlflow_parent_run_id")
+        parent = open_studies(exp, storage, spec.name).search.user_attrs.get(keys.MLFLOW_PARENT_RUN_ID)
         if parent:
             set_run_status(tracking_uri, parent, "FINISHED")

@@ -19,7 +19,10 @@ from optuna.trial import FrozenTrial, TrialState
 from harness.config import ExperimentConfig, RunConfig, resolve_run
 from harness.errors import UserError
 from harness.metrics import METRICS
+from harness import store_keys as keys
+from harness.store_keys import CONFIRM, SEARCH  # noqa: F401  (re-exported: the sweep's modules use them)
 from harness.sweep.locks import first_line
+from harness.sweep.samplers import search_budget
 from harness.sweep.space import applicable_space, grid_points
 from harness.urls import redact, sqlalchemy_url, sqlite_path
 
@@ -29,7 +32,6 @@ warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to b
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 LIVE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
-SEARCH, CONFIRM = "search", "confirm"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class VariantStudies:
 
 
 def study_names(exp: ExperimentConfig, variant: str) -> tuple[str, str]:
-    return f"{exp.name}/{variant}", f"{exp.name}/{variant}/confirm"
+    return keys.study_names(exp.name, variant)
 
 
 def make_storage(url: str, exp: ExperimentConfig, on_stale: Any = None) -> RDBStorage:
@@ -89,13 +91,6 @@ def default_params(exp: ExperimentConfig, run: RunConfig) -> dict[str, Any]:
     return {knob: getattr(run.train, knob) for knob in applicable_space(exp, run)}
 
 
-DEFAULT_TRIALS_PER_VARIANT = 10
-
-
-def search_budget(exp: ExperimentConfig) -> int:
-    return exp.sweep.trials_per_variant or DEFAULT_TRIALS_PER_VARIANT
-
-
 def search_queue(exp: ExperimentConfig, run: RunConfig) -> list[dict[str, Any]]:
     """Fixed params of every search slot; `{}` leaves a slot to the sampler."""
     space = applicable_space(exp, run)
@@ -119,8 +114,8 @@ def fill_search_queue(exp: ExperimentConfig, studies: VariantStudies) -> int:
     else:
         missing = queue[len(taken):]  # a fresh study gets the defaults first, a resumed one blank slots
     for params in missing:
-        studies.search.enqueue_trial(params, user_attrs={"stage": SEARCH})
-    studies.search.set_user_attr("budget", len(queue))
+        studies.search.enqueue_trial(params, user_attrs={keys.STAGE: SEARCH})
+    studies.search.set_user_attr(keys.BUDGET, len(queue))
     return len(queue)
 
 
@@ -146,8 +141,8 @@ def missing_confirm_seeds(exp: ExperimentConfig, studies: VariantStudies) -> tup
     if best is None:
         return None, []
     taken = [t for t in slot_trials(studies.confirm.get_trials(deepcopy=False))
-             if t.user_attrs.get("source_trial") == best.number]
-    used = {t.user_attrs.get("seed") for t in taken}
+             if t.user_attrs.get(keys.SOURCE_TRIAL) == best.number]
+    used = {t.user_attrs.get(keys.SEED) for t in taken}
     return best, [seed for seed in confirm_seeds(exp) if seed not in used]
 
 
@@ -155,9 +150,9 @@ def fill_confirm_queue(exp: ExperimentConfig, studies: VariantStudies) -> None:
     """Queue one confirmation run per seed for the search's best params (callers hold the lock)."""
     best, seeds = missing_confirm_seeds(exp, studies)
     if best is None:
-        studies.confirm.set_user_attr("skipped", "no search trial completed")
+        studies.confirm.set_user_attr(keys.SKIPPED, "no search trial completed")
         return
     for seed in seeds:
-        studies.confirm.enqueue_trial(best.params, user_attrs={"stage": CONFIRM, "seed": seed,
-                                                              "source_trial": best.number})
-    studies.confirm.set_user_attr("source_trial", best.number)
+        studies.confirm.enqueue_trial(best.params, user_attrs={keys.STAGE: CONFIRM, keys.SEED: seed,
+                                                              keys.SOURCE_TRIAL: best.number})
+    studies.confirm.set_user_attr(keys.SOURCE_TRIAL, best.number)

@@ -16,7 +16,7 @@ import torch
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config import resolve_run
+from harness.config import load_plugins, resolve_run
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
@@ -129,6 +129,7 @@ def run_worker(ctx: SweepContext) -> None:
 
 
 def spawned_worker(ctx: SweepContext, threads: int) -> None:
+    load_plugins(ctx.exp.plugins)  # a fresh process: the users' entries register again before any lookup
     torch.set_num_threads(threads)  # N workers on one machine share its cores instead of oversubscribing
     if torch.cuda.is_available():
         torch.cuda.set_device(ctx.worker % torch.cuda.device_count())  # N workers spread over the GPUs

@@ -1,0 +1,66 @@
+"""Knobs: the hyperparameters a registry entry declares for itself (`lambda_gp`, `clip_value`, ...).
+
+A knob is read from the `train:` section like any other key, with its own type, range, default
+and doc. Registering an entry declares its knobs here, so the config schema, `--set`, the sweep's
+search space and the report all know them without a hand-written field per knob. This module
+sits at the bottom of the layering: it imports neither a registry nor torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.strict import parse_value, rule
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One hyperparameter of a loss, constraint or schedule; `train.<name>` in the YAML."""
+
+    name: str
+    type: type  # int, float, str or bool
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    choices: tuple[Any, ...] | None = None
+    doc: str = field(default="", compare=False)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The strict-parsing rule of this knob (the same shape as a dataclass field's metadata)."""
+        return rule(min=self.min, max=self.max, min_exclusive=self.min_exclusive,
+                    max_exclusive=self.max_exclusive, choices=self.choices, doc=self.doc)
+
+
+# name -> declaration, and name -> the (registry kind, entry name) pairs that read it
+KNOBS: dict[str, Knob] = {}
+OWNERS: dict[str, list[tuple[str, str]]] = {}
+
+
+def declare(kind: str, entry: str, knobs: tuple[Knob, ...]) -> None:
+    """Record the knobs of a newly registered entry; two entries may share a knob only if they agree."""
+    for knob in knobs:  # check them all before recording any: a refused entry leaves no trace
+        known = KNOBS.get(knob.name)
+        if known is not None and known != knob:
+            raise ValueError(f"{kind} {entry!r} declares knob {knob.name!r} as {knob}, but "
+                             f"{OWNERS[knob.name][0]} declared it as {known}")
+        parse_value(knob.type, knob.default, f"default of knob {knob.name}", knob.meta)
+    for knob in knobs:
+        KNOBS[knob.name] = knob
+        OWNERS.setdefault(knob.name, []).append((kind, entry))
+
+
+def undeclare(kind: str, entry: str) -> None:
+    """Forget an entry's knobs (a test that registers a temporary entry cleans up with this)."""
+    for name in [n for n, owners in OWNERS.items() if (kind, entry) in owners]:
+        OWNERS[name].remove((kind, entry))
+        if not OWNERS[name]:
+            del OWNERS[name], KNOBS[name]
+
+
+def owned_by(name: str) -> list[tuple[str, str]]:
+    """The (kind, entry) pairs that read knob `name`; empty for a schema field."""
+    return list(OWNERS.get(name, ()))

@@ -1,0 +1,24 @@
+"""The API for users' own entries, from their own module: `from harness.plugins import ...`.
+
+A config names the module under `plugins: [my_module]`; it is imported (from the working
+directory or PYTHONPATH) before the rest of the config is validated, so its entries and knobs
+are checked like built-ins. README.md ("Your own recipes: plugins") has a complete example and
+docs/extending.md says where each kind of entry goes.
+
+- `@register_loss(name, knobs=...)` on a class with `critic(real_scores, fake_scores)` and
+  `generator(fake_scores)` (either may take `train=` to read its knobs);
+- `@register_constraint(name, knobs=..., diagnostics=...)` on a penalty function
+  `(D, real, fake, train) -> (term or None, {name: scalar})`, or on a class with any of
+  `penalty`, `after_critic_step(D, train)` and `prepare(D, train)`;
+- `@register_dataset(name, kind=..., ...)` on `load(data_cfg, device) -> Dataset`;
+- `@register_metric(name, direction=..., datasets=...)` on `fn(ctx) -> float`;
+- `Knob(name, type, default, min=..., max=..., doc=...)` declares a `train.<name>` key.
+"""
+
+from harness.constraints import register_constraint
+from harness.data import register_dataset
+from harness.knobs import Knob
+from harness.losses import register_loss
+from harness.metrics import register_metric
+
+__all__ = ["Knob", "register_constraint", "register_dataset", "register_loss", "register_metric"]

@@ -1,0 +1,169 @@
+"""The experiment schema: the config dataclasses and their rules, and nothing else.
+
+This module is the bottom of the config layering: it imports no registry and no torch, so
+reading a config's shape is cheap. Names that live in registries (datasets, losses, metrics, ...)
+are checked lazily through `registered(kind)`, and the knobs that registry entries declare
+(`lambda_gp`, `clip_value`, ...) are read as keys of `train:` through `TrainConfig.knobs`.
+`harness.config` (the resolver) imports the registries and resolves variants into RunConfigs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.knobs import KNOBS
+from harness.registry import registered
+from harness.strict import rule
+
+CRITIC_NORMS = ("none", "layer", "batch")
+
+
+def knob_specs() -> dict[str, tuple[Any, Any, Any]]:
+    """The `train:` keys that registry entries declare: {name: (type, rule, default)}."""
+    return {k.name: (k.type, k.meta, k.default) for k in KNOBS.values()}
+
+
+def knob_defaults() -> dict[str, Any]:
+    return {k.name: k.default for k in KNOBS.values()}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = field(default="digits", metadata=rule(choices=registered("dataset")))
+    root: str = "data"  # torchvision datasets live under <root>/<MNIST|FashionMNIST>/raw
+    download: bool = False
+    image_size: int | None = field(default=None, metadata=rule(min=4, max=512))  # None: native size
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = field(default="auto", metadata=rule(choices=lambda: ["auto", *registered("model.arch")()]))
+    z_dim: int = field(default=64, metadata=rule(min=1, max=4096))
+    width: int = field(default=64, metadata=rule(min=1, max=4096))  # mlp units / dcgan base channels
+    depth: int = field(default=3, metadata=rule(min=1, max=32))  # mlp hidden layers (dcgan: set by image size)
+    critic_norm: str = field(default="auto", metadata=rule(choices=("auto", *CRITIC_NORMS)))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = field(default=2000, metadata=rule(min=1))  # generator steps
+    batch_size: int = field(default=64, metadata=rule(min=2, max=65536))
+    lr: float = field(default=1e-4, metadata=rule(min=0, min_exclusive=True, max=1))
+    beta1: float = field(default=0.5, metadata=rule(min=0, max=1, max_exclusive=True))
+    beta2: float = field(default=0.9, metadata=rule(min=0, max=1, max_exclusive=True))
+    n_critic: int = field(default=5, metadata=rule(min=1, max=100))
+    loss: str = field(default="wasserstein", metadata=rule(choices=registered("loss")))
+    # One constraint, or a list that combines them (e.g. [spectral_norm, r1]).
+    constraint: str | tuple[str, ...] = field(default="gp", metadata=rule(choices=registered("constraint")))
+    scheduler: str = field(default="none", metadata=rule(choices=registered("scheduler")))
+    device: str = field(default="auto", metadata=rule(choices=("auto", "cpu", "cuda")))
+    log_every: int = field(default=25, metadata=rule(min=1))  # steps per logged window (one host sync)
+    eval_every: int = field(default=500, metadata=rule(min=1))
+    sample_every: int = field(default=500, metadata=rule(min=1))
+    checkpoint_every: int = field(default=0, metadata=rule(min=0))  # 0: only at the end
+    # The knobs the registered entries declare (lambda_gp, clip_value, plateau_factor, ...): written
+    # as plain `train.<knob>` keys, read as `train.<knob>` attributes.
+    knobs: dict[str, Any] = field(default_factory=knob_defaults, metadata=rule(inline=knob_specs))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when `name` is not a field: look it up among the knobs.
+        if name.startswith("__") or name == "knobs":
+            raise AttributeError(name)
+        if name in self.knobs:
+            return self.knobs[name]
+        if name in KNOBS:  # declared after this config was parsed (a plugin loaded late)
+            return KNOBS[name].default
+        raise AttributeError(f"TrainConfig has no field or knob {name!r}")
+
+    @property
+    def constraints(self) -> tuple[str, ...]:
+        """The selected constraints as a tuple, whether one was named or a list."""
+        return (self.constraint,) if isinstance(self.constraint, str) else tuple(self.constraint)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    num_samples: int = field(default=2500, metadata=rule(min=10, max=1_000_000))  # generated samples per evaluation
+    seed: int = field(default=1234, metadata=rule(min=0, max=2**63 - 1))  # fixed noise: same generator, same score
+    metrics: tuple[str, ...] | None = field(default=None, metadata=rule(choices=registered("metric")))
+    cache_dir: str = "runs/cache"  # trained evaluation classifiers
+
+
+@dataclass(frozen=True)
+class KnobSpace:
+    """A search range: {low, high, log?, step?} or {choices: [...]}; checked against the knob's type."""
+
+    low: Any = None
+    high: Any = None
+    log: bool = False
+    step: Any = None
+    choices: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    # Search trials per variant; null means 10, or the grid's size with sampler grid.
+    trials_per_variant: int | None = field(default=None, metadata=rule(min=1))
+    sampler: str = field(default="tpe", metadata=rule(choices=registered("sampler")))
+    # Trials sampled at random before a model-based sampler (tpe, gp, cmaes) takes over, the config's own
+    # first trial included; null scales with the budget (a quarter of it, at least 1).
+    startup_trials: int | None = field(default=None, metadata=rule(min=1))
+    pruner: str = field(default="median", metadata=rule(choices=registered("pruner")))
+    pruner_startup_trials: int = field(default=3, metadata=rule(min=0))
+    seeds: int = field(default=3, metadata=rule(min=0, max=1000))  # confirmation runs per variant
+    objective: str | None = field(default=None, metadata=rule(choices=registered("metric")))
+    storage: str = "sqlite:///runs/optuna.db"
+    space: dict[str, KnobSpace] = field(default_factory=dict)
+    heartbeat_seconds: int = field(default=10, metadata=rule(min=1))
+    grace_seconds: int = field(default=60, metadata=rule(min=2))
+    max_retry: int = field(default=3, metadata=rule(min=0))
+    report: bool = True  # write the markdown report when the sweep ends
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    uri: str = "sqlite:///runs/mlflow.db"
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    name: str
+    preset: str
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> parsed values
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run needs, fully resolved (no `auto` left)."""
+
+    name: str
+    variant: str
+    seed: int
+    objective: str
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    eval: EvalConfig
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = field(metadata=rule(doc="experiment name; also the MLflow experiment"))
+    seed: int = field(default=0, metadata=rule(min=0, max=2**63 - 1))
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    # Modules imported before the rest is validated, so their entries and knobs count as built-ins.
+    plugins: tuple[str, ...] = ()
+    variants: tuple[VariantSpec, ...] = ()
+
+    def variant(self, name: str) -> VariantSpec:
+        for spec in self.variants:
+            if spec.name == name:
+                return spec
+        raise ConfigError("--variant", f"{name!r} is not one of: {', '.join(v.name for v in self.variants)}")

@@ -1,0 +1,53 @@
+"""The names the stores hold: Optuna study names, stages and user-attribute keys, in one place.
+
+The sweep writes them and the report reads them; both go through the constants and typed helpers
+here instead of bare strings, so a renamed key cannot leave a reader behind. Imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+Stage = Literal["search", "confirm"]
+SEARCH: Stage = "search"
+CONFIRM: Stage = "confirm"
+
+# Study user attributes
+BUDGET = "budget"  # search: the length of its queue
+OBJECTIVE = "objective"  # search: the metric its values are
+VARIANT = "variant"
+MLFLOW_PARENT_RUN_ID = "mlflow_parent_run_id"  # search: the variant's MLflow parent run
+SKIPPED = "skipped"  # confirm: why no confirmation run was queued
+SOURCE_TRIAL = "source_trial"  # confirm (and its trials): the search trial whose params are confirmed
+
+# Trial user attributes
+STAGE = "stage"
+SEED = "seed"
+MLFLOW_RUN_ID = "mlflow_run_id"
+OUTCOME = "outcome"
+REASON = "reason"
+DEVICE = "device"
+WORKER = "worker"
+FINAL_METRICS = "final_metrics"
+
+
+class HasUserAttrs(Protocol):
+    @property
+    def user_attrs(self) -> dict[str, Any]: ...
+
+
+def study_names(experiment: str, variant: str) -> tuple[str, str]:
+    """(search, confirm) study names of one variant of experiment `experiment`."""
+    return f"{experiment}/{variant}", f"{experiment}/{variant}/confirm"
+
+
+def text_attr(owner: HasUserAttrs | None, key: str) -> str | None:
+    """A string user attribute of a study or trial, or None when absent (or the owner is)."""
+    value = None if owner is None else owner.user_attrs.get(key)
+    return None if value is None else str(value)
+
+
+def int_attr(owner: HasUserAttrs | None, key: str, default: int | None = None) -> int | None:
+    """An integer user attribute (budget, seed, source_trial), or `default`."""
+    value = None if owner is None else owner.user_attrs.get(key)
+    return default if value is None else int(value)

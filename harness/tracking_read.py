@@ -1,0 +1,175 @@
+"""The read side of the MLflow tracking store, for the report: it imports neither the trainer nor Optuna.
+
+Every reader degrades to "nothing there" rather than failing, so the report stays useful from the
+Optuna storage alone and says what the tracking store lacked. `harness.tracking` (the write side)
+re-exports these names.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.urls import absolute_sqlite, redact, sqlalchemy_url, sqlite_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# MLflow configures its loggers when imported, from this variable: no "creating tables" chatter.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+TAG_PREFIX = "harness."
+
+
+def client(uri: str) -> Any:
+    """The MlflowClient for `uri`, one per store (a relative SQLite path counts from the current folder)."""
+    return cached_client(absolute_sqlite(uri))
+
+
+@functools.lru_cache(maxsize=4)
+def cached_client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=sqlalchemy_url(uri))
+
+
+def server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
+    """Why an MLflow server at `uri` cannot serve the API (one line), or None.
+
+    Not /health alone: it skips MLflow 3's Host-header check, so a healthy server can still
+    answer every API call with 403.
+    """
+    base = uri.rstrip("/")
+    try:
+        for path in ("/health", "/api/2.0/mlflow/experiments/search?max_results=1"):
+            with urllib.request.urlopen(base + path, timeout=timeout_s) as response:
+                response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 403 and b"Host header" in exc.read():
+            host = urllib.parse.urlsplit(base).netloc
+            return (f"MLflow at {redact(uri)} refuses the Host header {host!r} (403); add it to the "
+                    "server's --allowed-hosts")
+        return None  # e.g. 401 behind an authenticating proxy: MLflow's own call will say more
+    except (urllib.error.URLError, OSError) as exc:
+        return f"cannot reach MLflow at {redact(uri)} ({getattr(exc, 'reason', exc)})"
+    return None
+
+
+def database_problem(uri: str, timeout_s: int = 10) -> str | None:
+    """Why a database tracking URI cannot be opened (one line), or None; MLflow itself retries ~100 s."""
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = sqlalchemy.create_engine(sqlalchemy_url(uri), poolclass=NullPool,
+                                          connect_args={"connect_timeout": timeout_s})
+        with engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 - driver errors of every kind
+        return f"cannot connect to {redact(uri)} ({first_line(exc)})"
+    return None
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+RUN_COLUMNS = ["run_id", "run_name", "status", "role", "variant", "stage", "trial_number", "seed", "outcome",
+               "git_commit", "device", "versions", "parent_run_id", "start_ms", "end_ms"]
+PAGE_SIZE = 1000
+
+
+def tracking_problem(uri: str, timeout_s: float = 5.0) -> str | None:
+    """Why the tracking store cannot be read (one line), or None when it can."""
+    path = sqlite_path(uri)
+    if path is not None:
+        return None if path.is_file() else f"no MLflow database at {redact(uri)}"
+    if uri.startswith(("http://", "https://")):
+        return server_problem(uri, timeout_s)
+    return None
+
+
+def experiment_id(uri: str, name: str) -> str | None:
+    found = client(uri).get_experiment_by_name(name)
+    return None if found is None else found.experiment_id
+
+
+def load_runs(uri: str, experiment: str) -> "pd.DataFrame":
+    """One row per run of the experiment (parents and trials, deleted ones included), sorted by name."""
+    import pandas as pd
+    from mlflow.entities import ViewType
+
+    exp_id = experiment_id(uri, experiment)
+    rows: list[dict[str, Any]] = []
+    token = None
+    while exp_id is not None:
+        page = client(uri).search_runs([exp_id], run_view_type=ViewType.ALL, max_results=PAGE_SIZE,
+                                       page_token=token)
+        rows += [run_record(run) for run in page]
+        token = page.token
+        if not token:
+            break
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return frame.sort_values(["run_name", "start_ms", "run_id"], ignore_index=True)
+
+
+def run_record(run: Any) -> dict[str, Any]:
+    tags = run.data.tags
+    record = {key: tags.get(TAG_PREFIX + key) for key in ("role", "variant", "stage", "trial_number", "seed",
+                                                          "outcome", "git_commit", "device", "versions")}
+    record.update(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
+                  parent_run_id=tags.get("mlflow.parentRunId"), start_ms=run.info.start_time,
+                  end_ms=run.info.end_time)
+    return record
+
+
+def metric_history(uri: str, run_id: str, keys: list[str]) -> "pd.DataFrame":
+    """Long frame (key, step, value) of the logged metrics `keys` of one run, sorted; empty if the run is gone."""
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    try:
+        rows = [(key, m.step, m.value) for key in keys for m in client(uri).get_metric_history(run_id, key)]
+    except MlflowException:  # e.g. a run deleted by hand (`mlflow gc`) while its trial stays in Optuna
+        rows = []
+    frame = pd.DataFrame(rows, columns=["key", "step", "value"])
+    return frame.sort_values(["key", "step"], ignore_index=True)
+
+
+@contextmanager
+def no_progress_bar() -> Iterator[None]:
+    """MLflow draws a download progress bar even off a terminal; the report's output stays one line."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    previous = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def download_artifact(uri: str, run_id: str, path: str, dst: Path) -> Path | None:
+    """The artifact file downloaded under `dst`, or None when the run has no such artifact."""
+    try:
+        with no_progress_bar():
+            return Path(client(uri).download_artifacts(run_id, path, str(dst)))
+    except Exception:  # noqa: BLE001 - missing artifact, deleted run, unreachable artifact store
+        return None
+
+
+def run_url(uri: str, exp_id: str | None, run_id: str) -> str | None:
+    """A link to the run in the MLflow UI when the store is a server; None for a local database."""
+    if exp_id is None or not uri.startswith(("http://", "https://")):
+        return None
+    return f"{redact(uri).rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"

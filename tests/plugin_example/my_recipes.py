@@ -1,0 +1,29 @@
+"""A user's own recipes, outside the package: a least-squares loss and a drift penalty, each with a knob.
+
+tests/test_plugins.py copies this file into a scratch directory and names it under `plugins:`;
+the README's example is the loss half of it.
+"""
+
+from harness.plugins import Knob, register_constraint, register_loss
+
+
+@register_loss("least_squares", knobs=(Knob("ls_target", float, 1.0, min=0.1, max=10.0,
+                                            doc="the score D is trained to give real data (LSGAN's b = c)"),))
+class LeastSquares:
+    """LSGAN (Mao et al. 2017), a = 0 and b = c = ls_target: squared distances instead of log-losses."""
+
+    @staticmethod
+    def critic(real_scores, fake_scores, train):
+        return 0.5 * (real_scores - train.ls_target).square().mean() + 0.5 * fake_scores.square().mean()
+
+    @staticmethod
+    def generator(fake_scores, train):
+        return 0.5 * (fake_scores - train.ls_target).square().mean()
+
+
+@register_constraint("drift", knobs=(Knob("drift_weight", float, 0.1, min=0.0, doc="weight of E[D(real)^2]"),),
+                     diagnostics=("drift",))
+def drift_penalty(D, real, fake, train):
+    """Drift penalty (Karras et al. 2018): drift_weight * E[D(real)^2] keeps the critic's scores near 0."""
+    drift = D(real).square().mean()
+    return train.drift_weight * drift, {"drift": drift}

@@ -1,0 +1,26 @@
+"""Stored names: study names and typed readers of user attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import store_keys as keys
+
+
+@dataclass
+class Owner:
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def test_study_names_of_a_variant() -> None:
+    assert keys.study_names("digits-ablation", "wgan_gp") == ("digits-ablation/wgan_gp",
+                                                              "digits-ablation/wgan_gp/confirm")
+
+
+def test_typed_readers_tolerate_absent_owners_and_keys() -> None:
+    owner = Owner({keys.BUDGET: 4, keys.MLFLOW_PARENT_RUN_ID: "abc", keys.SEED: "7"})
+    assert keys.int_attr(owner, keys.BUDGET) == 4 and keys.int_attr(owner, keys.SEED) == 7
+    assert keys.text_attr(owner, keys.MLFLOW_PARENT_RUN_ID) == "abc"
+    assert keys.int_attr(None, keys.BUDGET) is None and keys.int_attr(owner, keys.SOURCE_TRIAL, 3) == 3
+    assert keys.text_attr(Owner(), keys.SKIPPED) is None and keys.text_attr(None, keys.SKIPPED) is None
