@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.constraints import CONSTRAINTS
-from harness.data import DATASETS
+from harness.data import DATASETS, dataset_entry
 from harness.data.base import DatasetEntry
 from harness.errors import ConfigError, UserError
 from harness.losses import LOSSES
-from harness.metrics import DEFAULT_OBJECTIVES, METRICS, metrics_for_dataset
+from harness.metrics import METRICS, default_objective, metrics_for
 from harness.models import ARCHS, CRITIC_NORMS
 from harness.presets import PRESETS
 from harness.schedules import SCHEDULES
@@ -30,9 +30,10 @@ from harness.strict import (apply_overrides, join, load_yaml_text, parse_datacla
 @dataclass(frozen=True)
 class DataConfig:
     name: str = field(default="digits", metadata=rule(choices=DATASETS.names))
-    root: str = "data"  # torchvision datasets live under <root>/<MNIST|FashionMNIST>/raw
+    root: str = "data"  # torchvision datasets live under <root>/<MNIST|FashionMNIST>/raw; folder: the images
     download: bool = False
     image_size: int | None = field(default=None, metadata=rule(min=4, max=512))  # None: native size
+    channels: int | None = field(default=None, metadata=rule(choices=(1, 3)))  # None: the dataset's own (folder: 3)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class EvalConfig:
     seed: int = field(default=1234, metadata=rule(min=0, max=2**63 - 1))  # fixed noise: same generator, same score
     metrics: tuple[str, ...] | None = field(default=None, metadata=rule(choices=METRICS.names))
     cache_dir: str = "runs/cache"  # trained evaluation classifiers
+    # Held-out accuracy below which the classifier's metrics refuse to run; None: the dataset's default.
+    classifier_min_accuracy: float | None = field(default=None, metadata=rule(min=0, max=1))
 
 
 @dataclass(frozen=True)
@@ -272,20 +275,32 @@ def resolve_run(
 
 def finalize_run(run: RunConfig) -> RunConfig:
     """Resolve every `auto`, then check the rules that span sections."""
-    entry = DATASETS.get(run.data.name)
+    entry = dataset_entry(run.data)
     model = resolve_model(run.model, entry.kind, run.data.name, run.train)
     check_image_size(run.data, entry, model)
-    objective = run.objective or DEFAULT_OBJECTIVES[entry.kind]
-    check_metric_applies(objective, run.data.name, "sweep.objective")
+    objective = run.objective or default_objective(entry.properties)
+    check_metric_applies(objective, entry, run.data.name, "sweep.objective")
     metrics = run.eval.metrics
     if metrics is None:
-        metrics = tuple(metrics_for_dataset(run.data.name))
+        metrics = tuple(metrics_for(entry.properties))
     for i, metric in enumerate(metrics):
-        check_metric_applies(metric, run.data.name, f"eval.metrics[{i}]")
+        check_metric_applies(metric, entry, run.data.name, f"eval.metrics[{i}]")
     if objective not in metrics:
         metrics = (*metrics, objective)
-    return dataclasses.replace(run, model=model, objective=objective,
-                               eval=dataclasses.replace(run.eval, metrics=metrics))
+    return dataclasses.replace(run, model=model, objective=objective, eval=dataclasses.replace(
+        run.eval, metrics=metrics, classifier_min_accuracy=classifier_threshold(run, entry)))
+
+
+def classifier_threshold(run: RunConfig, entry: DatasetEntry) -> float | None:
+    """eval.classifier_min_accuracy, or the dataset's default; None (only) for datasets without labels."""
+    if "labels" not in entry.properties:
+        if run.eval.classifier_min_accuracy is not None:
+            raise ConfigError("eval.classifier_min_accuracy", f"{run.eval.classifier_min_accuracy!r}: data.name "
+                              f"{run.data.name!r} has no labels, so no evaluation classifier; allowed: null")
+        return None
+    if run.eval.classifier_min_accuracy is None:
+        return entry.classifier_min_accuracy
+    return run.eval.classifier_min_accuracy
 
 
 def resolve_model(model: ModelConfig, kind: str, data_name: str, train: TrainConfig) -> ModelConfig:
@@ -319,11 +334,13 @@ def check_image_size(data: DataConfig, entry: DatasetEntry, model: ModelConfig) 
                                              f"allowed: {', '.join(map(str, sizes))}")
 
 
-def check_metric_applies(metric: str, data_name: str, path: str) -> None:
-    if data_name not in METRICS.get(metric).datasets:
-        allowed = metrics_for_dataset(data_name, include_optional=True)
-        raise ConfigError(path, f"{metric!r} is not defined for data.name {data_name!r}; "
-                                f"allowed: {', '.join(allowed)}")
+def check_metric_applies(metric: str, entry: DatasetEntry, data_name: str, path: str) -> None:
+    """A metric runs only on datasets with every property it needs (images, labels, points, modes)."""
+    missing = METRICS.get(metric).needs - entry.properties
+    if missing:
+        allowed = metrics_for(entry.properties, include_optional=True)
+        raise ConfigError(path, f"{metric!r} needs {' and '.join(sorted(missing))}, which data.name {data_name!r} "
+                                f"lacks; allowed: {', '.join(allowed)}")
 
 
 def config_hash(run: RunConfig) -> str:
