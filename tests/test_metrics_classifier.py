@@ -28,6 +28,8 @@ from harness.metrics.classifier import (
     train_classifier,
 )
 
+from tests.conftest import TINY
+
 CPU = torch.device("cpu")
 QUICK = ClassifierSpec(steps=30, check_every_steps=10)  # for tests of the machinery, not of accuracy
 
@@ -39,9 +41,9 @@ def digits(size: int | None = None) -> object:
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache for the session: the metrics test modules train each digits classifier once."""
-    return tmp_path_factory.getbasetemp() / "metrics-classifier-cache"
+def shared_cache() -> Path:
+    """The suite's classifier cache (conftest's TINY configs use it too): each digits classifier trains once."""
+    return Path(TINY["eval"]["cache_dir"])
 
 
 @pytest.mark.parametrize("size", [None, 16])

@@ -15,14 +15,16 @@ from harness.errors import UserError
 from harness.metrics.base import METRICS, EvalContext
 from harness.metrics.images import prepare_classifier, reference_indices
 
+from tests.conftest import TINY
+
 CPU = torch.device("cpu")
 IMAGE_METRICS = ("fd_classifier", "kid", "swd", "class_coverage", "class_kl")
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same directory as test_metrics_classifier's: each digits classifier is trained once."""
-    return tmp_path_factory.getbasetemp() / "metrics-classifier-cache"
+def shared_cache() -> Path:
+    """The suite's classifier cache (conftest's TINY configs use it too): each digits classifier trains once."""
+    return Path(TINY["eval"]["cache_dir"])
 
 
 def digits_run(cache: Path, size: int | None = None, num_samples: int = 2000) -> RunConfig:

@@ -25,8 +25,8 @@ from harness.metrics.base import EvalContext, register_metric
 from harness.metrics.images import reference_count, reference_indices
 
 PATCH = 7  # neighbourhood side
-PATCHES_PER_IMAGE = 32
-DIRECTIONS = 256
+PATCHES_PER_IMAGE = 16
+DIRECTIONS = 128
 MIN_LEVEL_SIDE = 8
 SCALE = 1e3  # the paper reports SWD x 10^3
 BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])

@@ -88,7 +88,7 @@ def device_text(inputs: ReportInputs) -> str:
 def classifier_text(inputs: ReportInputs) -> str:
     """The evaluation classifier's held-out accuracy and the threshold it had to pass, as the runs logged them."""
     if "labels" not in dataset_entry(inputs.exp.data).properties:
-        return "none (unlabelled data: label-free metrics only)"
+        return f"none ({inputs.exp.data.name} has no labels; its metrics need no classifier)"
     runs = inputs.runs
     if runs is None or "classifier_test_accuracy" not in runs or runs.classifier_test_accuracy.isna().all():
         return f"{UNKNOWN} (not logged by the runs)"
