@@ -46,7 +46,7 @@ def test_unknown_name_lists_every_known_name() -> None:
 
 def test_the_harness_registries_hold_the_issue_names() -> None:
     assert PRESETS.names() == ["vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched"]
-    assert set(DATASETS.names()) == {"ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist"}
+    assert {"ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist", "cifar10", "folder"} <= set(DATASETS.names())
     assert set(ARCHS.names()) == {"mlp", "dcgan"}
     assert {"none", "clip", "gp"} <= set(CONSTRAINTS.names())
     assert {"bce", "wasserstein"} <= set(LOSSES.names())
