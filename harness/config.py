@@ -19,11 +19,11 @@ from typing import Any
 from harness import losses as _losses  # noqa: F401  (registers the losses the schema names)
 from harness import schedules as _schedules  # noqa: F401  (registers the schedules)
 from harness.constraints import combined
-from harness.data import DATASETS
+from harness.data import dataset_entry
 from harness.data.base import DatasetEntry
 from harness.errors import ConfigError, UserError
 from harness.knob_space import validate_sweep
-from harness.metrics import DEFAULT_OBJECTIVES, METRICS, metrics_for_dataset
+from harness.metrics import METRICS, default_objective, metrics_for
 from harness.models import ARCHS
 from harness.presets import PRESETS, default_presets
 from harness.sweep import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
@@ -170,20 +170,32 @@ def resolve_run(
 
 def finalize_run(run: RunConfig) -> RunConfig:
     """Resolve every `auto`, then check the rules that span sections."""
-    entry = DATASETS.get(run.data.name)
+    entry = dataset_entry(run.data)
     model = resolve_model(run.model, entry.kind, run.data.name, run.train)
     check_image_size(run.data, entry, model)
-    objective = run.objective or DEFAULT_OBJECTIVES[entry.kind]
-    check_metric_applies(objective, run.data.name, "sweep.objective")
+    objective = run.objective or default_objective(entry.properties)
+    check_metric_applies(objective, entry, run.data.name, "sweep.objective")
     metrics = run.eval.metrics
     if metrics is None:
-        metrics = tuple(metrics_for_dataset(run.data.name))
+        metrics = tuple(metrics_for(entry.properties))
     for i, metric in enumerate(metrics):
-        check_metric_applies(metric, run.data.name, f"eval.metrics[{i}]")
+        check_metric_applies(metric, entry, run.data.name, f"eval.metrics[{i}]")
     if objective not in metrics:
         metrics = (*metrics, objective)
-    return dataclasses.replace(run, model=model, objective=objective,
-                               eval=dataclasses.replace(run.eval, metrics=metrics))
+    return dataclasses.replace(run, model=model, objective=objective, eval=dataclasses.replace(
+        run.eval, metrics=metrics, classifier_min_accuracy=classifier_threshold(run, entry)))
+
+
+def classifier_threshold(run: RunConfig, entry: DatasetEntry) -> float | None:
+    """eval.classifier_min_accuracy, or the dataset's default; None (only) for datasets without labels."""
+    if "labels" not in entry.properties:
+        if run.eval.classifier_min_accuracy is not None:
+            raise ConfigError("eval.classifier_min_accuracy", f"{run.eval.classifier_min_accuracy!r}: data.name "
+                              f"{run.data.name!r} has no labels, so no evaluation classifier; allowed: null")
+        return None
+    if run.eval.classifier_min_accuracy is None:
+        return entry.classifier_min_accuracy
+    return run.eval.classifier_min_accuracy
 
 
 def resolve_model(model: ModelConfig, kind: str, data_name: str, train: TrainConfig) -> ModelConfig:
@@ -217,11 +229,13 @@ def check_image_size(data: DataConfig, entry: DatasetEntry, model: ModelConfig) 
                                              f"allowed: {', '.join(map(str, sizes))}")
 
 
-def check_metric_applies(metric: str, data_name: str, path: str) -> None:
-    if data_name not in METRICS.get(metric).datasets:
-        allowed = metrics_for_dataset(data_name, include_optional=True)
-        raise ConfigError(path, f"{metric!r} is not defined for data.name {data_name!r}; "
-                                f"allowed: {', '.join(allowed)}")
+def check_metric_applies(metric: str, entry: DatasetEntry, data_name: str, path: str) -> None:
+    """A metric runs only on datasets with every property it needs (images, labels, points, modes)."""
+    missing = METRICS.get(metric).needs - entry.properties
+    if missing:
+        allowed = metrics_for(entry.properties, include_optional=True)
+        raise ConfigError(path, f"{metric!r} needs {' and '.join(sorted(missing))}, which data.name {data_name!r} "
+                                f"lacks; allowed: {', '.join(allowed)}")
 
 
 def config_hash(run: RunConfig) -> str:

@@ -32,9 +32,10 @@ def knob_defaults() -> dict[str, Any]:
 @dataclass(frozen=True)
 class DataConfig:
     name: str = field(default="digits", metadata=rule(choices=registered("dataset")))
-    root: str = "data"  # torchvision datasets live under <root>/<MNIST|FashionMNIST>/raw
+    root: str = "data"  # torchvision datasets live under <root>/<MNIST|FashionMNIST>/raw; folder: the images
     download: bool = False
     image_size: int | None = field(default=None, metadata=rule(min=4, max=512))  # None: native size
+    channels: int | None = field(default=None, metadata=rule(choices=(1, 3)))  # None: the dataset's own (folder: 3)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class EvalConfig:
     seed: int = field(default=1234, metadata=rule(min=0, max=2**63 - 1))  # fixed noise: same generator, same score
     metrics: tuple[str, ...] | None = field(default=None, metadata=rule(choices=registered("metric")))
     cache_dir: str = "runs/cache"  # trained evaluation classifiers
+    # Held-out accuracy below which the classifier's metrics refuse to run; None: the dataset's default.
+    classifier_min_accuracy: float | None = field(default=None, metadata=rule(min=0, max=1))
 
 
 @dataclass(frozen=True)

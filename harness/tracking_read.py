@@ -83,7 +83,8 @@ def first_line(exc: BaseException) -> str:
 
 
 RUN_COLUMNS = ["run_id", "run_name", "status", "role", "variant", "stage", "trial_number", "seed", "outcome",
-               "git_commit", "device", "versions", "parent_run_id", "start_ms", "end_ms"]
+               "git_commit", "device", "versions", "parent_run_id", "start_ms", "end_ms", "classifier_test_accuracy",
+               "classifier_min_accuracy"]
 PAGE_SIZE = 1000
 
 
@@ -128,6 +129,9 @@ def run_record(run: Any) -> dict[str, Any]:
     record.update(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
                   parent_run_id=tags.get("mlflow.parentRunId"), start_ms=run.info.start_time,
                   end_ms=run.info.end_time)
+    # The evaluation classifier's accuracy and threshold, logged by on_start as eval_info.* params.
+    record.update({key: run.data.params.get(f"eval_info.{key}")
+                   for key in ("classifier_test_accuracy", "classifier_min_accuracy")})
     return record
 
 

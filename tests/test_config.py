@@ -10,11 +10,10 @@ import yaml
 
 from harness.config import (DataConfig, ModelConfig, TrainConfig, config_hash, load_experiment, parse_experiment,
                             resolve_run)
+from harness.data import DATASETS
 from harness.errors import ConfigError, UserError
 from harness.strict import replace
 from tests.conftest import TINY, deep_merge, tiny_experiment, tiny_run
-
-ALL_DATASETS = ("digits", "mnist", "fashion_mnist", "ring8", "grid25", "swissroll")
 
 
 def write(tmp_path: Path, data: dict | str, name: str = "cfg.yaml") -> Path:
@@ -122,9 +121,9 @@ def test_bad_values(raw: dict, message: str) -> None:
 
 
 def test_unknown_dataset_lists_every_dataset() -> None:
-    message = config_error({"data": {"name": "cifar10"}})
-    assert message.startswith("data.name: 'cifar10' is not one of: ")
-    assert sorted(message.split(": ")[-1].split(", ")) == sorted(ALL_DATASETS)
+    message = config_error({"data": {"name": "cifar100"}})
+    assert message.startswith("data.name: 'cifar100' is not one of: ")
+    assert sorted(message.split(": ")[-1].split(", ")) == sorted(DATASETS.names())
 
 
 @pytest.mark.parametrize("variants, message", [
@@ -259,9 +258,16 @@ def test_batch_norm_critic_is_refused_with_the_gradient_penalty_only() -> None:
     ({"data": {"name": "ring8"}, "model": {"arch": "dcgan"}}, "model.arch: 'dcgan' models images but data.name "
                                                               "'ring8' is points; allowed: auto, mlp"),
     ({"data": {"name": "ring8"}, "eval": {"metrics": ["fd_classifier"]}},
-     "eval.metrics[0]: 'fd_classifier' is not defined for data.name 'ring8'; allowed: "),
+     "eval.metrics[0]: 'fd_classifier' needs images and labels, which data.name 'ring8' lacks; allowed: "),
+    ({"data": {"name": "swissroll"}, "sweep": {"objective": "modes"}},
+     "sweep.objective: 'modes' needs modes, which data.name 'swissroll' lacks; allowed: w1"),
     ({"data": {"name": "digits"}, "sweep": {"objective": "w1"}},
-     "sweep.objective: 'w1' is not defined for data.name 'digits'; allowed: "),
+     "sweep.objective: 'w1' needs points, which data.name 'digits' lacks; allowed: "),
+    ({"data": {"name": "ring8"}, "eval": {"classifier_min_accuracy": 0.9}},
+     "eval.classifier_min_accuracy: 0.9: data.name 'ring8' has no labels, so no evaluation classifier; allowed: null"),
+    ({"data": {"name": "digits", "channels": 3}}, "data.channels: 3 does not fit data.name 'digits'; allowed: null, 1"),
+    ({"data": {"name": "digits", "channels": 2}}, "data.channels: 2 is not one of: 1, 3"),
+    ({"eval": {"classifier_min_accuracy": 1.5}}, "eval.classifier_min_accuracy: 1.5 is out of range"),
     ({"data": {"image_size": 3}}, "data.image_size: 3 is out of range; allowed: >= 4 and <= 512"),
 ])
 def test_cross_section_rules(raw: dict, message: str) -> None:

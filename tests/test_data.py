@@ -242,8 +242,20 @@ def test_empty_idx_file_is_a_user_error_naming_the_path(tmp_path: Path) -> None:
         load("mnist", root=str(tmp_path), download=False)
 
 
-def test_every_dataset_entry_declares_its_kind_and_shape() -> None:
-    shapes = {name: DATASETS.get(name).sample_shape(None) for name in DATASETS.names()}
-    assert shapes == {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
-                      "ring8": (2,), "grid25": (2,), "swissroll": (2,)}
+def test_dataset_entries_declare_their_kind_shape_and_classes() -> None:
+    expected = {"digits": ((1, 8, 8), 10), "mnist": ((1, 28, 28), 10), "fashion_mnist": ((1, 28, 28), 10),
+                "cifar10": ((3, 32, 32), 10), "ring8": ((2,), None), "grid25": ((2,), None), "swissroll": ((2,), None)}
+    for name, (shape, classes) in expected.items():
+        entry = DATASETS.get(name)
+        assert (entry.sample_shape(None), entry.num_classes) == (shape, classes), name
     assert DATASETS.get("digits").sample_shape(16) == (1, 16, 16)
+    assert DATASETS.get("digits").properties == {"images", "labels"}
+    assert DATASETS.get("ring8").properties == {"points", "modes"}
+    assert DATASETS.get("swissroll").properties == {"points"}
+
+
+def test_every_labelled_image_entry_declares_a_classifier_threshold() -> None:
+    for name in DATASETS.names():
+        entry = DATASETS.get(name)
+        if entry.kind == "images" and (entry.num_classes or entry.describe):
+            assert entry.classifier_min_accuracy is not None and 0 < entry.classifier_min_accuracy < 1, name

@@ -6,26 +6,28 @@ import pytest
 import torch
 
 from harness.config import parse_experiment, resolve_run
-from harness.data import DATASETS
-from harness.metrics import DEFAULT_OBJECTIVES, METRICS, EvalContext, metrics_for_dataset, register_metric
+from harness.data import dataset_entry
+from harness.metrics import DEFAULT_OBJECTIVES, METRICS, EvalContext, default_objective, metrics_for, register_metric
 
-EXPECTED = {  # name: (direction, datasets, default)
-    "modes": ("maximize", ("ring8", "grid25"), True),
-    "hq_fraction": ("maximize", ("ring8", "grid25"), True),
-    "reverse_kl": ("minimize", ("ring8", "grid25"), True),
-    "w1": ("minimize", ("ring8", "grid25", "swissroll"), True),
-    "fd_classifier": ("minimize", ("digits", "mnist", "fashion_mnist"), True),
-    "class_coverage": ("maximize", ("digits", "mnist", "fashion_mnist"), True),
-    "class_kl": ("minimize", ("digits", "mnist", "fashion_mnist"), True),
-    "fid_inception": ("minimize", ("digits", "mnist", "fashion_mnist"), False),
+LABELLED_IMAGES, IMAGES, MODE_POINTS = {"images", "labels"}, {"images"}, {"points", "modes"}
+EXPECTED = {  # name: (direction, dataset properties it needs, default)
+    "modes": ("maximize", MODE_POINTS, True),
+    "hq_fraction": ("maximize", MODE_POINTS, True),
+    "reverse_kl": ("minimize", MODE_POINTS, True),
+    "w1": ("minimize", {"points"}, True),
+    "fd_classifier": ("minimize", LABELLED_IMAGES, True),
+    "kid": ("minimize", LABELLED_IMAGES, True),
+    "class_coverage": ("maximize", LABELLED_IMAGES, True),
+    "class_kl": ("minimize", LABELLED_IMAGES, True),
+    "swd": ("minimize", IMAGES, True),
+    "fid_inception": ("minimize", IMAGES, False),
 }
 
 
-def test_the_registry_holds_exactly_the_designed_metrics() -> None:
-    assert set(METRICS.names()) == set(EXPECTED)
-    for name, (direction, datasets, default) in EXPECTED.items():
+def test_the_designed_metrics_declare_their_direction_and_needs() -> None:
+    for name, (direction, needs, default) in EXPECTED.items():
         metric = METRICS.get(name)
-        assert (metric.direction, set(metric.datasets), metric.default) == (direction, set(datasets), default)
+        assert (metric.direction, set(metric.needs), metric.default) == (direction, needs, default)
 
 
 def test_every_docstring_states_its_direction() -> None:
@@ -34,25 +36,39 @@ def test_every_docstring_states_its_direction() -> None:
         assert f"({metric.direction}" in metric.doc, name
 
 
-def test_default_objectives_apply_to_every_dataset_of_their_kind() -> None:
-    for dataset in DATASETS.names():
-        objective = DEFAULT_OBJECTIVES[DATASETS.get(dataset).kind]
-        assert objective in metrics_for_dataset(dataset), dataset
+@pytest.mark.parametrize("properties, objective", [
+    ({"images", "labels"}, "fd_classifier"), ({"images"}, "swd"), ({"points", "modes"}, "w1"), ({"points"}, "w1")])
+def test_the_default_objective_follows_the_dataset_properties(properties: set[str], objective: str) -> None:
+    assert default_objective(frozenset(properties)) == objective
+    assert objective in metrics_for(frozenset(properties))
 
 
-@pytest.mark.parametrize("dataset", ["ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist"])
+def test_every_default_objective_is_a_metric_and_unlabelled_images_get_a_label_free_one() -> None:
+    assert all(name in METRICS for name in DEFAULT_OBJECTIVES)
+    assert "labels" not in METRICS.get(default_objective(frozenset({"images"}))).needs
+
+
+def test_metrics_for_lists_only_metrics_whose_needs_are_met() -> None:
+    unlabelled = metrics_for(frozenset({"images"}), include_optional=True)
+    assert "swd" in unlabelled and "fid_inception" in unlabelled and "fd_classifier" not in unlabelled
+    assert "fid_inception" not in metrics_for(frozenset({"images"}))
+    assert set(metrics_for(frozenset({"points"}))) == {"w1"}
+
+
+@pytest.mark.parametrize("dataset", ["ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist", "cifar10"])
 def test_configs_resolve_their_default_metrics(dataset: str) -> None:
     run = resolve_run(parse_experiment({"name": "t", "data": {"name": dataset}, "sweep": {"trials_per_variant": 1}}),
                       "wgan_gp")
-    assert run.eval.metrics == tuple(metrics_for_dataset(dataset))
-    assert run.objective == DEFAULT_OBJECTIVES[DATASETS.get(dataset).kind]
+    properties = dataset_entry(run.data).properties
+    assert run.eval.metrics == tuple(metrics_for(properties))
+    assert run.objective == default_objective(properties)
 
 
 def test_registration_rejects_a_bad_direction_or_a_missing_docstring() -> None:
     with pytest.raises(ValueError, match="direction"):
-        register_metric("x_bad_direction", direction="up", datasets=("ring8",))
+        register_metric("x_bad_direction", direction="up", needs=("points",))
     with pytest.raises(ValueError, match="docstring"):
-        register_metric("x_no_doc", direction="minimize", datasets=("ring8",))(lambda ctx: 0.0)
+        register_metric("x_no_doc", direction="minimize", needs=("points",))(lambda ctx: 0.0)
     assert "x_no_doc" not in METRICS
 
 

@@ -14,10 +14,13 @@ from harness.data import load_dataset
 from harness.errors import UserError
 from harness.metrics import classifier
 from harness.metrics.classifier import (
-    MIN_TEST_ACCURACY,
-    SPECS,
+    ClassifierSpec,
+    EarlyStopping,
     EvalClassifier,
+    augment,
+    batches,
     cache_path,
+    data_fingerprint,
     definition,
     load_or_train,
     random_shift,
@@ -25,8 +28,10 @@ from harness.metrics.classifier import (
     train_classifier,
 )
 
+from tests.conftest import TINY
+
 CPU = torch.device("cpu")
-QUICK = dataclasses.replace(SPECS["digits"], epochs=1)  # for tests of the machinery, not of accuracy
+QUICK = ClassifierSpec(steps=30, check_every_steps=10)  # for tests of the machinery, not of accuracy
 
 
 def digits(size: int | None = None) -> object:
@@ -36,24 +41,24 @@ def digits(size: int | None = None) -> object:
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache for the session: the metrics test modules train each digits classifier once."""
-    return tmp_path_factory.getbasetemp() / "metrics-classifier-cache"
+def shared_cache() -> Path:
+    """The suite's classifier cache (conftest's TINY configs use it too): each digits classifier trains once."""
+    return Path(TINY["eval"]["cache_dir"])
 
 
 @pytest.mark.parametrize("size", [None, 16])
 def test_digits_classifier_is_well_above_chance(shared_cache: Path, size: int | None) -> None:
-    trained = load_or_train(digits(size), shared_cache)
-    assert trained.test_accuracy >= MIN_TEST_ACCURACY["digits"] == 0.97
-    require_accuracy("digits", trained.test_accuracy)
+    trained = load_or_train(digits(size), shared_cache, ClassifierSpec())
+    assert trained.test_accuracy >= 0.97 and trained.val_accuracy >= 0.95
+    assert 0 < trained.steps <= ClassifierSpec().steps
 
 
 def test_training_is_bitwise_repeatable_and_leaves_global_state_alone() -> None:
     ds = digits()
     torch.manual_seed(123)
     rng_before = torch.get_rng_state()
-    first = train_classifier(QUICK, ds.images, ds.labels, 10).state_dict()
-    second = train_classifier(QUICK, ds.images, ds.labels, 10).state_dict()
+    first = train_classifier(QUICK, ds.images, ds.labels, 10).model.state_dict()
+    second = train_classifier(QUICK, ds.images, ds.labels, 10).model.state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert torch.equal(torch.get_rng_state(), rng_before)
     assert not torch.are_deterministic_algorithms_enabled()
@@ -63,7 +68,7 @@ def test_training_is_bitwise_repeatable_and_leaves_global_state_alone() -> None:
 def test_training_works_under_no_grad() -> None:
     ds = digits()
     with torch.no_grad():  # the Evaluator calls metrics under no_grad
-        model = train_classifier(QUICK, ds.images, ds.labels, 10)
+        model = train_classifier(QUICK, ds.images, ds.labels, 10).model
     assert any(p.abs().sum() > 0 for p in model.parameters())
 
 
@@ -82,15 +87,17 @@ def test_a_cache_hit_reloads_the_same_weights(tmp_path: Path) -> None:
     assert payload["test_accuracy"] == first.test_accuracy
 
 
-def test_the_cache_key_covers_dataset_size_architecture_and_hyperparameters(
+def test_the_cache_key_covers_dataset_data_size_architecture_and_hyperparameters(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base = definition(QUICK, "digits", 8, 10)
     keys = {cache_path(tmp_path, base),
             cache_path(tmp_path, definition(QUICK, "digits", 16, 10)),
             cache_path(tmp_path, definition(QUICK, "mnist", 8, 10)),
             cache_path(tmp_path, definition(dataclasses.replace(QUICK, lr=1e-3), "digits", 8, 10)),
-            cache_path(tmp_path, definition(dataclasses.replace(QUICK, width=16), "digits", 8, 10))}
-    assert len(keys) == 5
+            cache_path(tmp_path, definition(dataclasses.replace(QUICK, width=16), "digits", 8, 10)),
+            cache_path(tmp_path, definition(dataclasses.replace(QUICK, hflip=True), "digits", 8, 10)),
+            cache_path(tmp_path, definition(QUICK, "digits", 8, 10, fingerprint="0123456789abcdef"))}
+    assert len(keys) == 7
     assert cache_path(tmp_path, base) == cache_path(tmp_path, definition(QUICK, "digits", 8, 10))
     assert cache_path(tmp_path, base).name.startswith("eval-classifier-digits-8px-")
     monkeypatch.setattr(classifier, "pool_stages", lambda side: 2)  # an edit of the network alone
@@ -119,9 +126,9 @@ def test_a_file_of_another_definition_is_not_trusted(tmp_path: Path) -> None:
 
 
 def test_low_accuracy_is_refused_with_a_one_line_user_error() -> None:
-    require_accuracy("digits", 0.97)
-    with pytest.raises(UserError, match=r"^eval.metrics: .*digits reaches 50.0% .* below the 97%") as info:
-        require_accuracy("digits", 0.5)
+    require_accuracy("digits", 0.97, 0.97)
+    with pytest.raises(UserError, match=r"^eval.classifier_min_accuracy: .*digits reaches 50.0% .* below the 97.0%") as info:
+        require_accuracy("digits", 0.5, 0.97)
     assert "\n" not in str(info.value)
 
 
@@ -142,3 +149,65 @@ def test_the_classifier_accepts_every_supported_image_size(side: int) -> None:
     model = EvalClassifier(side, QUICK, num_classes=10)
     features, logits = model(torch.zeros(3, 1, side, side))
     assert features.shape == (3, QUICK.features) and logits.shape == (3, 10)
+
+
+def test_the_fingerprint_sees_every_byte_and_the_shape() -> None:
+    x = torch.zeros(4, 1, 2, 2)
+    base = data_fingerprint(x, torch.zeros(4, dtype=torch.long))
+    changed = x.clone()
+    changed[3, 0, 1, 1] = 1e-6
+    assert base == data_fingerprint(x.clone(), torch.zeros(4, dtype=torch.long))
+    assert base != data_fingerprint(changed, torch.zeros(4, dtype=torch.long))
+    assert base != data_fingerprint(x.view(4, 1, 1, 4), torch.zeros(4, dtype=torch.long))
+    assert base != data_fingerprint(x, torch.ones(4, dtype=torch.long))
+
+
+def test_the_step_budget_does_not_depend_on_the_dataset_size() -> None:
+    g = torch.Generator().manual_seed(0)
+    for count in (10, 1000, 100_000):
+        drawn = list(batches(count, 64, 50, g))
+        assert len(drawn) == 50 and all(0 < b.numel() <= 64 for b in drawn)
+    first_epoch = torch.cat(list(batches(100, 64, 2, g)))
+    assert sorted(first_epoch.tolist()) == list(range(100))  # one shuffle, no repeats within it
+
+
+def test_early_stopping_keeps_the_best_weights_and_stops_after_the_patience() -> None:
+    model = torch.nn.Linear(1, 1)
+    stopper = EarlyStopping(patience=2)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+        assert not stopper.update(100, 0.5, model)
+        model.weight.fill_(2.0)
+        assert not stopper.update(200, 0.9, model)  # better: its weights are kept
+        model.weight.fill_(3.0)
+        assert not stopper.update(300, 0.9, model)  # a tie is no gain
+        assert stopper.update(400, 0.8, model)  # second check without a gain: stop
+    assert (stopper.best_accuracy, stopper.best_step) == (0.9, 200)
+    assert float(stopper.best_state["weight"]) == 2.0
+
+
+def test_training_stops_early_and_restores_the_best_validation_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    ds = digits()
+    spec = ClassifierSpec(steps=1000, check_every_steps=20, patience_checks=1)
+    fitted = train_classifier(spec, ds.images, ds.labels, 10)
+    assert fitted.steps < 1000 and fitted.best_step <= fitted.steps and fitted.best_step % 20 == 0
+    val_x, val_y = classifier.split_validation(spec, ds.images.cpu(), ds.labels.cpu())[2:]
+    assert classifier.accuracy(fitted.model, val_x, val_y) == fitted.val_accuracy
+
+
+def test_the_validation_split_is_stratified_and_disjoint_from_training() -> None:
+    ds = digits()
+    train_x, train_y, val_x, val_y = classifier.split_validation(ClassifierSpec(), ds.images, ds.labels)
+    assert train_x.shape[0] + val_x.shape[0] == ds.images.shape[0]
+    assert abs(val_x.shape[0] - 0.1 * ds.images.shape[0]) <= 10 and val_y.unique().numel() == 10
+    pooled = torch.cat([train_x, val_x]).flatten(1)
+    assert torch.unique(pooled, dim=0).shape[0] == torch.unique(ds.images.flatten(1), dim=0).shape[0]
+
+
+def test_mirroring_happens_only_when_the_spec_allows_it() -> None:
+    x = torch.linspace(-1, 1, 8).view(1, 1, 1, 8).expand(64, 1, 8, 8).contiguous()
+    plain = ClassifierSpec(shift_per_side=100)  # side // 100 = 0: no translation either
+    assert torch.equal(augment(x, plain, torch.Generator().manual_seed(0)), x)
+    mirrored = augment(x, dataclasses.replace(plain, hflip=True), torch.Generator().manual_seed(0))
+    flipped = (mirrored == x.flip(-1)).flatten(1).all(1)
+    assert 10 < int(flipped.sum()) < 54 and bool(((mirrored == x).flatten(1).all(1) | flipped).all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,18 +12,19 @@ import torch
 from harness.config import RunConfig, parse_experiment, resolve_run
 from harness.data import load_dataset
 from harness.errors import UserError
-from harness.metrics import classifier
 from harness.metrics.base import METRICS, EvalContext
 from harness.metrics.images import prepare_classifier, reference_indices
 
+from tests.conftest import TINY
+
 CPU = torch.device("cpu")
-IMAGE_METRICS = ("fd_classifier", "class_coverage", "class_kl")
+IMAGE_METRICS = ("fd_classifier", "kid", "swd", "class_coverage", "class_kl")
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same directory as test_metrics_classifier's: each digits classifier is trained once."""
-    return tmp_path_factory.getbasetemp() / "metrics-classifier-cache"
+def shared_cache() -> Path:
+    """The suite's classifier cache (conftest's TINY configs use it too): each digits classifier trains once."""
+    return Path(TINY["eval"]["cache_dir"])
 
 
 def digits_run(cache: Path, size: int | None = None, num_samples: int = 2000) -> RunConfig:
@@ -55,6 +57,7 @@ def test_held_out_real_images_score_near_zero_and_far_better_than_noise(scorer: 
     assert real["fd_classifier"] < 0.02 * fake["fd_classifier"]  # measured: 3.1 vs 270 (8 px), 6.4 vs 721 (16 px)
     assert real["class_coverage"] == 10
     assert real["class_kl"] < 0.02 and fake["class_kl"] > 0.3
+    assert abs(real["kid"]) < 0.02 * fake["kid"] and real["swd"] < 0.3 * fake["swd"]
 
 
 def test_a_collapsed_generator_fails_coverage(scorer: Scorer) -> None:
@@ -96,10 +99,10 @@ def test_non_finite_images_give_an_infinite_distance(scorer: Scorer) -> None:
     assert scorer(fake)["fd_classifier"] == math.inf
 
 
-def test_metrics_refuse_a_classifier_below_the_threshold(shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_metrics_refuse_a_classifier_below_the_threshold(shared_cache: Path) -> None:
     run = digits_run(shared_cache)
-    monkeypatch.setitem(classifier.MIN_TEST_ACCURACY, "digits", 1.01)
-    with pytest.raises(UserError, match="below the 101%"):
+    run = dataclasses.replace(run, eval=dataclasses.replace(run.eval, classifier_min_accuracy=1.01))
+    with pytest.raises(UserError, match=r"^eval.classifier_min_accuracy: .* below the 101.0% required"):
         prepare_classifier(run, load_dataset(run.data, CPU), CPU)
     with pytest.raises(UserError, match="refuse to run"):
         Scorer(run)(load_dataset(run.data, CPU).test_images)

@@ -11,12 +11,14 @@ import torch
 from harness.config import parse_experiment, resolve_run
 from harness.data import load_dataset
 from harness.errors import UserError
-from harness.metrics import Evaluator, inception, metrics_for_dataset
+from harness.data import DATASETS
+from harness.metrics import Evaluator, inception, metrics_for
 
 
 def test_it_is_not_a_default_metric() -> None:
-    assert "fid_inception" not in metrics_for_dataset("digits")
-    assert "fid_inception" in metrics_for_dataset("digits", include_optional=True)
+    digits = DATASETS.get("digits").properties
+    assert "fid_inception" not in metrics_for(digits)
+    assert "fid_inception" in metrics_for(digits, include_optional=True)
 
 
 def test_missing_packages_are_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -140,3 +140,24 @@ def test_generate_uses_running_stats_in_chunks_and_restores_the_mode() -> None:
 def test_every_arch_declares_kind_and_default_norm() -> None:
     assert {name: (ARCHS.get(name).kind, ARCHS.get(name).default_critic_norm) for name in ARCHS.names()} == {
         "mlp": ("points", "none"), "dcgan": ("images", "layer")}
+
+
+@pytest.mark.parametrize("size", [8, 16, 28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_takes_a_training_step_at_every_size_and_channel_count(tmp_path, size: int, channels: int) -> None:
+    from harness.trainer import build_state, train
+    from tests.image_folders import write_flat_folder
+
+    root = write_flat_folder(tmp_path, count=6, side=size, mode="RGB")
+    run = tiny_run("wgan_gp", "dcgan-digits8", data={"name": "folder", "root": str(root), "image_size": size,
+                                                     "channels": channels},
+                   train={"steps": 1, "batch_size": 4, "n_critic": 1}, eval={"num_samples": 10})
+    state = build_state(run)
+    assert state.dataset.sample_shape == (channels, size, size)
+    before = [[p.detach().clone() for p in m.parameters()] for m in (state.G, state.D)]
+    result = train(run, [], state)
+    for old, model in zip(before, (state.G, state.D)):  # both networks took their step
+        assert any(not torch.equal(b, a) for b, a in zip(old, model.parameters()))
+    assert result.steps == 1
+    assert state.G(torch.randn(2, run.model.z_dim)).shape == (2, channels, size, size)
+    assert result.final_metrics["swd"] > 0

@@ -53,7 +53,7 @@ def test_the_mission_recipes_are_registered_and_the_default_variants() -> None:
     """Names the mission relies on are present (more may be added: no exact lists here)."""
     assert DEFAULT_VARIANTS == ("vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched")
     assert {"vanilla", "wgan_clip", "wgan_gp", "wgan_gp_sched", "sngan", "wgan_lp", "r1"} <= set(PRESETS.names())
-    assert {"ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist"} <= set(DATASETS.names())
+    assert {"ring8", "grid25", "swissroll", "digits", "mnist", "fashion_mnist", "cifar10", "folder"} <= set(DATASETS.names())
     assert {"mlp", "dcgan"} <= set(ARCHS.names())
     assert {"none", "clip", "gp", "gp_one_sided", "r1", "dragan", "spectral_norm"} <= set(CONSTRAINTS.names())
     assert {"bce", "wasserstein", "hinge"} <= set(LOSSES.names())

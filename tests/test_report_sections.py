@@ -86,3 +86,20 @@ def test_a_variant_not_started_next_to_finished_ones(stores: tuple, tmp_path: Pa
     later = dataclasses.replace(exp, variants=(*exp.variants, VariantSpec("later", "wgan_gp")))
     text = write_report(later, exp.sweep.storage, exp.tracking.uri, tmp_path, generated_at=GENERATED_AT).read_text()
     assert "- later: not started" in text and "| –      | later " in text
+
+
+def test_the_header_shows_the_classifier_accuracy_and_threshold(stores: tuple) -> None:
+    import pandas as pd
+
+    from harness.config import DataConfig
+
+    exp, _ = stores
+    inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    assert sections.classifier_text(inputs) == f"none ({exp.data.name} has no labels; its metrics need no classifier)"
+    digits = dataclasses.replace(exp, data=DataConfig(name="digits"))
+    runs = pd.DataFrame({"classifier_test_accuracy": ["0.99166", None, "0.99166"],  # MLflow params are strings
+                         "classifier_min_accuracy": ["0.97", None, "0.97"]})
+    text = sections.classifier_text(dataclasses.replace(inputs, exp=digits, runs=runs))
+    assert text == "99.2% held-out accuracy (threshold 97.0%)"
+    unlogged = sections.classifier_text(dataclasses.replace(inputs, exp=digits, runs=runs.iloc[[1]]))
+    assert unlogged.endswith("(not logged by the runs)")

@@ -26,6 +26,7 @@ class GaussianMixture2D:
         self.centers = centers.to(device=device, dtype=torch.float32)
         self.sigma = float(sigma)
         self.device = device
+        self.info: dict[str, float] = {}
 
     def sample(self, n: int) -> Tensor:
         idx = torch.randint(0, self.centers.shape[0], (n,), device=self.device)
@@ -61,6 +62,7 @@ class SwissRoll:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+        self.info: dict[str, float] = {}
 
     def sample(self, n: int) -> Tensor:
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, device=self.device))
@@ -74,6 +76,9 @@ class SwissRoll:
         return None
 
 
-DATASETS.add("ring8", DatasetEntry("points", lambda cfg, dev: GaussianMixture2D(ring8_centers(), 0.02 / 1.414, dev)))
-DATASETS.add("grid25", DatasetEntry("points", lambda cfg, dev: GaussianMixture2D(grid25_centers(), 0.05 / 2.828, dev)))
+# "modes": discrete modes with `centers` and `sigma`, which the mode-counting metrics need.
+DATASETS.add("ring8", DatasetEntry("points", lambda cfg, dev: GaussianMixture2D(ring8_centers(), 0.02 / 1.414, dev),
+                                   traits=("modes",)))
+DATASETS.add("grid25", DatasetEntry("points", lambda cfg, dev: GaussianMixture2D(grid25_centers(), 0.05 / 2.828, dev),
+                                    traits=("modes",)))
 DATASETS.add("swissroll", DatasetEntry("points", lambda cfg, dev: SwissRoll(dev)))

@@ -60,7 +60,8 @@ class Metric:
 
     name: str
     direction: str  # "minimize" or "maximize"
-    datasets: tuple[str, ...]  # dataset names it is defined for
+    # Dataset properties it needs (DatasetEntry.properties): "points" or "images", "labels", "modes".
+    needs: frozenset[str]
     compute: Callable[[EvalContext], float]
     default: bool = True  # computed when eval.metrics is null (optional extras say False)
     doc: str = ""
@@ -68,18 +69,22 @@ class Metric:
     # in the parent process before workers start so that they find a warm cache.
     prepare: PrepareHook | None = None
 
+    def applies_to(self, properties: frozenset[str]) -> bool:
+        return self.needs <= properties
+
 
 METRICS: Registry[Metric] = Registry("metric")
 
-# The objective a config gets when sweep.objective is null; chosen explicitly, never a blend.
-DEFAULT_OBJECTIVES = {"points": "w1", "images": "fd_classifier"}
+# The objective a config gets when sweep.objective is null: the first of these that applies to
+# the dataset (labelled images, then any images, then points); chosen explicitly, never a blend.
+DEFAULT_OBJECTIVES = ("fd_classifier", "swd", "w1")
 
 
 def register_metric(
     name: str,
     *,
     direction: str,
-    datasets: tuple[str, ...],
+    needs: tuple[str, ...],
     default: bool = True,
     prepare: PrepareHook | None = None,
 ) -> Callable[[Callable[[EvalContext], float]], Callable[[EvalContext], float]]:
@@ -91,13 +96,18 @@ def register_metric(
         doc = inspect.getdoc(fn)
         if not doc:  # the docstring is the metric's documentation: what it measures, its direction
             raise ValueError(f"metric {name!r} needs a docstring saying what it measures")
-        METRICS.add(name, Metric(name, direction, tuple(datasets), fn, default, doc, prepare))
+        METRICS.add(name, Metric(name, direction, frozenset(needs), fn, default, doc, prepare))
         return fn
 
     return decorate
 
 
-def metrics_for_dataset(dataset: str, include_optional: bool = False) -> list[str]:
-    """Names of the metrics defined for `dataset`, in registration order (optional extras on request)."""
+def metrics_for(properties: frozenset[str], include_optional: bool = False) -> list[str]:
+    """Names of the metrics that apply to a dataset with `properties`, in registration order."""
     return [m for m in METRICS.names()
-            if dataset in METRICS.get(m).datasets and (include_optional or METRICS.get(m).default)]
+            if METRICS.get(m).applies_to(properties) and (include_optional or METRICS.get(m).default)]
+
+
+def default_objective(properties: frozenset[str]) -> str:
+    """The objective of a dataset with `properties` when sweep.objective is null."""
+    return next(m for m in DEFAULT_OBJECTIVES if METRICS.get(m).applies_to(properties))

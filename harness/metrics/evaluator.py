@@ -22,8 +22,9 @@ class Evaluator:
 
     `__call__(G)` returns {metric name: value} and nothing else. Facts about the yardstick go to
     `info` instead, filled by `prepare()` and by the first call: `classifier_test_accuracy` and
-    `classifier_min_accuracy` (image metrics), `fd_reference_samples` (n of the Fréchet distance),
-    `w1_points` (n of W1). `seconds_total / calls` is the mean cost of one evaluation.
+    `classifier_min_accuracy` (labelled images), `fd_reference_samples` (n of the Fréchet distance),
+    `w1_points` (n of W1), and the dataset's own `info` (a folder's split sizes and seed).
+    `seconds_total / calls` is the mean cost of one evaluation.
     """
 
     def __init__(self, cfg: "RunConfig", dataset: "Dataset", device: torch.device) -> None:
@@ -34,7 +35,7 @@ class Evaluator:
         noise_rng = torch.Generator().manual_seed(cfg.eval.seed)
         self.z = torch.randn(cfg.eval.num_samples, cfg.model.z_dim, generator=noise_rng).to(device)
         self.run_cache: dict = {}
-        self.info: dict[str, float] = {}
+        self.info: dict[str, float] = dict(dataset.info)  # the data's own facts (e.g. a folder's split)
         self.seconds_total = 0.0
         self.calls = 0
 

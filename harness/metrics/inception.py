@@ -17,7 +17,7 @@ from torch import Tensor
 
 from harness.errors import UserError
 from harness.metrics.base import EvalContext, register_metric
-from harness.metrics.images import IMAGE_DATASETS, reference_count, reference_indices
+from harness.metrics.images import reference_count, reference_indices
 
 if TYPE_CHECKING:
     from harness.schema import RunConfig
@@ -78,7 +78,7 @@ def fid_module(ctx: EvalContext, n: int) -> Any:
     return ctx.shared(f"inception_fid_{n}", build, per_run=True)
 
 
-@register_metric("fid_inception", direction="minimize", datasets=IMAGE_DATASETS, default=False,
+@register_metric("fid_inception", direction="minimize", needs=("images",), default=False,
                  prepare=prepare_inception)
 def fid_inception(ctx: EvalContext) -> float:
     """Standard FID (Inception-v3 pool3, 2048-d, torchmetrics) between generated and real images (minimize).

@@ -22,8 +22,7 @@ from harness.metrics.wasserstein import wasserstein1_exact
 if TYPE_CHECKING:
     from harness.data import Dataset
 
-MODE_TOYS = ("ring8", "grid25")  # toys with discrete modes (dataset.centers / dataset.sigma)
-TOYS = (*MODE_TOYS, "swissroll")
+MODE_TOYS = ("points", "modes")  # toys with discrete modes (dataset.centers / dataset.sigma)
 HQ_STDS = 3.0  # a sample is high quality within this many standard deviations of its mode
 # Exact assignment costs ~N^3 (worst when clouds are far apart): 500 points take 0.015-0.09 s,
 # 1000 points up to 1 s, 2500 points up to 20 s on a 2-core machine.
@@ -85,7 +84,7 @@ def reference_points(ctx: EvalContext, n: int) -> Tensor:
     return ctx.shared(f"toy_reference_{n}", lambda: seeded_sample(ctx.dataset, n, seed, ctx.device), per_run=True)
 
 
-@register_metric("modes", direction="maximize", datasets=MODE_TOYS)
+@register_metric("modes", direction="maximize", needs=MODE_TOYS)
 def modes(ctx: EvalContext) -> float:
     """Number of mixture modes captured (maximize; 8 on ring8, 25 on grid25 at best).
 
@@ -96,7 +95,7 @@ def modes(ctx: EvalContext) -> float:
     return float(torch.unique(assignment.nearest[assignment.high_quality]).numel())
 
 
-@register_metric("hq_fraction", direction="maximize", datasets=MODE_TOYS)
+@register_metric("hq_fraction", direction="maximize", needs=MODE_TOYS)
 def hq_fraction(ctx: EvalContext) -> float:
     """Fraction of samples within 3 sigma (Euclidean) of their nearest mode (maximize).
 
@@ -105,7 +104,7 @@ def hq_fraction(ctx: EvalContext) -> float:
     return float(mode_assignment(ctx).high_quality.double().mean())
 
 
-@register_metric("reverse_kl", direction="minimize", datasets=MODE_TOYS)
+@register_metric("reverse_kl", direction="minimize", needs=MODE_TOYS)
 def reverse_kl(ctx: EvalContext) -> float:
     """KL(generated || true) of the mode histogram, in nats (minimize; 0 is perfect balance).
 
@@ -121,7 +120,7 @@ def reverse_kl(ctx: EvalContext) -> float:
     return float((q[present] * torch.log(q[present] * assignment.num_modes)).sum())
 
 
-@register_metric("w1", direction="minimize", datasets=TOYS)
+@register_metric("w1", direction="minimize", needs=("points",))
 def w1(ctx: EvalContext) -> float:
     """Wasserstein-1 distance between generated and real points (minimize), by exact assignment.
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from harness.config import ExperimentConfig
-from harness.data import DATASETS
+from harness.data import DATASETS, dataset_entry
 from harness.metrics import METRICS
 from harness import tracking_read as mlflow_runs
 from harness.report import stats, tables
@@ -87,6 +87,18 @@ def device_text(inputs: ReportInputs) -> str:
     return f"{UNKNOWN} (not recorded by the sweep; config train.device={inputs.exp.train.device})"
 
 
+def classifier_text(inputs: ReportInputs) -> str:
+    """The evaluation classifier's held-out accuracy and the threshold it had to pass, as the runs logged them."""
+    if "labels" not in dataset_entry(inputs.exp.data).properties:
+        return f"none ({inputs.exp.data.name} has no labels; its metrics need no classifier)"
+    runs = inputs.runs
+    if runs is None or "classifier_test_accuracy" not in runs or runs.classifier_test_accuracy.isna().all():
+        return f"{UNKNOWN} (not logged by the runs)"
+    logged = runs.dropna(subset=["classifier_test_accuracy"])
+    pairs = sorted({(float(a), float(m)) for a, m in zip(logged.classifier_test_accuracy, logged.classifier_min_accuracy)})
+    return "; ".join(f"{a:.1%} held-out accuracy (threshold {m:.1%})" for a, m in pairs)
+
+
 def header(inputs: ReportInputs) -> list[Block]:
     exp = inputs.exp
     objective, direction = tables.objective_of(inputs.sweep)
@@ -96,7 +108,7 @@ def header(inputs: ReportInputs) -> list[Block]:
     data = f"{exp.data.name} ({DATASETS.get(exp.data.name).kind}" + (
         f", {exp.data.image_size}×{exp.data.image_size})" if exp.data.image_size else ")")
     fields = {"Config": f"`{exp.name}` (hash `{experiment_hash(exp)}`)", "Dataset": data,
-              "Objective": f"{objective} ({direction})", "Variants": ", ".join(v.name for v in exp.variants),
+              "Evaluation classifier": classifier_text(inputs), "Objective": f"{objective} ({direction})", "Variants": ", ".join(v.name for v in exp.variants),
               "Budget": budget_text(inputs), "Optuna storage": f"`{redact(inputs.storage_url)}`",
               "MLflow tracking": f"`{redact(inputs.tracking_uri)}`",
               "Generated": inputs.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),

@@ -1,0 +1,70 @@
+"""Test data on disk: image folders (from scikit-learn's digits) and CIFAR-10 python-batch files."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def digit_pixels(count: int, side: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` scikit-learn digits as uint8 (count, side, side) images upscaled from 8 px, and their labels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    idx = (np.arange(count) + offset) % len(digits.target)
+    images = [np.asarray(Image.fromarray((digits.images[i] * 255 / 16).astype(np.uint8)).resize(
+        (side, side), Image.Resampling.BILINEAR)) for i in idx]
+    return np.stack(images), digits.target[idx]
+
+
+def save(pixels: np.ndarray, path: Path, mode: str) -> None:
+    """A grayscale array as an image file in `mode` ("L", "RGB" tinted, "RGBA"); format from the suffix."""
+    image = Image.fromarray(pixels)
+    if mode != "L":
+        rgb = np.stack([pixels, pixels // 2, 255 - pixels], axis=-1).astype(np.uint8)
+        image = Image.fromarray(rgb).convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+def write_class_folders(root: Path, per_class: int = 3, classes: int = 3, side: int = 12, mode: str = "L",
+                        suffix: str = ".png") -> Path:
+    """root/<digit>/<i><suffix>: `per_class` images of each of the first `classes` digit classes."""
+    pixels, labels = digit_pixels(400, side)
+    for c in range(classes):
+        for i, k in enumerate(np.flatnonzero(labels == c)[:per_class]):
+            save(pixels[k], root / f"digit{c}" / f"{i:04d}{suffix}", mode)
+    return root
+
+
+def write_flat_folder(root: Path, count: int = 6, side: int = 12, mode: str = "L") -> Path:
+    pixels, _ = digit_pixels(count, side)
+    for i in range(count):
+        save(pixels[i], root / f"{i:04d}.png", mode)
+    return root
+
+
+def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int]) -> None:
+    """A CIFAR-10 python batch: a pickled dict of bytes keys, data rows of 3072 uint8 (R, G, B planes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    batch = {b"batch_label": b"test batch", b"labels": labels, b"data": images.reshape(len(labels), -1),
+             b"filenames": [f"{i}.png".encode() for i in range(len(labels))]}
+    with path.open("wb") as f:
+        pickle.dump(batch, f)
+
+
+def write_cifar10(root: Path, per_batch: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Tiny data_batch_1..5 and test_batch of random pixels under root/cifar-10-batches-py; returns (train, test)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    train = []
+    for b in range(1, 6):
+        images = rng.integers(0, 256, (per_batch, 3, 32, 32), dtype=np.uint8)
+        write_cifar_batch(folder / f"data_batch_{b}", images, [(b + i) % 10 for i in range(per_batch)])
+        train.append(images)
+    test = rng.integers(0, 256, (per_batch, 3, 32, 32), dtype=np.uint8)
+    write_cifar_batch(folder / "test_batch", test, list(range(per_batch)))
+    return np.concatenate(train), test
