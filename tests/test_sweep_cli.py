@@ -286,13 +286,13 @@ def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, mo
 
     real_train = objective.train
 
-    def faulty_train(run, callbacks, result=None):
+    def faulty_train(run, callbacks, state=None, result=None):
         number = next(cb.trial.number for cb in callbacks if isinstance(cb, objective.OptunaReporter))
         if number == 1:
             raise Diverged(7, "d_loss")
         if number == 2:
             callbacks = [Sabotage(), *callbacks]
-        return real_train(run, callbacks, result=result)
+        return real_train(run, callbacks, state=state, result=result)
 
     monkeypatch.setattr(objective, "train", faulty_train)
     monkeypatch.chdir(tmp_path)
