@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from harness.sweep.studies import slot_trials
 from tests.services import (admin_connection, fresh_database, mlflow_server, pg_url, postgres_skip_reason,
                             stop_group)
 from tests.sweep_support import mlflow_runs, run_sweep_cli, start_sweep_cli, write_config
+from tests.test_sweep_cli import wait_for
 
 pytestmark = pytest.mark.slow
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -31,16 +31,6 @@ FAULT_SWEEP: dict[str, Any] = {
     "sweep": {"trials_per_variant": 1, "seeds": 1, "storage_retries": 3, "storage_retry_seconds": 0.5},
     "tracking": {"retries": 3, "retry_seconds": 0.5},
 }
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 240) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def running_trial_in(db: Path) -> bool:
@@ -71,7 +61,7 @@ def test_a_tracking_server_stopped_mid_trial_is_retried_visibly_then_the_rerun_f
     config = write_config(tmp_path, **FAULT_SWEEP)
     with mlflow_server(backend, tmp_path) as server:
         sweep = start_sweep_cli(tmp_path, config, "--tracking-uri", server.url)
-        wait_for(lambda: running_trial_in(tmp_path / "runs" / "optuna.db"), "a running trial")
+        wait_for(lambda: running_trial_in(tmp_path / "runs" / "optuna.db"), what="a running trial")
         stop_group(server.process)
         started = time.monotonic()
         _, err = sweep.communicate(timeout=180)
@@ -123,7 +113,7 @@ def test_postgresql_connections_killed_mid_trial_lose_nothing(tmp_path: Path) ->
     with fresh_database("harness_test_kill") as database:
         storage = pg_url(database)
         sweep = start_sweep_cli(tmp_path, config, "--storage", storage)
-        wait_for(lambda: running_child_run(tmp_path / "runs" / "mlflow.db"), "a running trial")
+        wait_for(lambda: running_child_run(tmp_path / "runs" / "mlflow.db"), what="a running trial")
         killed = 0
         for _ in range(5):  # the heartbeat thread, reports and the claim loop all lose their connections
             killed += kill_backends(database)
