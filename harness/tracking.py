@@ -317,8 +317,10 @@ class RunLogger(TrainCallback):
         """Close the run as KILLED, once, without retries: the service may be the thing that is gone."""
         if self.monitor is not None:
             self.monitor.finish()
+        from mlflow.entities import RunTag
+
         try:
-            self.set_tags(tags)
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in prefixed(tags).items()])
             self.client.set_terminated(self.run_id, status="KILLED")
         except Exception:  # noqa: BLE001 - the heartbeat of the next run closes it instead
             pass

@@ -1,7 +1,8 @@
 """`python -m harness.train CONFIG --variant NAME`: train one run and write its outputs to a folder.
 
 Outputs: config.yaml (resolved), log.jsonl (window scalars and evaluations), samples/step_N.png,
-samples.pt (final samples), checkpoint.pt (final, and every train.checkpoint_every steps).
+samples.pt (final samples), checkpoint.pt (final, and every train.checkpoint_every steps or
+train.checkpoint_every_seconds of wall time).
 `--resume` continues from the folder's checkpoint.
 """
 

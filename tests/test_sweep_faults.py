@@ -69,6 +69,7 @@ def test_a_tracking_server_stopped_mid_trial_is_retried_visibly_then_the_rerun_f
     assert time.monotonic() - started < 120  # bounded: 3 attempts, 0.5 s then 1 s apart, plus the trial's step
     assert f"waiting for the tracking server at {server.url} (attempt 2 of 3" in err
     assert f"waiting for the tracking server at {server.url} (attempt 3 of 3" in err
+    assert err.count("(attempt 2 of 3") == 1  # one round of retries: giving up does not start another
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: lost the tracking server at {server.url} after 3 attempts"), err
     storage = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
