@@ -232,8 +232,9 @@ def test_a_different_config_is_refused_naming_the_keys(saved: tuple[Path, RunCon
 def test_resumable_keys_may_change(saved: tuple[Path, RunConfig]) -> None:
     path, _ = saved
     assert set(RESUMABLE_CHANGES) == {"train.steps", "train.log_every", "train.eval_every", "train.sample_every",
-                                      "train.checkpoint_every", "train.device"}
-    cfg = run_cfg("wgan_gp", "mlp-ring8", steps=9, checkpoint_every=3, log_every=1, eval_every=5, sample_every=7)
+                                      "train.checkpoint_every", "train.checkpoint_every_seconds", "train.device"}
+    cfg = run_cfg("wgan_gp", "mlp-ring8", steps=9, checkpoint_every=3, log_every=1, eval_every=5, sample_every=7,
+                  checkpoint_every_seconds=60.0)
     assert load_checkpoint(path, cfg).step == 2
 
 
