@@ -1,7 +1,9 @@
-"""Checkpoints: a plain dict of G, D, both optimizers, both schedulers, step, config and RNG state."""
+"""Checkpoints: a plain dict of G, D, both optimizers, both schedulers, step, config, RNG state,
+the data sampler's state and the run's time accounting (so cumulative seconds continue on resume)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -13,12 +15,12 @@ from harness.device import rng_state, set_rng_state
 from harness.errors import UserError
 from harness.schedules import SCHEDULES
 from harness.strict import flatten, to_plain
-from harness.trainer import TrainState, build_state
+from harness.trainer import TrainResult, TrainState, build_state
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: adds "progress", the TrainResult so far
 # Keys that may change between a checkpoint and its resumption without changing the run.
 RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.eval_every", "train.sample_every",
-                     "train.checkpoint_every", "train.device")
+                     "train.checkpoint_every", "train.checkpoint_every_seconds", "train.device")
 
 
 def state_dict(state: TrainState) -> dict[str, Any]:
@@ -34,7 +36,22 @@ def state_dict(state: TrainState) -> dict[str, Any]:
         "sched_D": None if state.sched_D is None else state.sched_D.state_dict(),
         "data": state.dataset.state_dict(),
         "rng": rng_state(),
+        "progress": progress_dict(state.result),
     }
+
+
+def progress_dict(result: TrainResult) -> dict[str, Any]:
+    """Every TrainResult field (whatever fields it grows), as plain data torch.load accepts unpickled."""
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(TrainResult)}
+
+
+def restore_progress(saved: dict[str, Any]) -> TrainResult:
+    names = {f.name for f in dataclasses.fields(TrainResult)}
+    result = TrainResult.empty()
+    for key, value in saved.items():
+        if key in names:  # a field this version no longer has is dropped, a new one starts empty
+            setattr(result, key, [tuple(item) for item in value] if key == "history" else value)
+    return result
 
 
 def save_checkpoint(state: TrainState, path: str | Path) -> Path:
@@ -88,4 +105,5 @@ def load_checkpoint(path: str | Path, cfg: RunConfig, device: torch.device | Non
     state.dataset.load_state_dict(ckpt["data"])
     set_rng_state(ckpt["rng"])
     state.step = int(ckpt["step"])
+    state.result = restore_progress(ckpt["progress"])
     return state

@@ -9,11 +9,19 @@ from typing import TypeVar
 
 R = TypeVar("R")
 
-EXIT_USER_ERROR = 2
+# Exit codes of every command (README, "Exit codes"): 0 settled and usable; 1 an unexpected crash.
+EXIT_USER_ERROR = 2  # bad input, or a service unreachable at the start or lost mid-sweep
+EXIT_NOTHING_USABLE = 3  # settled, but some variant has no complete run to compare
+EXIT_UNFINISHED = 4  # a worker crashed and left part of the budget undone
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 class UserError(Exception):
     """A problem with the user's input or environment that a one-line message explains."""
+
+
+class ServiceLost(UserError):
+    """A store that answered at the start stopped answering mid-sweep, and the retries ran out."""
 
 
 class ConfigError(UserError):
@@ -38,6 +46,6 @@ def cli_entry(main: Callable[..., R]) -> Callable[..., R]:
             raise SystemExit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
-            raise SystemExit(130) from None
+            raise SystemExit(EXIT_INTERRUPTED) from None
 
     return wrapper

@@ -63,7 +63,10 @@ class TrainConfig:
     log_every: int = field(default=25, metadata=rule(min=1))  # steps per logged window (one host sync)
     eval_every: int = field(default=500, metadata=rule(min=1))
     sample_every: int = field(default=500, metadata=rule(min=1))
-    checkpoint_every: int = field(default=0, metadata=rule(min=0))  # 0: only at the end
+    checkpoint_every: int = field(default=0, metadata=rule(min=0))  # steps; 0: by time only (and at the end)
+    # A sweep trial also checkpoints at the first logging boundary after this much wall time (0: off),
+    # so a killed or preempted trial loses at most this much work; see README "Resuming".
+    checkpoint_every_seconds: float = field(default=600.0, metadata=rule(min=0))
     # The knobs the registered entries declare (lambda_gp, clip_value, plateau_factor, ...): written
     # as plain `train.<knob>` keys, read as `train.<knob>` attributes.
     knobs: dict[str, Any] = field(default_factory=knob_defaults, metadata=rule(inline=knob_specs))
@@ -123,11 +126,16 @@ class SweepConfig:
     grace_seconds: int = field(default=60, metadata=rule(min=2))
     max_retry: int = field(default=3, metadata=rule(min=0))
     report: bool = True  # write the markdown report when the sweep ends
+    storage_retries: int = field(default=6, metadata=rule(min=1))  # tries of a storage call mid-sweep
+    storage_retry_seconds: float = field(default=2.0, metadata=rule(min=0))  # first wait; doubles, max 30 s
 
 
 @dataclass(frozen=True)
 class TrackingConfig:
     uri: str = "sqlite:///runs/mlflow.db"
+    retries: int = field(default=6, metadata=rule(min=1))  # tries of an MLflow call mid-sweep
+    retry_seconds: float = field(default=2.0, metadata=rule(min=0))  # first wait; doubles, max 30 s
+    system_metrics: bool = True  # MLflow's CPU/GPU monitor on trial runs, when the [system] extra is installed
 
 
 @dataclass(frozen=True)

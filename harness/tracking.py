@@ -23,6 +23,9 @@ import torch
 
 from harness import __version__
 from harness.errors import UserError
+from harness.retry import RetryPolicy, call_with_retries
+from harness.tracking_resume import (commit_resume_checkpoint, flush_artifacts, resume_point_of, start_system_metrics,
+                                     tracking_retry)
 from harness.urls import redact, sqlite_path
 from harness.trainer import TrainCallback, TrainState
 from harness.tracking_read import (PAGE_SIZE, RUN_COLUMNS, TAG_PREFIX, cached_client, client,  # noqa: F401
@@ -30,6 +33,12 @@ from harness.tracking_read import (PAGE_SIZE, RUN_COLUMNS, TAG_PREFIX, cached_cl
                                    metric_history, no_progress_bar, run_record, run_url, server_problem,
                                    tracking_problem)
 
+# MLflow configures its loggers when imported, from this variable: no "creating tables" chatter.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+# MLflow's own HTTP retries wait silently for minutes (7 tries, doubling from 2 s) when a server is
+# gone; the harness retries instead, bounded and visibly (`tracking.retries`, harness/retry.py).
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 MAX_PARAMS_PER_BATCH = 100
@@ -50,7 +59,11 @@ def check_reachable(uri: str) -> None:
     if problem:
         raise UserError(f"tracking.uri: {problem}")
     if sqlite_path(uri) is not None:
-        sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"tracking.uri: cannot create the folder of {redact(uri)} "
+                            f"({exc.strerror or type(exc).__name__})") from None
 
 
 def artifact_location(uri: str, experiment: str) -> str | None:
@@ -126,25 +139,50 @@ def base_tags() -> dict[str, str]:
 
 
 class RunLogger(TrainCallback):
-    """One MLflow child run: buffered metrics, sample grids by step, final samples and checkpoint."""
+    """One MLflow child run: buffered metrics, sample grids by step, checkpoints, final samples.
+
+    Metrics and images go through MLflow's asynchronous logging, so a slow or distant server never
+    blocks a training step. The batches are awaited at evaluations, checkpoints and the end of the
+    run ("settled"); a batch that failed is re-sent with bounded, visible retries (`retry`).
+    """
 
     def __init__(self, uri: str, experiment_id: str, parent_run_id: str, run_name: str,
-                 tags: dict[str, Any], params: dict[str, Any]) -> None:
+                 tags: dict[str, Any], params: dict[str, Any], retry: RetryPolicy | None = None,
+                 system_metrics: bool = False, run_id: str | None = None) -> None:
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
         self.client = client(uri)
-        all_tags = {**base_tags(), **prefixed(tags), MLFLOW_PARENT_RUN_ID: parent_run_id}
-        self.run_id = self.client.create_run(experiment_id, tags=all_tags, run_name=run_name).info.run_id
+        self.retry = retry or tracking_retry(uri)
         self.buffer: list[Any] = []
+        self.pending: list[tuple[Any, list[Any]]] = []  # (async operation, its metrics) not yet awaited
         self.last_flush = time.monotonic()
+        self.committed_slot: str | None = None  # the resume checkpoint's artifact path, once there is one
+        if run_id is None:
+            all_tags = {**base_tags(), **prefixed(tags), MLFLOW_PARENT_RUN_ID: parent_run_id}
+            run_id = self.call(self.client.create_run, experiment_id, tags=all_tags, run_name=run_name).info.run_id
+        self.run_id = run_id
         self.log_params(params)
+        self.monitor = start_system_metrics(uri, run_id) if system_metrics else None
+
+    @classmethod
+    def reopen(cls, uri: str, run_id: str, slot: str, step: int, retry: RetryPolicy | None = None,
+               system_metrics: bool = False) -> "RunLogger":
+        """Continue an existing run (a trial resumed from its checkpoint): its curves go on from `step`."""
+        logger = cls(uri, "", "", "", {}, {}, retry, system_metrics, run_id=run_id)
+        logger.committed_slot = slot
+        logger.call(logger.client.update_run, run_id, status="RUNNING")
+        logger.set_tags({"resumed_at_step": step, "outcome": "running", "reason": ""})
+        return logger
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return call_with_retries(self.retry, fn, *args, **kwargs)
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
+            self.call(self.client.log_batch, self.run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
 
     def log_metrics(self, step: int, values: dict[str, float]) -> None:
         from mlflow.entities import Metric
@@ -155,10 +193,24 @@ class RunLogger(TrainCallback):
             self.flush()
 
     def flush(self) -> None:
+        """Hand the buffered metrics to MLflow's background writer; returns at once."""
         for i in range(0, len(self.buffer), MAX_METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=self.buffer[i : i + MAX_METRICS_PER_BATCH])
-        self.buffer.clear()
+            chunk = self.buffer[i : i + MAX_METRICS_PER_BATCH]
+            self.pending.append((self.client.log_batch(self.run_id, metrics=chunk, synchronous=False), chunk))
+        self.buffer = []
         self.last_flush = time.monotonic()
+
+    def settle(self) -> None:
+        """Wait for every asynchronous batch; re-send the failed ones (ServiceLost when retries run out)."""
+        self.flush()
+        pending, self.pending = self.pending, []
+        for operation, metrics in pending:
+            try:
+                operation.wait()
+            except Exception as exc:  # noqa: BLE001 - re-sent below; a non-transient error re-raises there
+                if not self.retry.transient(exc):
+                    raise
+                self.call(self.client.log_batch, self.run_id, metrics=metrics)
 
     def on_start(self, state: TrainState, eval_info: dict[str, float]) -> None:
         self.log_params({f"eval_info.{k}": v for k, v in eval_info.items()})
@@ -168,32 +220,64 @@ class RunLogger(TrainCallback):
 
     def on_eval(self, step: int, metrics: dict[str, float]) -> None:
         self.log_metrics(step, metrics)
-        self.flush()  # evaluations are rare and are what people watch in the UI
+        self.settle()  # evaluations are rare and are what people watch; a dead server shows up here
 
     def on_samples(self, step: int, image: np.ndarray, samples: torch.Tensor) -> None:
-        self.client.log_image(self.run_id, image, key="samples", step=step)
+        self.client.log_image(self.run_id, image, key="samples", step=step, synchronous=False)
 
     def on_checkpoint(self, state: TrainState) -> None:
-        if state.step < state.cfg.train.steps:
-            return  # trials restart from scratch; only the final checkpoint is worth storing
         from harness.checkpoint import save_checkpoint
+
+        if state.step < state.cfg.train.steps:
+            self.settle()  # the curves up to the checkpoint are stored before it becomes the resume point
+            commit_resume_checkpoint(self, state)
+            return
         from harness.trainer import final_samples
 
         with tempfile.TemporaryDirectory() as tmp:
             save_checkpoint(state, Path(tmp) / "checkpoint.pt")
             torch.save(final_samples(state).cpu(), Path(tmp) / "samples.pt")
-            self.client.log_artifacts(self.run_id, tmp)
+            self.call(self.client.log_artifacts, self.run_id, tmp)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        for key, value in prefixed(tags).items():
-            self.client.set_tag(self.run_id, key, value)
+        from mlflow.entities import RunTag
+
+        self.call(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in prefixed(tags).items()])
 
     def finish(self, status: str, tags: dict[str, Any] | None = None) -> None:
         """Write what is buffered and close the run: FINISHED, FAILED or KILLED."""
-        self.flush()
+        self.settle()
+        self.call(flush_artifacts, self.client, self.run_id)
+        if self.monitor is not None:
+            self.monitor.finish()
         if tags:
             self.set_tags(tags)
-        self.client.set_terminated(self.run_id, status=status)
+        self.call(self.client.set_terminated, self.run_id, status=status)
+
+    def abandon(self, tags: dict[str, Any]) -> None:
+        """Close the run as KILLED, once, without retries: the service may be the thing that is gone."""
+        if self.monitor is not None:
+            self.monitor.finish()
+        from mlflow.entities import RunTag
+
+        try:
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in prefixed(tags).items()])
+            self.client.set_terminated(self.run_id, status="KILLED")
+        except Exception:  # noqa: BLE001 - the heartbeat of the next run closes it instead
+            pass
+
+
+def resume_point(uri: str, run_id: str) -> tuple[str, int] | None:
+    """(artifact path, step) of the run's last mid-trial checkpoint; None when it has none or is gone."""
+    try:
+        return resume_point_of(client(uri).get_run(run_id))
+    except Exception:  # noqa: BLE001 - a deleted or never-created run: the trial starts afresh
+        return None
+
+
+def download_checkpoint(uri: str, run_id: str, artifact: str, dst: Path, retry: RetryPolicy) -> Path:
+    with no_progress_bar():
+        return Path(call_with_retries(retry, client(uri).download_artifacts, run_id, artifact, str(dst)))
 
 
 def mark_run_killed(uri: str, run_id: str, reason: str) -> None:

@@ -141,11 +141,14 @@ def metric_history(uri: str, run_id: str, keys: list[str]) -> "pd.DataFrame":
     from mlflow.exceptions import MlflowException
 
     try:
-        rows = [(key, m.step, m.value) for key in keys for m in client(uri).get_metric_history(run_id, key)]
+        rows = [(key, m.step, m.timestamp, m.value) for key in keys
+                for m in client(uri).get_metric_history(run_id, key)]
     except MlflowException:  # e.g. a run deleted by hand (`mlflow gc`) while its trial stays in Optuna
         rows = []
-    frame = pd.DataFrame(rows, columns=["key", "step", "value"])
-    return frame.sort_values(["key", "step"], ignore_index=True)
+    frame = pd.DataFrame(rows, columns=["key", "step", "timestamp", "value"]).sort_values(["key", "step", "timestamp"])
+    # A resumed trial trains the steps after its checkpoint again: the later value of a step is the one kept.
+    frame = frame.drop_duplicates(["key", "step"], keep="last")
+    return frame.drop(columns="timestamp").reset_index(drop=True)
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """`python -m harness.train CONFIG --variant NAME`: train one run and write its outputs to a folder.
 
 Outputs: config.yaml (resolved), log.jsonl (window scalars and evaluations), samples/step_N.png,
-samples.pt (final samples), checkpoint.pt (final, and every train.checkpoint_every steps).
+samples.pt (final samples), checkpoint.pt (final, and every train.checkpoint_every steps or
+train.checkpoint_every_seconds of wall time).
 `--resume` continues from the folder's checkpoint.
 """
 
@@ -11,12 +12,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
 
+from harness.cli_args import make_parser, parse, print_config
 from harness.checkpoint import load_checkpoint, save_checkpoint
 from harness.config import load_experiment, resolve_run
 from harness.device import resolve_device
@@ -70,21 +73,29 @@ def log_lines_up_to(path: Path, step: int) -> list[str]:
             if line.strip() and json.loads(line)["step"] <= step]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m harness.train", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="experiment YAML")
+EXAMPLES = """  gan-ablate train experiments/ablation.yaml --variant wgan_gp train.steps=200
+  gan-ablate train experiments/toy.yaml --variant vanilla --out runs/v1 --resume"""
+
+
+def build_parser(prog: str = "python -m harness.train", parser: Any = None) -> argparse.ArgumentParser:
+    parser = make_parser(prog, __doc__.splitlines()[0], EXAMPLES, parser)
     parser.add_argument("--variant", required=True, help="a variant name from the config's `variants:`")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (dotted path; value parsed as YAML); repeatable")
     parser.add_argument("--out", type=Path, help="output folder (default runs/train/<name>/<variant>)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    return parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run(parse(build_parser(), argv))
+
+
+def run(args: argparse.Namespace) -> int:
     exp = load_experiment(args.config, args.overrides)
+    if args.print_config:
+        print_config(exp)
+        return 0
     cfg = resolve_run(exp, exp.variant(args.variant).name)
     out_dir = args.out or Path("runs") / "train" / cfg.name / cfg.variant
     device = resolve_device(cfg.train.device)

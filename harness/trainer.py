@@ -65,6 +65,8 @@ class TrainState:
     sched_G: Any
     sched_D: Any
     step: int = 0  # generator steps completed
+    # The run's time accounting so far; a checkpoint keeps it, so a resumed run's totals continue.
+    result: "TrainResult" = field(default_factory=lambda: TrainResult.empty())
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,8 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
     it is filled in as training goes.
     """
     state = state or build_state(cfg)
-    result = TrainResult.empty() if result is None else result
+    result = state.result if result is None else result
+    state.result = result
     result.steps = state.step
     recipe = Recipe.of(cfg)
     evaluator = Evaluator(cfg, state.dataset, state.device)
@@ -255,6 +258,7 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
     stats = StepStats(cfg.train.log_every, state.device, recipe.columns)
     sample_z = fixed_noise(sample_count(state.dataset), cfg.model.z_dim, cfg.eval.seed + 1, state.device)
     window_start, window_steps = time.perf_counter(), 0
+    last_checkpoint = time.monotonic()
     while state.step < cfg.train.steps:
         actions = boundary_actions(cfg, state.step + 1)
         training_step(state, recipe, stats, diagnose=any(actions.values()))
@@ -266,11 +270,19 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
         result.train_seconds += elapsed
         result.steps = state.step
         check_finite(window, first_step, recipe.columns)
+        actions["checkpoint"] |= checkpoint_overdue(cfg, last_checkpoint)
+        last_checkpoint = time.monotonic() if actions["checkpoint"] else last_checkpoint
         scalars = {**summarize(window, recipe.columns), **learning_rates(state),
                    "seconds_per_step": elapsed / window_steps}
         after_window(state, recipe, actions, callbacks, evaluator, sample_z, result, scalars)
         window_start, window_steps = time.perf_counter(), 0
     return result
+
+
+def checkpoint_overdue(cfg: RunConfig, last_checkpoint: float) -> bool:
+    """Time-based checkpoints, taken at a window boundary (they never change what is trained)."""
+    every = cfg.train.checkpoint_every_seconds
+    return every > 0 and time.monotonic() - last_checkpoint >= every
 
 
 def check_finite(window: np.ndarray, first_step: int, columns: tuple[str, ...]) -> None:

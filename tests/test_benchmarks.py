@@ -85,3 +85,10 @@ def test_sweep_efficiency_accounts_for_every_trial(tmp_path: Path) -> None:
     assert lost[0].endswith("(0): their whole span") and float(lost[1]) == 0
     training = next(row for row in table_rows(lines) if row[0].startswith("training:"))
     assert float(training[1]) > 0
+
+
+@pytest.mark.slow
+def test_async_logging_compares_both_writers_against_a_real_server() -> None:
+    lines = run_script("async_logging.py", "--quick")
+    assert [row[0] for row in table_rows(lines)] == ["sync", "async"]
+    assert re.fullmatch(r"async/sync per-step tracking cost: \d+\.\d\d", lines[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,7 @@ def test_checkpoint_is_a_plain_dict_with_every_part(tmp_path: Path) -> None:
     assert path == tmp_path / "sub" / "ckpt.pt" and not list(path.parent.glob("*.tmp"))
     ckpt = torch.load(path, weights_only=True)
     assert set(ckpt) == {"format_version", "step", "config", "G", "D", "opt_G", "opt_D", "sched_G", "sched_D",
-                         "data", "rng"}
+                         "data", "rng", "progress"}
     assert ckpt["format_version"] == FORMAT_VERSION and ckpt["step"] == 2
     assert ckpt["config"] == to_plain(cfg)
     assert ckpt["sched_G"]["last_epoch"] == 2 and ckpt["data"]["pos"] == state.dataset.state_dict()["pos"]
@@ -166,6 +167,37 @@ def test_checkpoint_is_a_plain_dict_with_every_part(tmp_path: Path) -> None:
     assert any("running_mean" in k for k in ckpt["G"])  # the generator's batch-norm statistics travel too
     save_checkpoint(state, path)  # overwriting is fine
     assert torch.load(path, weights_only=True)["step"] == 2
+
+
+def test_the_time_accounting_continues_after_a_resume(tmp_path: Path) -> None:
+    """Cumulative seconds and evaluations carry over a resume instead of restarting at 0."""
+    cfg = run_cfg("wgan_gp", "mlp-ring8", eval_every=STEPS // 2)
+    first_half(cfg, tmp_path / "ckpt.pt")
+    saved = torch.load(tmp_path / "ckpt.pt", weights_only=True)["progress"]
+    assert saved["steps"] == STEPS // 2 and saved["train_seconds"] > 0 and saved["evaluations"] >= 1
+    resumed = load_checkpoint(tmp_path / "ckpt.pt", cfg)
+    assert resumed.result.train_seconds == saved["train_seconds"]
+    assert resumed.result.history == [tuple(item) for item in saved["history"]]
+    result = train(cfg, [], resumed)
+    assert result is resumed.result and result.steps == STEPS
+    assert result.train_seconds > saved["train_seconds"] and result.evaluations > saved["evaluations"]
+    assert [step for step, _ in result.history][0] == [step for step, _ in saved["history"]][0]
+
+
+def test_time_based_checkpoints_happen_at_window_boundaries_only() -> None:
+    """checkpoint_every_seconds > 0 adds checkpoints at logging boundaries, never mid-window."""
+    cfg = run_cfg("wgan_gp", "mlp-ring8", checkpoint_every=0, checkpoint_every_seconds=1e-9)
+    steps: list[int] = []
+
+    class Record(TrainCallback):
+        def on_checkpoint(self, state: TrainState) -> None:
+            steps.append(state.step)
+
+    train(cfg, [Record()])
+    assert steps == list(range(cfg.train.log_every, STEPS + 1, cfg.train.log_every))
+    steps.clear()
+    train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, checkpoint_every_seconds=0.0)), [Record()])
+    assert steps == [STEPS]
 
 
 def test_schedulers_are_none_without_a_schedule(tmp_path: Path) -> None:
@@ -200,8 +232,9 @@ def test_a_different_config_is_refused_naming_the_keys(saved: tuple[Path, RunCon
 def test_resumable_keys_may_change(saved: tuple[Path, RunConfig]) -> None:
     path, _ = saved
     assert set(RESUMABLE_CHANGES) == {"train.steps", "train.log_every", "train.eval_every", "train.sample_every",
-                                      "train.checkpoint_every", "train.device"}
-    cfg = run_cfg("wgan_gp", "mlp-ring8", steps=9, checkpoint_every=3, log_every=1, eval_every=5, sample_every=7)
+                                      "train.checkpoint_every", "train.checkpoint_every_seconds", "train.device"}
+    cfg = run_cfg("wgan_gp", "mlp-ring8", steps=9, checkpoint_every=3, log_every=1, eval_every=5, sample_every=7,
+                  checkpoint_every_seconds=60.0)
     assert load_checkpoint(path, cfg).step == 2
 
 

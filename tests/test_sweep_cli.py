@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from harness.report.load import successor_numbers, trial_record
+from harness.sweep.objective import INTERRUPTED_REASON
 from harness.sweep.studies import slot_trials
 from tests.sweep_support import mlflow_runs, run_sweep_cli, start_sweep_cli, studies, write_config
 
@@ -246,9 +248,22 @@ def test_ctrl_c_requeues_running_trials_and_a_rerun_finishes_exactly(tmp_path: P
     assert not [t for t in trials if t.state == TrialState.RUNNING]  # nothing left dangling
     statuses = {r.info.run_id: r.info.status for r in child_runs(tmp_path)}
     assert all(statuses[t.user_attrs["mlflow_run_id"]] == "KILLED" for t in interrupted)
+    # The bookkeeping says what happened: Ctrl-C, not a dead worker; the parent run is not left RUNNING.
+    assert all(t.user_attrs["reason"] == INTERRUPTED_REASON for t in interrupted)
+    parents = [r for r in mlflow_runs(tmp_path) if r.data.tags.get("harness.role") == "study"]
+    assert [r.info.status for r in parents] == ["KILLED"]
+    retried = successor_numbers(trials)
+    rows = [trial_record("wgan_gp", "search", t, retried.get(t.number), 0) for t in interrupted]
+    assert {row["reason"] for row in rows} == {INTERRUPTED_REASON} and {row["outcome"] for row in rows} == {"interrupted"}
     rerun = run_sweep_cli(tmp_path, config)
     assert rerun.returncode == 0, rerun.stderr
     assert_exact_budget(tmp_path, budget=4, seeds=1, variants=("wgan_gp",))
+    trials = studies(tmp_path)["e2e/wgan_gp"].trials
+    for t in trials:  # a re-queued copy inherited `interrupted`; once it completes it says so
+        if t.state == TrialState.COMPLETE:
+            assert t.user_attrs["outcome"] == "complete", t.number
+    parents = [r for r in mlflow_runs(tmp_path) if r.data.tags.get("harness.role") == "study"]
+    assert [r.info.status for r in parents] == ["FINISHED"]
 
 
 def test_ctrl_c_while_a_trained_trial_is_recorded_waits_for_the_record(tmp_path: Path, monkeypatch) -> None:
@@ -308,13 +323,13 @@ def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, mo
 
     real_train = objective.train
 
-    def faulty_train(run, callbacks, result=None):
+    def faulty_train(run, callbacks, state=None, result=None):
         number = next(cb.trial.number for cb in callbacks if isinstance(cb, objective.OptunaReporter))
         if number == 1:
             raise Diverged(7, "d_loss")
         if number == 2:
             callbacks = [Sabotage(), *callbacks]
-        return real_train(run, callbacks, result=result)
+        return real_train(run, callbacks, state=state, result=result)
 
     monkeypatch.setattr(objective, "train", faulty_train)
     monkeypatch.chdir(tmp_path)

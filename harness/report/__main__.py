@@ -9,28 +9,38 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
+from harness.cli_args import make_parser, parse, print_config
 from harness.config import load_experiment
 from harness.errors import cli_entry
 from harness.urls import redact, resolve_urls
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="experiment YAML, e.g. experiments/ablation.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (dotted path, value parsed as YAML); repeatable")
+EXAMPLES = """  gan-ablate report experiments/ablation.yaml                   # reports/<name>/report.md
+  gan-ablate report experiments/ablation.yaml --format html --out /tmp/report"""
+
+
+def build_parser(prog: str = "python -m harness.report", parser: Any = None) -> argparse.ArgumentParser:
+    parser = make_parser(prog, __doc__.splitlines()[0], EXAMPLES, parser)
     parser.add_argument("--storage", help="Optuna storage URL (default: sweep.storage)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri)")
     parser.add_argument("--format", dest="fmt", choices=("md", "html"), default="md", help="report format (default md)")
     parser.add_argument("--out", type=Path, help="output folder (default: reports/<name>)")
-    return parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run(parse(build_parser(), argv))
+
+
+def run(args: argparse.Namespace) -> int:
     exp = load_experiment(args.config, args.overrides)
+    if args.print_config:
+        print_config(exp)
+        return 0
     storage, tracking = resolve_urls(args.storage, args.tracking_uri, exp)
     print(f"report for {exp.name!r}: storage {redact(storage)}, tracking {redact(tracking)}", flush=True)
     from harness.report import write_report  # pandas, seaborn, Optuna: not needed for argument errors

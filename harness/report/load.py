@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 import pandas as pd
 from optuna.distributions import BaseDistribution
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config import ExperimentConfig, resolve_run
@@ -133,7 +134,8 @@ def searched_distributions(trials: list[FrozenTrial]) -> dict[str, BaseDistribut
 
 def successor_numbers(trials: list[FrozenTrial]) -> dict[int, int]:
     """Failed trial number -> the number of the trial that re-ran it (Optuna's retry callback)."""
-    return {t.system_attrs["retry_history"][-1]: t.number for t in trials if t.system_attrs.get("retry_history")}
+    return {RetryHeartbeatStaleTrialCallback.retry_history(t)[-1]: t.number for t in trials
+            if RetryHeartbeatStaleTrialCallback.retry_history(t)}
 
 
 def outcome(trial: FrozenTrial, retried_as: int | None) -> str:

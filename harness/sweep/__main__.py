@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import sys
+from typing import Any
 
+from harness.cli_args import make_parser, parse, print_config
 from harness.config import ExperimentConfig, load_experiment, resolve_run
 from harness.errors import ConfigError, cli_entry
 from harness.metrics import METRICS
@@ -20,16 +22,20 @@ from harness.sweep.studies import search_budget, search_queue
 from harness.urls import redact, resolve_urls
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m harness.sweep", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="experiment YAML, e.g. experiments/ablation.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (dotted path, value parsed as YAML); repeatable")
+EXAMPLES = """  gan-ablate sweep experiments/ablation.yaml                    # run, or resume, the whole ablation
+  gan-ablate sweep experiments/toy.yaml train.steps=500 --workers 2
+  gan-ablate sweep experiments/toy.yaml 'variants=[wgan_gp]' --dry-run
+  gan-ablate sweep experiments/ablation.yaml --print-config       # the fully resolved config"""
+
+
+def build_parser(prog: str = "python -m harness.sweep", parser: Any = None) -> argparse.ArgumentParser:
+    parser = make_parser(prog, __doc__.splitlines()[0], EXAMPLES, parser)
     parser.add_argument("--storage", help="Optuna storage URL (default: sweep.storage)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri)")
     parser.add_argument("--workers", type=int, default=1, help="trial processes on this machine (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")
-    return parser.parse_args(argv)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int) -> list[str]:
@@ -55,10 +61,16 @@ def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int)
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run(parse(build_parser(), argv))
+
+
+def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers", f"{args.workers!r} is out of range; allowed: >= 1")
     exp = load_experiment(args.config, args.overrides)
+    if args.print_config:
+        print_config(exp)
+        return 0
     storage, tracking = resolve_urls(args.storage, args.tracking_uri, exp)
     print("\n".join(plan_lines(exp, storage, tracking, args.workers)), flush=True)
     if args.dry_run:

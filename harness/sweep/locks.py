@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import zlib
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,17 +17,21 @@ from pathlib import Path
 from harness.errors import UserError
 from harness.urls import redact, sqlalchemy_url, sqlite_path
 
-LOCK_KEY = zlib.crc32(b"gan-ablation-harness")  # one advisory-lock id for all harness sweeps
+def lock_key(experiment: str) -> int:
+    """The advisory-lock id of one experiment's sweeps: unrelated sweeps on one server never wait for
+    each other. A signed 64-bit integer, as pg_advisory_xact_lock(bigint) takes."""
+    digest = hashlib.sha256(f"gan-ablation-harness/{experiment}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @contextmanager
-def storage_lock(url: str) -> Iterator[None]:
+def storage_lock(url: str, experiment: str) -> Iterator[None]:
     path = sqlite_path(url)
     if path is not None:
         with file_lock(path.with_name(path.name + ".lock")):
             yield
         return
-    with advisory_lock(url):
+    with advisory_lock(url, lock_key(experiment)):
         yield
 
 
@@ -51,7 +55,7 @@ def lock_engine(url: str):  # noqa: ANN201 - sqlalchemy.Engine, imported lazily
 
 
 @contextmanager
-def advisory_lock(url: str) -> Iterator[None]:
+def advisory_lock(url: str, key: int) -> Iterator[None]:
     """pg_advisory_xact_lock: held until this transaction ends, released even if the process dies."""
     import sqlalchemy
 
@@ -61,7 +65,7 @@ def advisory_lock(url: str) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - driver missing, refused, bad password, ...
         raise UserError(f"storage: cannot connect to {redact(url)} ({first_line(exc)})") from None
     try:
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         yield
     except BaseException as exc:
         connection_cm.__exit__(type(exc), exc, exc.__traceback__)

@@ -4,40 +4,51 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+import tempfile
 import threading
 import time
 import traceback
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
 import torch
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
+from harness.checkpoint import load_checkpoint
 from harness.config import config_hash, resolve_run
 from harness.device import resolve_device
+from harness.errors import ServiceLost, UserError
+from harness.retry import call_with_retries
 from harness.strict import flatten, to_plain
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.samplers import suggest
 from harness.sweep.space import applicable_space
-from harness.sweep.studies import SEARCH, VariantStudies
-from harness.tracking import RunLogger, mark_run_killed
-from harness.trainer import COST_KEYS, Diverged, TrainCallback, TrainResult, train
+from harness.sweep.studies import SEARCH, VariantStudies, requeue_callback, storage_retry
+from harness.tracking import RunLogger, download_checkpoint, mark_run_killed, resume_point, tracking_retry
+from harness.trainer import COST_KEYS, Diverged, TrainCallback, TrainResult, TrainState, train
+
+KILLED_REASON = "worker died (no heartbeat); re-queued"
+INTERRUPTED_REASON = "interrupted (Ctrl-C); re-queued"
 
 
 class OptunaReporter(TrainCallback):
     """Reports the objective at every evaluation; raises TrialPruned when the pruner says so."""
 
-    def __init__(self, trial: optuna.Trial, objective: str, prune: bool) -> None:
-        self.trial, self.objective, self.prune = trial, objective, prune
+    def __init__(self, trial: optuna.Trial, objective: str, prune: bool, retry: Any = None) -> None:
+        self.trial, self.objective, self.prune, self.retry = trial, objective, prune, retry
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        return fn(*args) if self.retry is None else call_with_retries(self.retry, fn, *args)
 
     def on_eval(self, step: int, metrics: dict[str, float]) -> None:
         value = metrics[self.objective]
         if math.isfinite(value):
-            self.trial.report(value, step)
-        if self.prune and self.trial.should_prune():
+            self.call(self.trial.report, value, step)
+        if self.prune and self.call(self.trial.should_prune):
             raise optuna.TrialPruned(f"pruned at step {step} ({self.objective}={value:.4g})")
 
 
@@ -51,7 +62,11 @@ class Heartbeat:
 
     def beat(self) -> None:
         while not self.stopped.wait(self.interval_s):
-            self.storage.record_heartbeat(self.trial_id)
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception as exc:  # noqa: BLE001 - a dropped connection: the next beat reconnects
+                print(f"warning: heartbeat not recorded ({type(exc).__name__}); trying again in "
+                      f"{self.interval_s:.0f}s", file=sys.stderr, flush=True)
 
     def start(self) -> "Heartbeat":
         self.thread.start()
@@ -72,6 +87,7 @@ class TrialJob:
     logger: RunLogger
     heartbeat: Heartbeat
     prune: bool
+    state: TrainState | None = None  # restored from the trial's last checkpoint, when it has one
 
 
 def device_name(device: torch.device) -> str:
@@ -83,22 +99,53 @@ def run_name(variant: str, stage: str, trial: optuna.Trial, seed: int) -> str:
     return f"{variant}/t{trial.number}" if stage == SEARCH else f"{variant}/confirm-seed{seed}"
 
 
-def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, stage: str,
-                 run: Any) -> RunLogger:
-    previous = trial.user_attrs.get("mlflow_run_id")
-    if previous:  # a re-queued trial: its dead predecessor's run is closed, never reused
-        mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
+def trial_tags(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, stage: str, run: Any) -> dict[str, Any]:
     study = studies.search if stage == SEARCH else studies.confirm
     device = device_name(resolve_device(run.train.device))
     trial.set_user_attr("device", device)
-    tags = {"variant": studies.variant, "stage": stage, "study": study.study_name, "trial_number": trial.number,
-            "device": device,
-            "seed": run.seed, "config_hash": config_hash(run), "role": "trial",
+    return {"variant": studies.variant, "stage": stage, "study": study.study_name, "trial_number": trial.number,
+            "device": device, "seed": run.seed, "config_hash": config_hash(run), "role": "trial",
             "knobs": ",".join(sorted(trial.params)) or "-"}  # the knobs that apply to this variant
+
+
+def resume_logger(ctx: SweepContext, run_id: str, run: Any) -> tuple[RunLogger, TrainState] | None:
+    """Reopen a re-queued trial's run at its last checkpoint; None when it has none that fits `run`."""
+    point = resume_point(ctx.tracking_uri, run_id)
+    if point is None:
+        return None
+    retry = tracking_retry(ctx.tracking_uri, ctx.exp.tracking.retries, ctx.exp.tracking.retry_seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = download_checkpoint(ctx.tracking_uri, run_id, point[0], Path(tmp), retry)
+        try:
+            state = load_checkpoint(path, run)
+        except UserError as exc:  # written by another config or version: start afresh
+            print(f"warning: not resuming run {run_id}: {exc}", file=sys.stderr)
+            return None
+    print(f"resuming run {run_id} from its checkpoint at step {state.step}", file=sys.stderr, flush=True)
+    return RunLogger.reopen(ctx.tracking_uri, run_id, point[0], state.step, retry,
+                            ctx.exp.tracking.system_metrics), state
+
+
+def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, stage: str,
+                 run: Any) -> tuple[RunLogger, TrainState | None]:
+    """The trial's MLflow run: its predecessor's, reopened at the last checkpoint, or a new one."""
+    # What the trial reads as if its worker dies before recording anything else.
+    trial.set_user_attr("outcome", "killed")
+    trial.set_user_attr("reason", KILLED_REASON)
+    tags = trial_tags(ctx, studies, trial, stage, run)
+    previous = trial.user_attrs.get("mlflow_run_id")
+    resumed = resume_logger(ctx, previous, run) if previous else None
+    if resumed is not None:
+        resumed[0].set_tags({"trial_number": trial.number})
+        return resumed
+    if previous:  # a re-queued trial without a usable checkpoint: its dead predecessor's run is closed
+        mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
+    retry = tracking_retry(ctx.tracking_uri, ctx.exp.tracking.retries, ctx.exp.tracking.retry_seconds)
     logger = RunLogger(ctx.tracking_uri, ctx.experiment_id, studies.search.user_attrs["mlflow_parent_run_id"],
-                       run_name(studies.variant, stage, trial, run.seed), tags, flatten(to_plain(run)))
+                       run_name(studies.variant, stage, trial, run.seed), tags, flatten(to_plain(run)), retry,
+                       ctx.exp.tracking.system_metrics)
     trial.set_user_attr("mlflow_run_id", logger.run_id)
-    return logger
+    return logger, None
 
 
 def start_trial(ctx: SweepContext, storage: RDBStorage, studies: VariantStudies, trial: optuna.Trial,
@@ -109,18 +156,18 @@ def start_trial(ctx: SweepContext, storage: RDBStorage, studies: VariantStudies,
         base = resolve_run(ctx.exp, studies.variant)
         params = suggest(trial, applicable_space(ctx.exp, base))
         run = resolve_run(ctx.exp, studies.variant, params=params, seed=trial.user_attrs.get("seed", ctx.exp.seed))
-        logger = start_logger(ctx, studies, trial, stage, run)
+        logger, state = start_logger(ctx, studies, trial, stage, run)
     except BaseException:
         heartbeat.stop()  # the trial stays RUNNING; its silent heartbeat re-queues it
         raise
     study = studies.search if stage == SEARCH else studies.confirm
-    return TrialJob(study, trial, run, logger, heartbeat, prune=stage == SEARCH)
+    return TrialJob(study, trial, run, logger, heartbeat, prune=stage == SEARCH, state=state)
 
 
 def finish_trial(ctx: SweepContext, job: TrialJob) -> None:
     """Train the job and record its outcome in Optuna and MLflow; confirmation runs are never pruned."""
     try:
-        train_and_record(ctx, job.study, job.trial, job.logger, job.run, job.prune)
+        train_and_record(ctx, job)
     finally:
         job.heartbeat.stop()
 
@@ -135,16 +182,21 @@ def abandon_trial(ctx: SweepContext, job: TrialJob) -> None:
 Stopped = tuple[TrialState, str, str, str]  # (Optuna state, MLflow status, outcome, reason) of an unfinished run
 
 
-def train_and_record(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger,
-                     run: Any, prune: bool) -> None:
-    reporter = OptunaReporter(trial, run.objective, prune=prune)
+def train_and_record(ctx: SweepContext, job: TrialJob) -> None:
+    study, trial, logger, run = job.study, job.trial, job.logger, job.run
+    reporter = OptunaReporter(trial, run.objective, job.prune, storage_retry(ctx.exp, ctx.storage_url))
     start = time.perf_counter()
-    progress = TrainResult.empty()  # filled as training goes: a pruned or diverged run keeps its timings
+    # Filled as training goes: a pruned or diverged run keeps its timings, a resumed one continues them.
+    progress = job.state.result if job.state is not None else TrainResult.empty()
     try:
-        stopped = train_until_stopped(run, [logger, reporter], progress)
+        stopped = train_until_stopped(run, [logger, reporter], progress, job.state)
     except KeyboardInterrupt:  # while training, or while a stopped run's reason was being worked out
         with deferred_interrupt():
             requeue(ctx, study, trial, logger)
+        raise
+    except ServiceLost:  # retries ran out: re-queue what the surviving store allows, then stop the sweep
+        with deferred_interrupt():
+            requeue_after_loss(ctx, study, trial, logger)
         raise
     # Training is over: its outcome is written whole (Ctrl-C waits), never left as a RUNNING trial.
     with deferred_interrupt():
@@ -156,14 +208,17 @@ def train_and_record(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial
             close(study, trial, logger, *stopped)
 
 
-def train_until_stopped(run: Any, callbacks: list[TrainCallback], progress: TrainResult) -> Stopped | None:
-    """Train; None when the run reached its last step, else why it stopped (KeyboardInterrupt propagates)."""
+def train_until_stopped(run: Any, callbacks: list[TrainCallback], progress: TrainResult,
+                        state: TrainState | None = None) -> Stopped | None:
+    """Train; None when the run reached its last step, else why it stopped (Ctrl-C and a lost service propagate)."""
     try:
-        train(run, callbacks, result=progress)
+        train(run, callbacks, state=state, result=progress)
     except optuna.TrialPruned as exc:
         return TrialState.PRUNED, "FINISHED", "pruned", str(exc)
     except Diverged as exc:
         return TrialState.PRUNED, "FAILED", "diverged", str(exc)
+    except ServiceLost:
+        raise
     except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
         traceback.print_exc(file=sys.stderr)
         return TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {exc}"
@@ -203,7 +258,9 @@ def record_result(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, r
         close(study, trial, logger, TrialState.PRUNED, "FAILED", "diverged", f"{objective} is not finite")
         return
     trial.set_user_attr("final_metrics", {k: v for k, v in result.final_metrics.items() if math.isfinite(v)})
-    logger.finish("FINISHED", {"outcome": "complete"})
+    trial.set_user_attr("outcome", "complete")  # a re-queued trial inherited its predecessor's outcome
+    trial.set_user_attr("reason", "")
+    logger.finish("FINISHED", {"outcome": "complete", "reason": ""})
     study.tell(trial, value)
 
 
@@ -217,7 +274,24 @@ def close(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, state: Tr
 
 def requeue(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger) -> None:
     """Ctrl-C: fail the trial and queue an identical one, exactly as a dead worker's trial would be."""
-    logger.finish("KILLED", {"outcome": "interrupted", "reason": "interrupted by the user; re-queued"})
+    logger.finish("KILLED", {"outcome": "interrupted", "reason": INTERRUPTED_REASON})
     trial.set_user_attr("outcome", "interrupted")
+    trial.set_user_attr("reason", INTERRUPTED_REASON)
     frozen = study.tell(trial, state=TrialState.FAIL)
-    RetryHeartbeatStaleTrialCallback(ctx.exp.sweep.max_retry)(study, frozen)
+    requeue_callback(ctx.exp)(study, frozen)
+
+
+def requeue_after_loss(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger) -> None:
+    """A service is gone: close and re-queue once, without retries; what fails is left to the heartbeat.
+
+    With MLflow gone the trial is re-queued in Optuna now (its run is closed by the next sweep);
+    with the database gone the trial stays RUNNING, falls silent and is re-queued by the heartbeat.
+    """
+    logger.abandon({"outcome": "interrupted", "reason": "lost a service; re-queued"})
+    try:
+        trial.set_user_attr("outcome", "interrupted")
+        trial.set_user_attr("reason", "lost a service; re-queued")
+        frozen = study.tell(trial, state=TrialState.FAIL)
+        requeue_callback(ctx.exp)(study, frozen)
+    except Exception:  # noqa: BLE001 - the storage is the lost service; its heartbeat re-queues the trial
+        pass

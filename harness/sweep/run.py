@@ -11,18 +11,20 @@ import sys
 import time
 
 from harness.config import ExperimentConfig
+from harness.errors import EXIT_INTERRUPTED, EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
 from harness.sweep.context import SweepContext
+from harness.sweep.preflight import preflight
 from harness.sweep.progress import ProgressMonitor
 from harness.sweep.setup import finish_parents, prepare_metrics, prepare_stores
-from harness.sweep.status import variant_status
+from harness.sweep.status import VariantStatus, variant_status
 from harness.sweep.studies import make_storage, open_studies
-from harness.sweep.worker import run_worker, spawned_worker
-from harness.tracking import check_reachable
+from harness.sweep.worker import run_worker, settled, spawned_worker, worker_studies
 
 
 def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, workers: int) -> int:
+    """Run the sweep; the exit code says how it ended (README, "Exit codes")."""
     start = time.perf_counter()
-    check_reachable(tracking_uri)  # before anything is created: a typo'd server URL leaves no trace
+    preflight(exp, storage_url, tracking_uri)  # before anything is created: a failed check leaves no trace
     experiment_id = prepare_stores(exp, storage_url, tracking_uri)
     prepare_metrics(exp)
     ctx = SweepContext(exp, storage_url, tracking_uri, experiment_id, sampler_seed=process_sampler_seed(exp.seed, 0))
@@ -30,17 +32,59 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
         with ProgressMonitor(exp, storage_url):
             if workers == 1:
                 run_worker(ctx)
+                crashed = []
             else:
-                run_processes(ctx, workers)
+                crashed = run_processes(ctx, workers)
     except KeyboardInterrupt:
+        stop_parents(exp, storage_url, tracking_uri)
         print("interrupted: finished trials are stored and the running ones re-queued; "
               "run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except ServiceLost:
+        stop_parents(exp, storage_url, tracking_uri)
+        raise
+    if crashed or not sweep_settled(ctx):
+        stop_parents(exp, storage_url, tracking_uri)
+        return unfinished(crashed)
     finish_parents(exp, storage_url, tracking_uri)
-    print_summary(exp, storage_url, time.perf_counter() - start)
+    statuses = print_summary(exp, storage_url, time.perf_counter() - start)
     if exp.sweep.report:
         write_final_report(exp, storage_url, tracking_uri)
-    return 0
+    return usable_exit_code(statuses)
+
+
+def stop_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
+    """Parent runs of a sweep that stopped with work left read KILLED, not RUNNING (best effort: the
+    tracking store may be the service that is gone; the next run sets them RUNNING again)."""
+    try:
+        finish_parents(exp, storage_url, tracking_uri, "KILLED")
+    except Exception:  # noqa: BLE001 - nothing more to do here; the exit code tells the rest
+        pass
+
+
+def sweep_settled(ctx: SweepContext) -> bool:
+    return settled(ctx, worker_studies(ctx, make_storage(ctx.storage_url, ctx.exp)))
+
+
+def unfinished(crashed: list[tuple[str, int]]) -> int:
+    """Exit code and warning of a sweep whose workers stopped with budget left."""
+    lost = any(code == EXIT_USER_ERROR for _, code in crashed)
+    died = ", ".join(f"{name} exited with {code}" for name, code in crashed) or "the workers stopped"
+    print(f"warning: {died} with part of the budget undone; their running trials are re-queued (by heartbeat "
+          "after sweep.grace_seconds); run the same command again to finish", file=sys.stderr)
+    return EXIT_USER_ERROR if lost else EXIT_UNFINISHED
+
+
+def usable_exit_code(statuses: list[VariantStatus]) -> int:
+    """0 when every variant has a complete run to compare, else EXIT_NOTHING_USABLE naming those without."""
+    empty = [s for s in statuses if not s.usable]
+    for status in empty:
+        s = status.search
+        print(f"warning: variant {status.variant} produced nothing usable: no complete "
+              f"{'confirmation' if status.confirm.budget else 'search'} run (search: {s.complete} complete, "
+              f"{s.pruned} pruned or diverged, {s.failed} failed); see the report's failures table",
+              file=sys.stderr)
+    return EXIT_NOTHING_USABLE if empty else 0
 
 
 def process_sampler_seed(config_seed: int, worker: int) -> int:
@@ -65,7 +109,7 @@ def write_final_report(exp: ExperimentConfig, storage_url: str, tracking_uri: st
               file=sys.stderr)
 
 
-def run_processes(ctx: SweepContext, workers: int) -> None:
+def run_processes(ctx: SweepContext, workers: int) -> list[tuple[str, int]]:
     """N worker processes (spawned: CUDA and fork do not mix), sharing the machine's cores."""
     spawn = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -82,14 +126,13 @@ def run_processes(ctx: SweepContext, workers: int) -> None:
         for process in processes:
             process.join(timeout=60)  # they received the same Ctrl-C and re-queue their trials
         raise
-    crashed = [f"{p.name} exit {p.exitcode}" for p in processes if p.exitcode]
-    if crashed:
-        print(f"warning: {', '.join(crashed)}; their trials are re-queued by heartbeat on the next run",
-              file=sys.stderr)
+    return [(p.name, p.exitcode) for p in processes if p.exitcode]
 
 
-def print_summary(exp: ExperimentConfig, storage_url: str, wall_seconds: float) -> None:
+def print_summary(exp: ExperimentConfig, storage_url: str, wall_seconds: float) -> list[VariantStatus]:
     storage = make_storage(storage_url, exp)
     print(f"sweep {exp.name!r} settled in {wall_seconds:.0f}s:")
-    for spec in exp.variants:
-        print("  " + variant_status(exp, open_studies(exp, storage, spec.name)).line())
+    statuses = [variant_status(exp, open_studies(exp, storage, spec.name)) for spec in exp.variants]
+    for status in statuses:
+        print("  " + status.line())
+    return statuses

@@ -18,7 +18,7 @@ from harness.tracking import ensure_experiment, ensure_parent_run, set_run_statu
 
 def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> str:
     """Create (or find) the studies, their queued budgets and the MLflow experiment/parent runs."""
-    with storage_lock(storage_url):
+    with storage_lock(storage_url, exp.name):
         storage = make_storage(storage_url, exp)
         experiment_id = ensure_experiment(tracking_uri, exp.name)
         for spec in exp.variants:
@@ -48,9 +48,10 @@ def prepare_metrics(exp: ExperimentConfig) -> None:
         Evaluator(run, load_dataset(run.data, device), device).prepare()
 
 
-def finish_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
+def finish_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str, status: str = "FINISHED") -> None:
+    """FINISHED once settled; KILLED when the sweep stops with work left (Ctrl-C, a crash, a lost service)."""
     storage = make_storage(storage_url, exp)
     for spec in exp.variants:
         parent = open_studies(exp, storage, spec.name).search.user_attrs.get(keys.MLFLOW_PARENT_RUN_ID)
         if parent:
-            set_run_status(tracking_uri, parent, "FINISHED")
+            set_run_status(tracking_uri, parent, status)

@@ -45,6 +45,11 @@ class VariantStatus:
     best: float | None
     direction: str
 
+    @property
+    def usable(self) -> bool:
+        """A complete run to compare: a confirmation run, or a search run where no confirmation is planned."""
+        return (self.confirm.complete if self.confirm.budget else self.search.complete) > 0
+
     def line(self) -> str:
         s, c = self.search, self.confirm
         best = "-" if self.best is None else f"{self.best:.4g}"

@@ -21,6 +21,7 @@ from harness.errors import UserError
 from harness.metrics import METRICS
 from harness import store_keys as keys
 from harness.store_keys import CONFIRM, SEARCH  # noqa: F401  (re-exported: the sweep's modules use them)
+from harness.retry import RetryPolicy
 from harness.sweep.locks import first_line
 from harness.sweep.samplers import search_budget
 from harness.sweep.space import applicable_space, grid_points
@@ -45,18 +46,35 @@ def study_names(exp: ExperimentConfig, variant: str) -> tuple[str, str]:
     return keys.study_names(exp.name, variant)
 
 
+def requeue_callback(exp: ExperimentConfig) -> RetryHeartbeatStaleTrialCallback:
+    """Optuna's re-queue of a failed trial; the copy keeps the reported values a resumed run continues."""
+    return RetryHeartbeatStaleTrialCallback(exp.sweep.max_retry, inherit_intermediate_values=True)
+
+
+def transient_storage_error(exc: BaseException) -> bool:
+    """A dropped or refused database connection (Optuna wraps SQLAlchemy's errors in StorageInternalError)."""
+    import sqlalchemy.exc
+
+    return isinstance(exc, (optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError,
+                            sqlalchemy.exc.InterfaceError))
+
+
+def storage_retry(exp: ExperimentConfig, url: str) -> RetryPolicy:
+    return RetryPolicy("the Optuna storage", url, exp.sweep.storage_retries, exp.sweep.storage_retry_seconds,
+                       transient_storage_error)
+
+
 def make_storage(url: str, exp: ExperimentConfig, on_stale: Any = None) -> RDBStorage:
     """RDB storage with heartbeats: a RUNNING trial silent for `grace_seconds` is failed and re-queued."""
     path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 120}}  # wait out other writers
-    else:
-        engine_kwargs = {"pool_pre_ping": True}
+    # SQLite: wait out other writers. PostgreSQL: a connection killed by the server is replaced on checkout.
+    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 120}} if path else {"pool_pre_ping": True}
     try:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         return RDBStorage(sqlalchemy_url(url), engine_kwargs=engine_kwargs, heartbeat_interval=exp.sweep.heartbeat_seconds,
                           grace_period=exp.sweep.grace_seconds,
-                          heartbeat_stale_trial_callback=on_stale or RetryHeartbeatStaleTrialCallback(exp.sweep.max_retry))
+                          heartbeat_stale_trial_callback=on_stale or requeue_callback(exp))
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
         raise UserError(f"storage: cannot open {redact(url)} ({first_line(exc)})") from None
 
@@ -72,12 +90,15 @@ def open_studies(exp: ExperimentConfig, storage: RDBStorage, variant: str, sampl
     studies = [optuna.create_study(study_name=name, storage=storage, direction=direction(run), load_if_exists=True,
                                    sampler=sampler if name == search_name else None, pruner=pruner)
                for name in (search_name, confirm_name)]
+    for study in studies:
+        if study.metric_names != [run.objective]:  # optuna-dashboard and the report name the objective
+            study.set_metric_names([run.objective])
     return VariantStudies(variant, *studies)
 
 
 def retried_numbers(trials: list[FrozenTrial]) -> set[int]:
     """Numbers of failed trials that Optuna's heartbeat callback has already re-queued."""
-    return {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    return {n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t)}
 
 
 def slot_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from typing import Any
 
@@ -17,13 +18,15 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config import load_plugins, resolve_run
+from harness.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
 from harness.sweep.objective import abandon_trial, finish_trial, start_trial
 from harness.sweep.samplers import build_pruner, build_sampler
+from harness.retry import call_with_retries
 from harness.sweep.studies import (CONFIRM, SEARCH, VariantStudies, fill_confirm_queue, make_storage,
-                                   missing_confirm_seeds, open_studies, search_finished)
+                                   missing_confirm_seeds, open_studies, search_finished, storage_retry)
 from harness.tracking import mark_run_killed
 
 
@@ -32,7 +35,7 @@ class StaleTrialHandler:
 
     def __init__(self, tracking_uri: str, max_retry: int) -> None:
         self.tracking_uri = tracking_uri
-        self.retry = RetryHeartbeatStaleTrialCallback(max_retry)
+        self.retry = RetryHeartbeatStaleTrialCallback(max_retry, inherit_intermediate_values=True)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         run_id = trial.user_attrs.get("mlflow_run_id")
@@ -64,7 +67,7 @@ def pop_waiting(ctx: SweepContext, storage: RDBStorage, study: optuna.Study) -> 
     waiting = (TrialState.WAITING,)
     if not study.get_trials(deepcopy=False, states=waiting):
         return None
-    with storage_lock(ctx.storage_url):
+    with storage_lock(ctx.storage_url, ctx.exp.name):
         if not study.get_trials(deepcopy=False, states=waiting):
             return None
         trial = study.ask()
@@ -87,7 +90,7 @@ def claim_next(ctx: SweepContext, storage: RDBStorage, all_studies: list[Variant
             continue
         best, missing = missing_confirm_seeds(ctx.exp, studies)
         if best is None and "skipped" not in studies.confirm.user_attrs or missing:
-            with storage_lock(ctx.storage_url):
+            with storage_lock(ctx.storage_url, ctx.exp.name):
                 fill_confirm_queue(ctx.exp, studies)
         claimed = pop_waiting(ctx, storage, studies.confirm)
         if claimed:
@@ -110,11 +113,12 @@ def run_worker(ctx: SweepContext) -> None:
     """The worker loop; also the entry point of spawned worker processes."""
     storage = worker_storage(ctx)
     all_studies = worker_studies(ctx, storage)
+    retry = storage_retry(ctx.exp, ctx.storage_url)  # a dropped database connection between trials
     while True:
         job = None
         try:  # a claimed trial and its MLflow run come into being together: Ctrl-C waits for both
             with deferred_interrupt():
-                claimed = claim_next(ctx, storage, all_studies)
+                claimed = call_with_retries(retry, claim_next, ctx, storage, all_studies)
                 job = start_trial(ctx, storage, *claimed) if claimed is not None else None
         except KeyboardInterrupt:
             if job is not None:
@@ -123,7 +127,7 @@ def run_worker(ctx: SweepContext) -> None:
         if job is not None:
             finish_trial(ctx, job)  # Ctrl-C while training re-queues the trial
             continue
-        if settled(ctx, all_studies):
+        if call_with_retries(retry, settled, ctx, all_studies):
             return
         time.sleep(ctx.poll_seconds)  # another worker is still running the last trials (or died: heartbeat)
 
@@ -136,4 +140,7 @@ def spawned_worker(ctx: SweepContext, threads: int) -> None:
     try:
         run_worker(ctx)
     except KeyboardInterrupt:
-        os._exit(130)  # the running trial was re-queued; skip multiprocessing's traceback
+        os._exit(EXIT_INTERRUPTED)  # the running trial was re-queued; skip multiprocessing's traceback
+    except UserError as exc:  # a lost service: one line, and the parent reports the exit code
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        os._exit(EXIT_USER_ERROR)

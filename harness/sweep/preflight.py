@@ -1,0 +1,64 @@
+"""Every check that can fail before a sweep writes anything: device, data, services, paths.
+
+A sweep that is going to stop with "no CUDA", "no MNIST under data/", "cannot reach MLflow" or
+"cannot create runs/ under a file" must stop before the study, a queued trial or a parent run
+exists; otherwise the next, corrected run inherits debris.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.config import ExperimentConfig, resolve_run
+from harness.data import load_dataset
+from harness.device import resolve_device
+from harness.errors import ConfigError, UserError
+from harness.sweep.locks import first_line, lock_engine
+from harness.tracking import check_reachable
+from harness.urls import redact, sqlite_path
+
+
+def preflight(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
+    """Raise a one-line UserError for the first problem found; on success only empty folders exist."""
+    seen: set[tuple[str, str]] = set()
+    for spec in exp.variants:
+        run = resolve_run(exp, spec.name)
+        key = (run.train.device, repr(run.data))
+        if key in seen:
+            continue
+        seen.add(key)
+        load_dataset(run.data, resolve_device(run.train.device))  # data present (never downloads unasked)
+    check_reachable(tracking_uri)
+    check_storage_reachable(storage_url)
+    for key, url in (("sweep.storage", storage_url), ("tracking.uri", tracking_uri)):
+        path = sqlite_path(url)
+        if path is not None:
+            make_folder(key, redact(url), path.parent)
+    make_folder("eval.cache_dir", exp.eval.cache_dir, Path(exp.eval.cache_dir))
+
+
+def check_storage_reachable(url: str) -> None:
+    if sqlite_path(url) is not None:
+        return
+    try:
+        with lock_engine(url).connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 - driver missing, refused, bad password, ...
+        raise UserError(f"storage: cannot connect to {redact(url)} ({first_line(exc)})") from None
+
+
+def make_folder(key: str, shown: str, folder: Path) -> None:
+    """Create the folder a store lives in; /proc, a read-only disk or a regular file in the way is one line."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError):
+            reason = "a file is in the way"
+        raise ConfigError(key, f"{shown!r}: cannot create the folder {str(folder)!r} ({reason})") from None
+    probe = folder / ".harness-write-test"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(key, f"{shown!r}: the folder {str(folder)!r} is not writable ({exc.strerror})") from None
