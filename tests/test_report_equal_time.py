@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness.report.equal_time import common_time, mean_curve, runs_at
+from harness.report.equal_time import common_time, mean_curve, runs_at, speed_spread
 
 
 def history(variant: str, number: int, seconds: list[float], values: list[float]) -> list[dict]:
@@ -47,3 +47,11 @@ def test_mean_curve_spans_only_the_times_every_run_covers() -> None:
     assert curve.sd.iloc[1] == pytest.approx(abs(5.9 - 7.25) / math.sqrt(2))
     disjoint = pd.DataFrame(history("x", 0, [1.0, 2.0], [1.0, 1.0]) + history("x", 1, [3.0, 4.0], [1.0, 1.0]))
     assert mean_curve(disjoint).empty
+
+
+def test_speed_spread_is_the_coefficient_of_variation_of_seconds_per_step() -> None:
+    # final rates 3.0/300 = 0.01 and 3.6/300 = 0.012: mean 0.011, sd 0.0014142 -> 0.12856
+    assert speed_spread(EVALS[EVALS.variant == "fast"]) == pytest.approx(math.sqrt(2) * 0.001 / 0.011)
+    # 6/300 and 12/300: mean 0.03, sd 0.014142 -> 0.4714
+    assert speed_spread(EVALS[EVALS.variant == "slow"]) == pytest.approx(math.sqrt(2) * 0.01 / 0.03)
+    assert math.isnan(speed_spread(EVALS[(EVALS.variant == "slow") & (EVALS.number == 0)]))

@@ -85,3 +85,11 @@ def test_budget_note_names_rising_and_unjudgeable_searches(inputs, checks) -> No
     one = pd.concat([one, checks.budget[checks.budget.variant == "wgan_gp"].iloc[:1]])
     text = validity.budget_note(dataclasses.replace(checks, budget=one), ["wgan_gp", "vanilla"], "minimize")
     assert "wgan_gp had fewer than 2 complete search trials" in text
+
+
+def test_uneven_speeds_between_seeds_are_flagged(inputs, checks) -> None:
+    assert "Caution" not in validity.time_note(checks, ["wgan_gp", "vanilla"], "w1")  # golden runs: even speeds
+    uneven = checks.time_results.assign(speed_spread=[0.4, 0.1, 0.2])  # wgan_gp, wgan_gp_sched, vanilla
+    text = validity.time_note(dataclasses.replace(checks, time_results=uneven), ["wgan_gp", "vanilla"], "w1")
+    assert "**Caution:** the seeds of **wgan_gp** trained at speeds differing by up to 40%" in text
+    assert "unreliable" in text

@@ -17,6 +17,9 @@ import pandas as pd
 from harness.report.convergence import value_at
 
 GRID_POINTS = 40  # points of the mean ± sd curve per variant
+# Seeds of one variant do the same work per step; if their measured speed differs by more than this
+# (coefficient of variation), the machine's load changed during the sweep and times are not comparable.
+SPEED_SPREAD_LIMIT = 0.25
 
 
 def common_time(evals: pd.DataFrame) -> float:
@@ -55,3 +58,15 @@ def mean_curve(evals: pd.DataFrame, points: int = GRID_POINTS) -> pd.DataFrame:
                        for r in runs])
     sd = values.std(axis=0, ddof=1) if len(runs) > 1 else np.full(grid.size, math.nan)
     return pd.DataFrame({"seconds": grid, "mean": values.mean(axis=0), "sd": sd, "runs": len(runs)})
+
+
+def speed_spread(evals: pd.DataFrame) -> float:
+    """Coefficient of variation (sd / mean, ddof 1) of one variant's runs' training seconds per step.
+
+    Its runs do identical work per step, so a large spread measures the machine, not the recipe.
+    NaN with fewer than two runs."""
+    finals = evals.sort_values("step").groupby("number").last()
+    rates = (finals.train_seconds / finals.step).to_numpy(float)
+    if rates.size < 2 or not np.all(np.isfinite(rates)) or rates.mean() <= 0:
+        return math.nan
+    return float(rates.std(ddof=1) / rates.mean())

@@ -43,15 +43,17 @@ def confirm_evals(inputs: ReportInputs) -> dict[str, pd.DataFrame]:
     return out
 
 
-def time_summary(at_time: pd.DataFrame, ranked: list[str], direction: str) -> pd.DataFrame:
+def time_summary(at_time: pd.DataFrame, histories: dict[str, pd.DataFrame], ranked: list[str],
+                 direction: str) -> pd.DataFrame:
     rows = []
     for variant in ranked:
         runs = at_time[at_time.variant == variant]
         s = summarize(runs.value.tolist())
         rows.append({"variant": variant, "n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low,
                      "ci_high": s.ci_high, "step": float(runs.step.mean()) if len(runs) else math.nan,
-                     "runs": len(runs)})
-    frame = pd.DataFrame(rows, columns=["variant", "n", "mean", "std", "ci_low", "ci_high", "step", "runs"])
+                     "runs": len(runs), "speed_spread": equal_time.speed_spread(histories[variant])})
+    frame = pd.DataFrame(rows, columns=["variant", "n", "mean", "std", "ci_low", "ci_high", "step", "runs",
+                                        "speed_spread"])
     frame = frame.set_index("variant")
     frame.insert(0, "rank", frame["mean"].rank(method="min", ascending=direction == "minimize").astype("Int64"))
     return frame
@@ -76,7 +78,7 @@ def assess(inputs: ReportInputs) -> Validity:
     compared = pd.concat([histories[v] for v in ranked]) if ranked else inputs.sweep.evals.iloc[0:0]
     seconds = equal_time.common_time(compared)
     at_time = equal_time.runs_at(compared, seconds)
-    time_results = time_summary(at_time, ranked, direction)
+    time_results = time_summary(at_time, histories, ranked, direction)
     values = {v: at_time[at_time.variant == v].value.tolist() for v in ranked}
     time_ranked = tables.ranked_variants(time_results.dropna(subset=["mean"]))
     return Validity(inputs.exp.train.steps,
@@ -128,16 +130,31 @@ def time_note(v: Validity, ranked: list[str], objective: str) -> str:
         return (f"{where} the variants cannot all be compared: {names_text(short)} had too few runs with an "
                 f"evaluation by T (a first evaluation later than the shortest run's end); evaluate more often "
                 f"(`train.eval_every`) to compare at equal training time. The verdict above is at equal steps only.")
+    caution = speed_caution(v, ranked)
     leader = led.index[0]
     if leader == ranked[0]:
         return (f"{where} **{leader}** leads too ({tables.num(led.loc[leader, 'mean'])}): the equal-step and "
-                "equal-time views agree.")
+                f"equal-time views agree.{caution}")
     pair = v.time_pairs[(v.time_pairs.a == leader) & (v.time_pairs.b == ranked[0])]
     called = f" Their difference at T: {pair.conclusion.iloc[0]}." if len(pair) else ""
     return (f"{where} the views **disagree**: **{leader}** leads ({tables.num(led.loc[leader, 'mean'])} at about "
             f"{tables.num(led.loc[leader, 'step'], 3)} steps), while **{ranked[0]}**, first at equal steps, scores "
             f"{tables.num(led.loc[ranked[0], 'mean'])} at about {tables.num(led.loc[ranked[0], 'step'], 3)} steps."
-            f"{called} Which view matters depends on whether steps or training time is the budget you have.")
+            f"{called} Which view matters depends on whether steps or training time is the budget you have."
+            f"{caution}")
+
+
+def speed_caution(v: Validity, ranked: list[str]) -> str:
+    """A warning when one variant's seeds trained at visibly different speeds (a busy machine)."""
+    spread = v.time_results.speed_spread.reindex(ranked)
+    uneven = spread[spread > equal_time.SPEED_SPREAD_LIMIT]
+    if uneven.empty:
+        return ""
+    worst = uneven.idxmax()
+    return (f" **Caution:** the seeds of {names_text(list(uneven.index))} trained at speeds differing by up to "
+            f"{uneven.max():.0%} (coefficient of variation of seconds per step, {worst}), though each does the same "
+            "work per step: the machine's load changed during the sweep, so this equal-time comparison is "
+            "unreliable. Re-run on an otherwise idle machine to compare at equal time.")
 
 
 def budget_note(v: Validity, ranked: list[str], direction: str) -> str:
