@@ -29,6 +29,7 @@ REASON = "reason"
 DEVICE = "device"
 WORKER = "worker"
 FINAL_METRICS = "final_metrics"
+EVAL_HISTORY = "eval_history"  # the objective and the cost counters at each evaluation (report: validity)
 
 
 class HasUserAttrs(Protocol):

@@ -117,9 +117,9 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
 
 def eval_records(variant: str, stage: str, trial: FrozenTrial) -> list[tuple[Any, ...]]:
     """The trial's stored evaluation history (`eval_history`), one tuple per evaluation; None becomes NaN."""
-    history = trial.user_attrs.get("eval_history") or {}
-    keys = ["step", "value", *("cost_" + c for c in EVAL_COLUMNS[5:])]
-    columns = [history.get(key) or [] for key in keys]
+    history = trial.user_attrs.get(keys.EVAL_HISTORY) or {}
+    names = ["step", "value", *("cost_" + c for c in EVAL_COLUMNS[5:])]
+    columns = [history.get(name) or [] for name in names]
     count = min(map(len, columns))
     return [(variant, stage, trial.number, *(math.nan if c[i] is None else c[i] for c in columns))
             for i in range(count)]

@@ -30,6 +30,7 @@ from harness.sweep.space import applicable_space
 from harness.sweep.studies import SEARCH, VariantStudies, requeue_callback, storage_retry
 from harness.tracking import RunLogger, download_checkpoint, mark_run_killed, resume_point, tracking_retry
 from harness.trainer import COST_KEYS, Diverged, TrainCallback, TrainResult, TrainState, train
+from harness import store_keys as keys
 
 KILLED_REASON = "worker died (no heartbeat); re-queued"
 INTERRUPTED_REASON = "interrupted (Ctrl-C); re-queued"
@@ -102,7 +103,7 @@ def run_name(variant: str, stage: str, trial: optuna.Trial, seed: int) -> str:
 def trial_tags(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, stage: str, run: Any) -> dict[str, Any]:
     study = studies.search if stage == SEARCH else studies.confirm
     device = device_name(resolve_device(run.train.device))
-    trial.set_user_attr("device", device)
+    trial.set_user_attr(keys.DEVICE, device)
     return {"variant": studies.variant, "stage": stage, "study": study.study_name, "trial_number": trial.number,
             "device": device, "seed": run.seed, "config_hash": config_hash(run), "role": "trial",
             "knobs": ",".join(sorted(trial.params)) or "-"}  # the knobs that apply to this variant
@@ -130,10 +131,10 @@ def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial
                  run: Any) -> tuple[RunLogger, TrainState | None]:
     """The trial's MLflow run: its predecessor's, reopened at the last checkpoint, or a new one."""
     # What the trial reads as if its worker dies before recording anything else.
-    trial.set_user_attr("outcome", "killed")
-    trial.set_user_attr("reason", KILLED_REASON)
+    trial.set_user_attr(keys.OUTCOME, "killed")
+    trial.set_user_attr(keys.REASON, KILLED_REASON)
     tags = trial_tags(ctx, studies, trial, stage, run)
-    previous = trial.user_attrs.get("mlflow_run_id")
+    previous = trial.user_attrs.get(keys.MLFLOW_RUN_ID)
     resumed = resume_logger(ctx, previous, run) if previous else None
     if resumed is not None:
         resumed[0].set_tags({"trial_number": trial.number})
@@ -141,10 +142,10 @@ def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial
     if previous:  # a re-queued trial without a usable checkpoint: its dead predecessor's run is closed
         mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
     retry = tracking_retry(ctx.tracking_uri, ctx.exp.tracking.retries, ctx.exp.tracking.retry_seconds)
-    logger = RunLogger(ctx.tracking_uri, ctx.experiment_id, studies.search.user_attrs["mlflow_parent_run_id"],
+    logger = RunLogger(ctx.tracking_uri, ctx.experiment_id, studies.search.user_attrs[keys.MLFLOW_PARENT_RUN_ID],
                        run_name(studies.variant, stage, trial, run.seed), tags, flatten(to_plain(run)), retry,
                        ctx.exp.tracking.system_metrics)
-    trial.set_user_attr("mlflow_run_id", logger.run_id)
+    trial.set_user_attr(keys.MLFLOW_RUN_ID, logger.run_id)
     return logger, None
 
 
@@ -155,7 +156,7 @@ def start_trial(ctx: SweepContext, storage: RDBStorage, studies: VariantStudies,
     try:
         base = resolve_run(ctx.exp, studies.variant)
         params = suggest(trial, applicable_space(ctx.exp, base))
-        run = resolve_run(ctx.exp, studies.variant, params=params, seed=trial.user_attrs.get("seed", ctx.exp.seed))
+        run = resolve_run(ctx.exp, studies.variant, params=params, seed=trial.user_attrs.get(keys.SEED, ctx.exp.seed))
         logger, state = start_logger(ctx, studies, trial, stage, run)
     except BaseException:
         heartbeat.stop()  # the trial stays RUNNING; its silent heartbeat re-queues it
@@ -247,7 +248,7 @@ def eval_history(result: TrainResult, objective: str) -> dict[str, list[float | 
 
 
 def record_history(trial: optuna.Trial, logger: RunLogger, result: TrainResult, objective: str) -> None:
-    trial.set_user_attr("eval_history", eval_history(result, objective))
+    trial.set_user_attr(keys.EVAL_HISTORY, eval_history(result, objective))
     logger.log_metrics(result.steps, {"train_seconds_total": result.train_seconds})
 
 
@@ -257,17 +258,17 @@ def record_result(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, r
     if not math.isfinite(value):
         close(study, trial, logger, TrialState.PRUNED, "FAILED", "diverged", f"{objective} is not finite")
         return
-    trial.set_user_attr("final_metrics", {k: v for k, v in result.final_metrics.items() if math.isfinite(v)})
-    trial.set_user_attr("outcome", "complete")  # a re-queued trial inherited its predecessor's outcome
-    trial.set_user_attr("reason", "")
+    trial.set_user_attr(keys.FINAL_METRICS, {k: v for k, v in result.final_metrics.items() if math.isfinite(v)})
+    trial.set_user_attr(keys.OUTCOME, "complete")  # a re-queued trial inherited its predecessor's outcome
+    trial.set_user_attr(keys.REASON, "")
     logger.finish("FINISHED", {"outcome": "complete", "reason": ""})
     study.tell(trial, value)
 
 
 def close(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, state: TrialState, run_status: str,
           outcome: str, reason: str) -> None:
-    trial.set_user_attr("outcome", outcome)
-    trial.set_user_attr("reason", reason)
+    trial.set_user_attr(keys.OUTCOME, outcome)
+    trial.set_user_attr(keys.REASON, reason)
     logger.finish(run_status, {"outcome": outcome, "reason": reason})
     study.tell(trial, state=state)
 
@@ -275,8 +276,8 @@ def close(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, state: Tr
 def requeue(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger) -> None:
     """Ctrl-C: fail the trial and queue an identical one, exactly as a dead worker's trial would be."""
     logger.finish("KILLED", {"outcome": "interrupted", "reason": INTERRUPTED_REASON})
-    trial.set_user_attr("outcome", "interrupted")
-    trial.set_user_attr("reason", INTERRUPTED_REASON)
+    trial.set_user_attr(keys.OUTCOME, "interrupted")
+    trial.set_user_attr(keys.REASON, INTERRUPTED_REASON)
     frozen = study.tell(trial, state=TrialState.FAIL)
     requeue_callback(ctx.exp)(study, frozen)
 
@@ -289,8 +290,8 @@ def requeue_after_loss(ctx: SweepContext, study: optuna.Study, trial: optuna.Tri
     """
     logger.abandon({"outcome": "interrupted", "reason": "lost a service; re-queued"})
     try:
-        trial.set_user_attr("outcome", "interrupted")
-        trial.set_user_attr("reason", "lost a service; re-queued")
+        trial.set_user_attr(keys.OUTCOME, "interrupted")
+        trial.set_user_attr(keys.REASON, "lost a service; re-queued")
         frozen = study.tell(trial, state=TrialState.FAIL)
         requeue_callback(ctx.exp)(study, frozen)
     except Exception:  # noqa: BLE001 - the storage is the lost service; its heartbeat re-queues the trial

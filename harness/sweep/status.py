@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 
 from harness.config import ExperimentConfig
 from harness.sweep.studies import VariantStudies, retried_numbers, slot_trials
+from harness import store_keys as keys
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class VariantStatus:
 
 
 def variant_status(exp: ExperimentConfig, studies: VariantStudies) -> VariantStatus:
-    budget = int(studies.search.user_attrs.get("budget", 0))
+    budget = int(studies.search.user_attrs.get(keys.BUDGET, 0))
     search = stage_counts(studies.search, budget)
     seeds = 0 if "skipped" in studies.confirm.user_attrs else exp.sweep.seeds
     best = None

@@ -28,6 +28,7 @@ from harness.retry import call_with_retries
 from harness.sweep.studies import (CONFIRM, SEARCH, VariantStudies, fill_confirm_queue, make_storage,
                                    missing_confirm_seeds, open_studies, search_finished, storage_retry)
 from harness.tracking import mark_run_killed
+from harness import store_keys as keys
 
 
 class StaleTrialHandler:
@@ -38,7 +39,7 @@ class StaleTrialHandler:
         self.retry = RetryHeartbeatStaleTrialCallback(max_retry, inherit_intermediate_values=True)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        run_id = trial.user_attrs.get("mlflow_run_id")
+        run_id = trial.user_attrs.get(keys.MLFLOW_RUN_ID)
         if run_id:
             mark_run_killed(self.tracking_uri, run_id, "no heartbeat: worker died")
         self.retry(study, trial)
@@ -74,7 +75,7 @@ def pop_waiting(ctx: SweepContext, storage: RDBStorage, study: optuna.Study) -> 
         trial_id = storage.get_trial_id_from_study_id_trial_number(
             storage.get_study_id_from_name(study.study_name), trial.number)
         storage.record_heartbeat(trial_id)  # a RUNNING trial without a heartbeat row never goes stale
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr(keys.WORKER, f"{socket.gethostname()}:{os.getpid()}")
     return trial, trial_id
 
 
