@@ -82,7 +82,8 @@ def test_a_real_tiny_sweep_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
     report = tmp_path / "reports" / "e2e" / "report.md"
     text = report.read_text(encoding="utf-8")
     print(text)  # shown with -s: a sample of a real report
-    assert "## Verdict\n\n**" in text and "ranks first on w1 (lower is better)" in text
+    assert "## Verdict\n\nAt equal generator steps (" in text and "ranks first on w1 (lower is better)" in text
+    assert "still improving" in text and (report.parent / "convergence.csv").is_file()
     assert "too few seeds to tell" in text  # 2 seeds per variant
     assert "What is missing" not in text and "| Git commit (of the runs) | unknown" not in text
     assert text.count("| confirm ") == 4 and text.count("| search ") == 4
