@@ -16,7 +16,7 @@ from harness.report import budget, convergence, equal_time, tables
 from harness.report.render import Block, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import MIN_SEEDS, summarize
-from harness.sweep.studies import CONFIRM, SEARCH
+from harness.store_keys import CONFIRM, SEARCH
 
 DOCS = "docs/validity.md"
 
