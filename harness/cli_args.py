@@ -26,7 +26,7 @@ def allowed_names() -> str:
     from harness.data import DATASETS
     from harness.metrics import METRICS
     from harness.presets import PRESETS
-    from harness.sweep.samplers import PRUNERS, SAMPLERS
+    from harness.samplers import PRUNERS, SAMPLERS
 
     return "\n".join(f"  {kind:<10}{', '.join(names)}" for kind, names in (
         ("variants", PRESETS.names()), ("datasets", DATASETS.names()), ("metrics", METRICS.names()),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import losses as _losses  # noqa: F401  (registers the losses the schema names)
+from harness import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
 from harness import schedules as _schedules  # noqa: F401  (registers the schedules)
 from harness.constraints import combined
 from harness.data import dataset_entry
@@ -26,7 +27,6 @@ from harness.knob_space import validate_sweep
 from harness.metrics import METRICS, default_objective, metrics_for
 from harness.models import ARCHS
 from harness.presets import PRESETS, default_presets
-from harness.sweep import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
 from harness.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
                             ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
 from harness.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value, replace,

@@ -16,6 +16,12 @@ EXIT_UNFINISHED = 4  # a worker crashed and left part of the budget undone
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one line; a database driver's own error (`exc.orig`) rather than SQLAlchemy's wrapper."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class UserError(Exception):
     """A problem with the user's input or environment that a one-line message explains."""
 
@@ -41,8 +47,7 @@ def cli_entry(main: Callable[..., R]) -> Callable[..., R]:
         try:
             return main(*args, **kwargs)
         except UserError as exc:
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            print(f"error: {first_line}", file=sys.stderr)
+            print(f"error: {first_line(exc)}", file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -14,7 +14,7 @@ from typing import Any
 from harness.errors import ConfigError
 from harness.knobs import owned_by
 from harness.schema import ExperimentConfig, KnobSpace, RunConfig, TrainConfig
-from harness.sweep.samplers import SAMPLERS
+from harness.samplers import SAMPLERS
 from harness.strict import field_specs, join, parse_value, unknown_key_message
 from harness.urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url
 

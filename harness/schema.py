@@ -119,6 +119,9 @@ class SweepConfig:
     pruner: str = field(default="median", metadata=rule(choices=registered("pruner")))
     pruner_startup_trials: int = field(default=3, metadata=rule(min=0))
     seeds: int = field(default=3, metadata=rule(min=0, max=1000))  # confirmation runs per variant
+    # Trial processes on this machine (--workers wins); each uses cores / workers torch threads. On a
+    # small CPU, one single-threaded process per core trains small models faster than one process.
+    workers: int = field(default=1, metadata=rule(min=1, max=256))
     objective: str | None = field(default=None, metadata=rule(choices=registered("metric")))
     storage: str = "sqlite:///runs/optuna.db"
     space: dict[str, KnobSpace] = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""The names the stores hold: Optuna study names, stages and user-attribute keys, in one place.
+"""The names the stores hold: Optuna study names, stages, user-attribute keys and MLflow tags, in one place.
 
 The sweep writes them and the report reads them; both go through the constants and typed helpers
 here instead of bare strings, so a renamed key cannot leave a reader behind. Imports nothing heavy.
@@ -30,6 +30,34 @@ DEVICE = "device"
 WORKER = "worker"
 FINAL_METRICS = "final_metrics"
 EVAL_HISTORY = "eval_history"  # the objective and the cost counters at each evaluation (report: validity)
+
+
+# MLflow run tags. The harness's own carry a prefix so that they never collide with MLflow's or a
+# user's; the variant, stage, seed, outcome, reason and device tags reuse the keys above.
+TAG_PREFIX = "harness."
+ROLE = "role"  # a variant's parent run ("study") or one trial's run ("trial")
+ROLE_STUDY, ROLE_TRIAL = "study", "trial"
+STUDY = "study"  # the Optuna study a run belongs to
+TRIAL_NUMBER = "trial_number"
+CONFIG_HASH = "config_hash"
+KNOBS = "knobs"  # the knobs that apply to the trial's variant
+GIT_COMMIT = "git_commit"
+VERSIONS = "versions"  # harness, torch, optuna, mlflow and python versions
+RESUMED_AT_STEP = "resumed_at_step"
+CHECKPOINT = "checkpoint"  # the artifact slot of a trial's last committed checkpoint
+CHECKPOINT_STEP = "checkpoint_step"
+# The tags the report reads back into its runs table.
+REPORTED_TAGS = (ROLE, VARIANT, STAGE, TRIAL_NUMBER, SEED, OUTCOME, GIT_COMMIT, DEVICE, VERSIONS)
+
+
+def tag(key: str) -> str:
+    """The MLflow tag name of one of the keys above."""
+    return TAG_PREFIX + key
+
+
+def tags(values: dict[str, Any]) -> dict[str, str]:
+    """MLflow tags from {key: value}, names prefixed and values as the strings MLflow stores."""
+    return {tag(key): str(value) for key, value in values.items()}
 
 
 class HasUserAttrs(Protocol):

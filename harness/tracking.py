@@ -22,14 +22,15 @@ import numpy as np
 import torch
 
 from harness import __version__
-from harness.errors import UserError
+from harness import store_keys as keys
+from harness.errors import UserError, first_line
 from harness.retry import RetryPolicy, call_with_retries
 from harness.tracking_resume import (commit_resume_checkpoint, flush_artifacts, resume_point_of, start_system_metrics,
                                      tracking_retry)
 from harness.urls import redact, sqlite_path
 from harness.trainer import TrainCallback, TrainState
-from harness.tracking_read import (PAGE_SIZE, RUN_COLUMNS, TAG_PREFIX, cached_client, client,  # noqa: F401
-                                   database_problem, download_artifact, experiment_id, first_line, load_runs,
+from harness.tracking_read import (PAGE_SIZE, RUN_COLUMNS, cached_client, client,  # noqa: F401
+                                   database_problem, download_artifact, experiment_id, load_runs,
                                    metric_history, no_progress_bar, run_record, run_url, server_problem,
                                    tracking_problem)
 
@@ -99,17 +100,13 @@ def ensure_experiment(uri: str, name: str) -> str:
 def ensure_parent_run(uri: str, experiment_id: str, study_name: str, variant: str, tags: dict[str, str]) -> str:
     """The variant study's parent run id; created once (callers hold the sweep's init lock)."""
     mlflow_client = client(uri)
-    query = f"tags.`{TAG_PREFIX}study` = '{study_name}' and tags.`{TAG_PREFIX}role` = 'study'"
+    query = f"tags.`{keys.tag(keys.STUDY)}` = '{study_name}' and tags.`{keys.tag(keys.ROLE)}` = '{keys.ROLE_STUDY}'"
     existing = mlflow_client.search_runs([experiment_id], filter_string=query, max_results=1)
     if existing:
         return existing[0].info.run_id
-    all_tags = {**base_tags(), **prefixed(tags), f"{TAG_PREFIX}study": study_name, f"{TAG_PREFIX}role": "study"}
+    all_tags = {**base_tags(), **keys.tags({**tags, keys.STUDY: study_name, keys.ROLE: keys.ROLE_STUDY})}
     run = mlflow_client.create_run(experiment_id, tags=all_tags, run_name=variant)
     return run.info.run_id
-
-
-def prefixed(tags: dict[str, Any]) -> dict[str, str]:
-    return {f"{TAG_PREFIX}{k}": str(v) for k, v in tags.items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,11 +127,11 @@ def base_tags() -> dict[str, str]:
 
     versions = (f"harness={__version__} torch={torch.__version__} optuna={optuna.__version__} "
                 f"mlflow={mlflow.__version__} python={platform.python_version()}")
-    tags = {f"{TAG_PREFIX}versions": versions}
+    tags = keys.tags({keys.VERSIONS: versions})
     commit = git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit
-        tags[f"{TAG_PREFIX}git_commit"] = commit
+        tags[keys.tag(keys.GIT_COMMIT)] = commit
     return tags
 
 
@@ -158,7 +155,7 @@ class RunLogger(TrainCallback):
         self.last_flush = time.monotonic()
         self.committed_slot: str | None = None  # the resume checkpoint's artifact path, once there is one
         if run_id is None:
-            all_tags = {**base_tags(), **prefixed(tags), MLFLOW_PARENT_RUN_ID: parent_run_id}
+            all_tags = {**base_tags(), **keys.tags(tags), MLFLOW_PARENT_RUN_ID: parent_run_id}
             run_id = self.call(self.client.create_run, experiment_id, tags=all_tags, run_name=run_name).info.run_id
         self.run_id = run_id
         self.log_params(params)
@@ -171,7 +168,7 @@ class RunLogger(TrainCallback):
         logger = cls(uri, "", "", "", {}, {}, retry, system_metrics, run_id=run_id)
         logger.committed_slot = slot
         logger.call(logger.client.update_run, run_id, status="RUNNING")
-        logger.set_tags({"resumed_at_step": step, "outcome": "running", "reason": ""})
+        logger.set_tags({keys.RESUMED_AT_STEP: step, keys.OUTCOME: "running", keys.REASON: ""})
         return logger
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -242,7 +239,7 @@ class RunLogger(TrainCallback):
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        self.call(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in prefixed(tags).items()])
+        self.call(self.client.log_batch, self.run_id, tags=[RunTag(k, v) for k, v in keys.tags(tags).items()])
 
     def finish(self, status: str, tags: dict[str, Any] | None = None) -> None:
         """Write what is buffered and close the run: FINISHED, FAILED or KILLED."""
@@ -261,7 +258,7 @@ class RunLogger(TrainCallback):
         from mlflow.entities import RunTag
 
         try:
-            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in prefixed(tags).items()])
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in keys.tags(tags).items()])
             self.client.set_terminated(self.run_id, status="KILLED")
         except Exception:  # noqa: BLE001 - the heartbeat of the next run closes it instead
             pass
@@ -288,8 +285,8 @@ def mark_run_killed(uri: str, run_id: str, reason: str) -> None:
     except Exception:  # noqa: BLE001 - the run may never have been created
         return
     if run.info.status == "RUNNING":
-        mlflow_client.set_tag(run_id, f"{TAG_PREFIX}outcome", "killed")
-        mlflow_client.set_tag(run_id, f"{TAG_PREFIX}reason", reason)
+        mlflow_client.set_tag(run_id, keys.tag(keys.OUTCOME), "killed")
+        mlflow_client.set_tag(run_id, keys.tag(keys.REASON), reason)
         mlflow_client.set_terminated(run_id, status="KILLED")
 
 

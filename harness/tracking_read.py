@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness import store_keys as keys
+from harness.errors import first_line
 from harness.urls import absolute_sqlite, redact, sqlalchemy_url, sqlite_path
 
 if TYPE_CHECKING:
@@ -24,9 +26,6 @@ if TYPE_CHECKING:
 
 # MLflow configures its loggers when imported, from this variable: no "creating tables" chatter.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-
-TAG_PREFIX = "harness."
-
 
 def client(uri: str) -> Any:
     """The MlflowClient for `uri`, one per store (a relative SQLite path counts from the current folder)."""
@@ -77,14 +76,8 @@ def database_problem(uri: str, timeout_s: int = 10) -> str | None:
     return None
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-RUN_COLUMNS = ["run_id", "run_name", "status", "role", "variant", "stage", "trial_number", "seed", "outcome",
-               "git_commit", "device", "versions", "parent_run_id", "start_ms", "end_ms", "classifier_test_accuracy",
-               "classifier_min_accuracy"]
+RUN_COLUMNS = ["run_id", "run_name", "status", *keys.REPORTED_TAGS, "parent_run_id", "start_ms", "end_ms",
+               "classifier_test_accuracy", "classifier_min_accuracy"]
 PAGE_SIZE = 1000
 
 
@@ -124,8 +117,7 @@ def load_runs(uri: str, experiment: str) -> "pd.DataFrame":
 
 def run_record(run: Any) -> dict[str, Any]:
     tags = run.data.tags
-    record = {key: tags.get(TAG_PREFIX + key) for key in ("role", "variant", "stage", "trial_number", "seed",
-                                                          "outcome", "git_commit", "device", "versions")}
+    record = {key: tags.get(keys.tag(key)) for key in keys.REPORTED_TAGS}
     record.update(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
                   parent_run_id=tags.get("mlflow.parentRunId"), start_ms=run.info.start_time,
                   end_ms=run.info.end_time)

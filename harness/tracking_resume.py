@@ -12,13 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness import store_keys as keys
 from harness.retry import RetryPolicy
 from harness.trainer import TrainState
 from harness.urls import absolute_sqlite, sqlalchemy_url
 
 SLOTS = ("checkpoint-a.pt", "checkpoint-b.pt")
 SLOT_FOLDER = "resume"
-CHECKPOINT_TAG, STEP_TAG = "harness.checkpoint", "harness.checkpoint_step"
+CHECKPOINT_TAG, STEP_TAG = keys.tag(keys.CHECKPOINT), keys.tag(keys.CHECKPOINT_STEP)
 TRANSIENT_CODES = ("INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED")
 
 

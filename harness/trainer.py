@@ -23,7 +23,7 @@ from harness.device import resolve_device, seed_everything
 from harness.losses import LOSSES, GanLoss, critic_grad_norms
 from harness.metrics import METRICS, Evaluator
 from harness.models import build_models, generate
-from harness.schedules import SCHEDULES, Schedule
+from harness.schedules import EVALUATION, GENERATOR_STEP, SCHEDULES, Schedule
 from harness.stats import COLUMNS, StepStats, first_divergence, summarize
 from harness.visualize import GRID_IMAGES, SCATTER_POINTS, fixed_noise, render_samples
 
@@ -212,7 +212,7 @@ def training_step(state: TrainState, recipe: Recipe, stats: StepStats, diagnose:
     scalars = critic_scalars(outcome)
     scalars["g_loss"] = generator_step(state, recipe)
     state.step += 1
-    if recipe.schedule.steps_on == "generator_step" and state.sched_G is not None:
+    if recipe.schedule.steps_on == GENERATOR_STEP and state.sched_G is not None:
         state.sched_G.step()
         state.sched_D.step()
     stats.record(state.step, scalars)
@@ -336,7 +336,7 @@ def evaluate(state: TrainState, recipe: Recipe, evaluator: Evaluator, callbacks:
     result.evaluations += 1
     result.final_metrics = metrics
     result.history.append((state.step, metrics))
-    if recipe.schedule.steps_on == "evaluation" and state.sched_G is not None:
+    if recipe.schedule.steps_on == EVALUATION and state.sched_G is not None:
         monitored = metrics[state.cfg.objective]
         state.sched_G.step(monitored)
         state.sched_D.step(monitored)

@@ -82,3 +82,13 @@ def test_importing_the_config_schema_does_not_import_torch() -> None:
     code = "import sys, harness.schema; print('torch' in sys.modules, 'optuna' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_only_the_command_line_imports_the_sweep() -> None:
+    """The sweep sits on top: the resolver, the registries and the report never import it, so a
+    registry (samplers included) or a reader of the stores works without the sweep's machinery."""
+    graph = import_graph()
+    assert "harness.sweep.__main__" in graph["harness.cli"]  # the one entry point that may
+    offenders = {module: sorted(dep for dep in deps if dep.startswith("harness.sweep"))
+                 for module, deps in graph.items() if not module.startswith("harness.sweep") and module != "harness.cli"}
+    assert {module: deps for module, deps in offenders.items() if deps} == {}

@@ -12,6 +12,7 @@ from harness.constraints import CONSTRAINTS
 from harness.errors import ConfigError
 from harness.knobs import KNOBS
 from harness.losses import LOSSES
+from harness.schedules import SCHEDULES
 from tests.conftest import tiny_experiment
 from tests.sweep_support import TINY_SWEEP, mlflow_runs, studies
 
@@ -27,7 +28,7 @@ def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     sys.modules.pop("my_recipes", None)
-    for registry, name in ((LOSSES, "least_squares"), (CONSTRAINTS, "drift")):
+    for registry, name in ((LOSSES, "least_squares"), (CONSTRAINTS, "drift"), (SCHEDULES, "warmup")):
         if name in registry:
             registry.remove(name)
 
@@ -41,6 +42,26 @@ def test_plugin_entries_and_knobs_validate_like_built_ins(user_dir: Path) -> Non
     with pytest.raises(ConfigError, match=r"^sweep.space.ls_target: 'ls_target' applies to none of the variants"):
         tiny_experiment(plugins=["my_recipes"], sweep={"space": {"ls_target": {"choices": [1.0, 2.0]}}},
                         variants=["wgan_gp"])
+
+
+def test_a_plugin_schedule_validates_its_knob_and_drives_the_learning_rate(user_dir: Path) -> None:
+    from harness.config import resolve_run
+    from harness.trainer import train
+    from tests.test_trainer import Recorder
+
+    variant = {"preset": "wgan_gp", "name": "warm", "train": {"scheduler": "warmup"}}
+    with pytest.raises(ConfigError, match=r"^train.warmup_steps: 0 is out of range; allowed: >= 1"):
+        tiny_experiment(plugins=["my_recipes"], train={"warmup_steps": 0}, variants=[variant])
+    with pytest.raises(ConfigError, match=r"^sweep.space.warmup_steps: 'warmup_steps' applies to none of the variants"):
+        tiny_experiment(plugins=["my_recipes"], sweep={"space": {"warmup_steps": {"choices": [2, 4]}}},
+                        variants=["wgan_gp"])
+    exp = tiny_experiment(plugins=["my_recipes"], variants=[variant],
+                          train={"steps": 6, "log_every": 1, "lr": 1e-3, "warmup_steps": 4})
+    recorder = Recorder()
+    train(resolve_run(exp, "warm"), [recorder])
+    # LambdaLR has applied factor(step) after `step` generator steps: (step + 1) / 4, capped at 1
+    assert [round(scalars["lr_G"], 12) for _, scalars in recorder.logs] == [5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3, 1e-3]
+    assert all(scalars["lr_D"] == scalars["lr_G"] for _, scalars in recorder.logs)
 
 
 def test_a_missing_plugin_is_a_config_error_naming_the_item(user_dir: Path) -> None:

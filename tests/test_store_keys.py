@@ -1,4 +1,4 @@
-"""Stored names: study names and typed readers of user attributes."""
+"""Stored names: study names, typed readers of user attributes, and MLflow tag names."""
 
 from __future__ import annotations
 
@@ -24,3 +24,11 @@ def test_typed_readers_tolerate_absent_owners_and_keys() -> None:
     assert keys.text_attr(owner, keys.MLFLOW_PARENT_RUN_ID) == "abc"
     assert keys.int_attr(None, keys.BUDGET) is None and keys.int_attr(owner, keys.SOURCE_TRIAL, 3) == 3
     assert keys.text_attr(Owner(), keys.SKIPPED) is None and keys.text_attr(None, keys.SKIPPED) is None
+
+
+def test_mlflow_tags_carry_the_prefix_and_string_values() -> None:
+    """The stored format is a contract with existing stores (and users' MLflow queries): pin it."""
+    assert keys.tag(keys.ROLE) == "harness.role" and keys.tag(keys.CHECKPOINT_STEP) == "harness.checkpoint_step"
+    assert keys.tags({keys.SEED: 3, keys.OUTCOME: "complete", keys.TRIAL_NUMBER: 0}) == {
+        "harness.seed": "3", "harness.outcome": "complete", "harness.trial_number": "0"}
+    assert len(set(keys.REPORTED_TAGS)) == len(keys.REPORTED_TAGS)

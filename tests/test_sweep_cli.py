@@ -122,7 +122,21 @@ def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "vanilla" in done.stdout and "wgan_gp" in done.stdout and "lambda_gp, n_critic" in done.stdout
     assert "n_critic\n" in done.stdout or "  n_critic" in done.stdout  # vanilla's only knob
-    assert "total: 6 search trials + 4 confirmation runs" in done.stdout
+    assert "total: 6 search trials + 4 confirmation runs" in done.stdout and ", 1 worker(s)" in done.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_worker_count_comes_from_the_config_and_the_flag_wins(tmp_path: Path, monkeypatch, capsys) -> None:
+    from harness.sweep.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, sweep={"workers": 2})
+    assert main([str(config), "--dry-run"]) == 0 and ", 2 worker(s)" in capsys.readouterr().out
+    assert main([str(config), "--dry-run", "--workers", "3"]) == 0 and ", 3 worker(s)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(config), "--dry-run", "--set", "sweep.workers=0"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: sweep.workers: 0 is out of range; allowed: >= 1 and <= 256"
     assert not (tmp_path / "runs").exists()
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from harness.config import resolve_run
 from harness.errors import ConfigError
-from harness.sweep.space import grid_points, knob_applies
+from harness.schema import KnobSpace
+from harness.sweep.space import grid_points, knob_applies, suggest
 from tests.conftest import tiny_experiment
 
 SPACE = {"lambda_gp": {"low": 0.1, "high": 100.0, "log": True}, "clip_value": {"low": 0.005, "high": 0.05},
@@ -86,3 +87,18 @@ def test_a_knob_space_is_checked_against_the_declared_range() -> None:
     with pytest.raises(ConfigError, match=r"^sweep.space.sn_power_iterations.choices\[1\]: 0 is out of range; "
                                           r"allowed: >= 1 and <= 100"):
         tiny_experiment(sweep={"space": {"sn_power_iterations": {"choices": [1, 0]}}}, variants=["sngan"])
+
+
+def test_suggest_asks_for_each_knob_with_its_type_and_scale() -> None:
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    space = {"n_critic": KnobSpace(choices=(1, 5)), "lambda_gp": KnobSpace(low=1.0, high=50.0, log=True),
+             "batch_size": KnobSpace(low=32, high=128, step=32)}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial({"n_critic": 5, "lambda_gp": 7.5, "batch_size": 64})  # queued values come back as given
+    trial = study.ask()
+    assert suggest(trial, space) == {"batch_size": 64, "lambda_gp": 7.5, "n_critic": 5}
+    assert trial.distributions == {"batch_size": IntDistribution(32, 128, step=32),
+                                   "lambda_gp": FloatDistribution(1.0, 50.0, log=True),
+                                   "n_critic": CategoricalDistribution((1, 5))}

@@ -17,9 +17,8 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config import ExperimentConfig, resolve_run
-from harness.errors import UserError
+from harness.errors import UserError, first_line
 from harness.metrics import METRICS
-from harness.sweep.locks import first_line
 from harness import store_keys as keys
 from harness.store_keys import CONFIRM, SEARCH
 from harness.urls import redact, sqlalchemy_url, sqlite_path

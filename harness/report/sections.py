@@ -20,7 +20,7 @@ from harness.report.load import StoredSweep
 from harness.report.render import Block, Bullets, Heading, Table, Text
 from harness.strict import to_plain
 from harness.store_keys import CONFIRM
-from harness.sweep.samplers import sampler_text, search_budget
+from harness.samplers import sampler_text, search_budget
 from harness.urls import redact
 
 UNKNOWN = "unknown"

@@ -17,7 +17,7 @@ from harness.config import ExperimentConfig, load_experiment, resolve_run
 from harness.errors import ConfigError, cli_entry
 from harness.metrics import METRICS
 from harness.sweep.space import applicable_space
-from harness.sweep.samplers import sampler_text
+from harness.samplers import sampler_text
 from harness.sweep.studies import search_budget, search_queue
 from harness.urls import redact, resolve_urls
 
@@ -32,7 +32,7 @@ def build_parser(prog: str = "python -m harness.sweep", parser: Any = None) -> a
     parser = make_parser(prog, __doc__.splitlines()[0], EXAMPLES, parser)
     parser.add_argument("--storage", help="Optuna storage URL (default: sweep.storage)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri)")
-    parser.add_argument("--workers", type=int, default=1, help="trial processes on this machine (default 1)")
+    parser.add_argument("--workers", type=int, help="trial processes on this machine (default: sweep.workers)")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")
     parser.set_defaults(run=run)
     return parser
@@ -65,19 +65,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", f"{args.workers!r} is out of range; allowed: >= 1")
     exp = load_experiment(args.config, args.overrides)
+    workers = args.workers or exp.sweep.workers
     if args.print_config:
         print_config(exp)
         return 0
     storage, tracking = resolve_urls(args.storage, args.tracking_uri, exp)
-    print("\n".join(plan_lines(exp, storage, tracking, args.workers)), flush=True)
+    print("\n".join(plan_lines(exp, storage, tracking, workers)), flush=True)
     if args.dry_run:
         return 0
     from harness.sweep.run import run_sweep  # imports Optuna, MLflow and torch: not needed for --dry-run
 
-    return run_sweep(exp, storage, tracking, args.workers)
+    return run_sweep(exp, storage, tracking, workers)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.errors import UserError
+from harness.errors import UserError, first_line
 from harness.urls import redact, sqlalchemy_url, sqlite_path
 
 def lock_key(experiment: str) -> int:
@@ -72,8 +72,3 @@ def advisory_lock(url: str, key: int) -> Iterator[None]:
         raise
     else:
         connection_cm.__exit__(None, None, None)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -25,8 +25,7 @@ from harness.retry import call_with_retries
 from harness.strict import flatten, to_plain
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
-from harness.sweep.samplers import suggest
-from harness.sweep.space import applicable_space
+from harness.sweep.space import applicable_space, suggest
 from harness.sweep.studies import SEARCH, VariantStudies, requeue_callback, storage_retry
 from harness.tracking import RunLogger, download_checkpoint, mark_run_killed, resume_point, tracking_retry
 from harness.trainer import COST_KEYS, Diverged, TrainCallback, TrainResult, TrainState, train
@@ -104,9 +103,10 @@ def trial_tags(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, 
     study = studies.search if stage == SEARCH else studies.confirm
     device = device_name(resolve_device(run.train.device))
     trial.set_user_attr(keys.DEVICE, device)
-    return {"variant": studies.variant, "stage": stage, "study": study.study_name, "trial_number": trial.number,
-            "device": device, "seed": run.seed, "config_hash": config_hash(run), "role": "trial",
-            "knobs": ",".join(sorted(trial.params)) or "-"}  # the knobs that apply to this variant
+    return {keys.VARIANT: studies.variant, keys.STAGE: stage, keys.STUDY: study.study_name,
+            keys.TRIAL_NUMBER: trial.number, keys.DEVICE: device, keys.SEED: run.seed,
+            keys.CONFIG_HASH: config_hash(run), keys.ROLE: keys.ROLE_TRIAL,
+            keys.KNOBS: ",".join(sorted(trial.params)) or "-"}  # the knobs that apply to this variant
 
 
 def resume_logger(ctx: SweepContext, run_id: str, run: Any) -> tuple[RunLogger, TrainState] | None:
@@ -137,7 +137,7 @@ def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial
     previous = trial.user_attrs.get(keys.MLFLOW_RUN_ID)
     resumed = resume_logger(ctx, previous, run) if previous else None
     if resumed is not None:
-        resumed[0].set_tags({"trial_number": trial.number})
+        resumed[0].set_tags({keys.TRIAL_NUMBER: trial.number})
         return resumed
     if previous:  # a re-queued trial without a usable checkpoint: its dead predecessor's run is closed
         mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
@@ -261,7 +261,7 @@ def record_result(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, r
     trial.set_user_attr(keys.FINAL_METRICS, {k: v for k, v in result.final_metrics.items() if math.isfinite(v)})
     trial.set_user_attr(keys.OUTCOME, "complete")  # a re-queued trial inherited its predecessor's outcome
     trial.set_user_attr(keys.REASON, "")
-    logger.finish("FINISHED", {"outcome": "complete", "reason": ""})
+    logger.finish("FINISHED", {keys.OUTCOME: "complete", keys.REASON: ""})
     study.tell(trial, value)
 
 
@@ -269,13 +269,13 @@ def close(study: optuna.Study, trial: optuna.Trial, logger: RunLogger, state: Tr
           outcome: str, reason: str) -> None:
     trial.set_user_attr(keys.OUTCOME, outcome)
     trial.set_user_attr(keys.REASON, reason)
-    logger.finish(run_status, {"outcome": outcome, "reason": reason})
+    logger.finish(run_status, {keys.OUTCOME: outcome, keys.REASON: reason})
     study.tell(trial, state=state)
 
 
 def requeue(ctx: SweepContext, study: optuna.Study, trial: optuna.Trial, logger: RunLogger) -> None:
     """Ctrl-C: fail the trial and queue an identical one, exactly as a dead worker's trial would be."""
-    logger.finish("KILLED", {"outcome": "interrupted", "reason": INTERRUPTED_REASON})
+    logger.finish("KILLED", {keys.OUTCOME: "interrupted", keys.REASON: INTERRUPTED_REASON})
     trial.set_user_attr(keys.OUTCOME, "interrupted")
     trial.set_user_attr(keys.REASON, INTERRUPTED_REASON)
     frozen = study.tell(trial, state=TrialState.FAIL)
@@ -288,7 +288,7 @@ def requeue_after_loss(ctx: SweepContext, study: optuna.Study, trial: optuna.Tri
     With MLflow gone the trial is re-queued in Optuna now (its run is closed by the next sweep);
     with the database gone the trial stays RUNNING, falls silent and is re-queued by the heartbeat.
     """
-    logger.abandon({"outcome": "interrupted", "reason": "lost a service; re-queued"})
+    logger.abandon({keys.OUTCOME: "interrupted", keys.REASON: "lost a service; re-queued"})
     try:
         trial.set_user_attr(keys.OUTCOME, "interrupted")
         trial.set_user_attr(keys.REASON, "lost a service; re-queued")

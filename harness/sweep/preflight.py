@@ -12,8 +12,8 @@ from pathlib import Path
 from harness.config import ExperimentConfig, resolve_run
 from harness.data import load_dataset
 from harness.device import resolve_device
-from harness.errors import ConfigError, UserError
-from harness.sweep.locks import first_line, lock_engine
+from harness.errors import ConfigError, UserError, first_line
+from harness.sweep.locks import lock_engine
 from harness.tracking import check_reachable
 from harness.urls import redact, sqlite_path
 

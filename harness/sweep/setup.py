@@ -25,7 +25,7 @@ def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -
             studies = open_studies(exp, storage, spec.name)
             run = resolve_run(exp, spec.name)
             parent = ensure_parent_run(tracking_uri, experiment_id, studies.search.study_name, spec.name,
-                                       {"variant": spec.name, "objective": run.objective})
+                                       {keys.VARIANT: spec.name, keys.OBJECTIVE: run.objective})
             set_run_status(tracking_uri, parent, "RUNNING")
             for study in (studies.search, studies.confirm):
                 study.set_user_attr(keys.VARIANT, spec.name)

@@ -1,4 +1,4 @@
-"""Sweep search spaces: grid points of `sweep.space`.
+"""Sweep search spaces: grid points of `sweep.space`, and a trial's suggestions from it.
 
 Where each knob applies and the rules of `sweep.space` live one layer down, with the resolver,
 in `harness.knob_space`; they are re-exported here for the sweep's modules.
@@ -7,10 +7,14 @@ in `harness.knob_space`; they are re-exported here for the sweep's modules.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.knob_space import applicable_space, knob_applies, knob_names, knob_type  # noqa: F401
-from harness.schema import KnobSpace
+from harness.schema import KnobSpace, TrainConfig
+from harness.strict import field_specs
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def grid_values(spec: KnobSpace) -> list[Any]:
@@ -26,3 +30,18 @@ def grid_points(space: dict[str, KnobSpace]) -> list[dict[str, Any]]:
     """Every combination of the knobs' grid values (the full factorial), in a fixed order."""
     names = sorted(space)
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid_values(space[n]) for n in names))]
+
+
+def suggest(trial: "optuna.Trial", space: dict[str, KnobSpace]) -> dict[str, Any]:
+    """Ask the trial for every applicable knob (queued fixed values come back unchanged)."""
+    types = field_specs(TrainConfig)
+    params: dict[str, Any] = {}
+    for knob in sorted(space):
+        spec = space[knob]
+        if spec.choices is not None:
+            params[knob] = trial.suggest_categorical(knob, list(spec.choices))
+        elif types[knob][0] is int:
+            params[knob] = trial.suggest_int(knob, spec.low, spec.high, step=spec.step or 1, log=spec.log)
+        else:
+            params[knob] = trial.suggest_float(knob, float(spec.low), float(spec.high), step=spec.step, log=spec.log)
+    return params

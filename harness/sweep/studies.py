@@ -17,13 +17,12 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config import ExperimentConfig, RunConfig, resolve_run
-from harness.errors import UserError
+from harness.errors import UserError, first_line
 from harness.metrics import METRICS
 from harness import store_keys as keys
 from harness.store_keys import CONFIRM, SEARCH  # noqa: F401  (re-exported: the sweep's modules use them)
 from harness.retry import RetryPolicy
-from harness.sweep.locks import first_line
-from harness.sweep.samplers import search_budget
+from harness.samplers import search_budget
 from harness.sweep.space import applicable_space, grid_points
 from harness.urls import redact, sqlalchemy_url, sqlite_path
 

@@ -23,7 +23,7 @@ from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
 from harness.sweep.objective import abandon_trial, finish_trial, start_trial
-from harness.sweep.samplers import build_pruner, build_sampler
+from harness.samplers import build_pruner, build_sampler
 from harness.retry import call_with_retries
 from harness.sweep.studies import (CONFIRM, SEARCH, VariantStudies, fill_confirm_queue, make_storage,
                                    missing_confirm_seeds, open_studies, search_finished, storage_retry)

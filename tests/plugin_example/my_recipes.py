@@ -1,10 +1,10 @@
-"""A user's own recipes, outside the package: a least-squares loss and a drift penalty, each with a knob.
+"""A user's own recipes, outside the package: a least-squares loss, a drift penalty and an LR warm-up, each with a knob.
 
 tests/test_plugins.py copies this file into a scratch directory and names it under `plugins:`;
 the README's example is the loss half of it.
 """
 
-from harness.plugins import Knob, register_constraint, register_loss
+from harness.plugins import Knob, register_constraint, register_loss, register_schedule
 
 
 @register_loss("least_squares", knobs=(Knob("ls_target", float, 1.0, min=0.1, max=10.0,
@@ -27,3 +27,12 @@ def drift_penalty(D, real, fake, train):
     """Drift penalty (Karras et al. 2018): drift_weight * E[D(real)^2] keeps the critic's scores near 0."""
     drift = D(real).square().mean()
     return train.drift_weight * drift, {"drift": drift}
+
+
+@register_schedule("warmup", knobs=(Knob("warmup_steps", int, 100, min=1,
+                                         doc="generator steps of the linear learning-rate warm-up"),))
+def warmup(optimizer, train, direction):
+    """Linear warm-up from lr / warmup_steps to lr, then constant (common with Adam on transformers and GANs)."""
+    from torch.optim.lr_scheduler import LambdaLR
+
+    return LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / train.warmup_steps))

@@ -1,5 +1,8 @@
 """Optuna samplers and pruners by the names the YAML uses: two registries, one builder per entry.
 
+They sit beside the recipe registries, not in the sweep, so that the resolver validates their
+names without depending on the sweep (which depends on the resolver).
+
 The builders import Optuna when called, so registering the names costs nothing: the resolver loads
 this module to validate `sweep.sampler` and `sweep.pruner` without importing Optuna. A new sampler
 is one `SAMPLERS.add(name, SamplerEntry(builder))` with `builder(exp, seed)`.
@@ -9,11 +12,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from harness.registry import Registry
-from harness.schema import ExperimentConfig, KnobSpace, RunConfig, TrainConfig
-from harness.strict import field_specs
+from harness.schema import ExperimentConfig, RunConfig
 
 if TYPE_CHECKING:
     import optuna
@@ -133,18 +135,3 @@ def build_sampler(exp: ExperimentConfig, seed: int) -> "optuna.samplers.BaseSamp
 def build_pruner(exp: ExperimentConfig, run: RunConfig) -> "optuna.pruners.BasePruner":
     """Pruners see the objective reported at every evaluation step (resource = generator steps)."""
     return PRUNERS.get(exp.sweep.pruner).build(exp, run)
-
-
-def suggest(trial: "optuna.Trial", space: dict[str, KnobSpace]) -> dict[str, Any]:
-    """Ask the trial for every applicable knob (queued fixed values come back unchanged)."""
-    types = field_specs(TrainConfig)
-    params: dict[str, Any] = {}
-    for knob in sorted(space):
-        spec = space[knob]
-        if spec.choices is not None:
-            params[knob] = trial.suggest_categorical(knob, list(spec.choices))
-        elif types[knob][0] is int:
-            params[knob] = trial.suggest_int(knob, spec.low, spec.high, step=spec.step or 1, log=spec.log)
-        else:
-            params[knob] = trial.suggest_float(knob, float(spec.low), float(spec.high), step=spec.step, log=spec.log)
-    return params

@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import resolve_run
 from harness.errors import ConfigError
-from harness.sweep.samplers import PRUNERS, SAMPLERS, build_pruner, build_sampler, sampler_text, startup_trials
+from harness.samplers import PRUNERS, SAMPLERS, build_pruner, build_sampler, sampler_text, startup_trials
 from tests.conftest import tiny_experiment
 
 
