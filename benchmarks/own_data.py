@@ -32,6 +32,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
 
 SEED = 0
+FULL = {"sources": None, "mnist": (4000, 1000), "cifar": (5000, 1000)}  # the sets docs/metrics.md measures
+SMALL = {"sources": 200, "mnist": (100, 50), "cifar": (100, 50)}  # --small: seconds, for the tests
 
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
@@ -104,19 +106,20 @@ def write_cifar_batch(path: Path, images: np.ndarray, labels: np.ndarray) -> Non
         pickle.dump(batch, f)
 
 
-def write_all(out: Path) -> dict[str, int]:
+def write_all(out: Path, plan: dict = FULL) -> dict[str, int]:
     rng = np.random.default_rng(SEED)
-    images, labels = digits()
+    images, labels = (part[:plan["sources"]] for part in digits())
     sizes = {"classes": write_folders(out, images, labels, rng)}
-    (mnist_train, mnist_test) = disjoint_copies(images, labels, (4000, 1000), 28, rng)
+    (mnist_train, mnist_test) = disjoint_copies(images, labels, plan["mnist"], 28, rng)
     for split, (x, y) in zip(("train", "t10k"), (mnist_train, mnist_test)):
         write_idx(out / "mnist" / "MNIST" / "raw", split, x, y)
     sizes["mnist"] = len(mnist_train[1]) + len(mnist_test[1])
-    cifar_train, cifar_test = disjoint_copies(images, labels, (5000, 1000), 32, rng)
+    cifar_train, cifar_test = disjoint_copies(images, labels, plan["cifar"], 32, rng)
     folder = out / "cifar" / "cifar-10-batches-py"
     paint = [np.stack([coloured(g, rng) for g in x]) for x, _ in (cifar_train, cifar_test)]
-    for b in range(5):  # five training batches of 1,000, as CIFAR-10 ships five of 10,000
-        part = slice(b * 1000, (b + 1) * 1000)
+    per_batch = len(cifar_train[1]) // 5
+    for b in range(5):  # five training batches, as CIFAR-10 ships five of 10,000
+        part = slice(b * per_batch, (b + 1) * per_batch)
         write_cifar_batch(folder / f"data_batch_{b + 1}", paint[0][part], cifar_train[1][part])
     write_cifar_batch(folder / "test_batch", paint[1], cifar_test[1])
     sizes["cifar"] = len(cifar_train[1]) + len(cifar_test[1])
@@ -161,8 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--write-only", action="store_true", help="write the sets, do not train classifiers")
+    parser.add_argument("--small", action="store_true", help="200 source digits and small IDX/CIFAR sets")
     args = parser.parse_args(argv)
-    print(f"wrote {write_all(args.out)} under {args.out}", flush=True)
+    print(f"wrote {write_all(args.out, SMALL if args.small else FULL)} under {args.out}", flush=True)
     if not args.write_only:
         rows = measure(args.out, args.out / "eval-cache")
         print("\n".join(rows))

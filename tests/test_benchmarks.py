@@ -92,3 +92,28 @@ def test_async_logging_compares_both_writers_against_a_real_server() -> None:
     lines = run_script("async_logging.py", "--quick")
     assert [row[0] for row in table_rows(lines)] == ["sync", "async"]
     assert re.fullmatch(r"async/sync per-step tracking cost: \d+\.\d\d", lines[-1])
+
+
+def test_own_data_writes_sets_that_the_harness_loaders_read(tmp_path: Path) -> None:
+    """The sets docs/metrics.md measures the yardstick on: each loads through its dataset entry."""
+    import torch
+
+    from harness.config import parse_experiment, resolve_run
+    from harness.data import load_dataset
+
+    lines = run_script("own_data.py", str(tmp_path), "--write-only", "--small")
+    assert lines[-1] == f"wrote {{'classes': 400, 'mnist': 150, 'cifar': 150}} under {tmp_path}"
+
+    def load(**data: object):
+        run = resolve_run(parse_experiment({"name": "t", "data": data, "variants": ["vanilla"]}), "vanilla")
+        return load_dataset(run.data, torch.device("cpu"))
+
+    classes = load(name="folder", root=str(tmp_path / "classes"), image_size=28, channels=3)
+    assert classes.images.shape[1:] == (3, 28, 28) and classes.num_classes == 10
+    assert classes.images.shape[0] + classes.test_images.shape[0] == 400  # every digit, plain and jittered
+    assert load(name="folder", root=str(tmp_path / "flat"), image_size=16).labels is None  # unlabelled
+    mnist = load(name="mnist", root=str(tmp_path / "mnist"))
+    assert (mnist.images.shape, mnist.test_images.shape) == ((100, 1, 28, 28), (50, 1, 28, 28))
+    cifar = load(name="cifar10", root=str(tmp_path / "cifar"))
+    assert (cifar.images.shape, cifar.test_images.shape) == ((100, 3, 32, 32), (50, 3, 32, 32))
+    assert set(cifar.labels.tolist()) == set(range(10)) and float(cifar.images.std()) > 0.1  # coloured digits
