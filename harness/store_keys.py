@@ -19,6 +19,7 @@ VARIANT = "variant"
 MLFLOW_PARENT_RUN_ID = "mlflow_parent_run_id"  # search: the variant's MLflow parent run
 SKIPPED = "skipped"  # confirm: why no confirmation run was queued
 SOURCE_TRIAL = "source_trial"  # confirm (and its trials): the search trial whose params are confirmed
+RECIPE = "recipe"  # search: the resolved settings its trials ran with (JSON), checked when a sweep resumes
 
 # Trial user attributes
 STAGE = "stage"

@@ -39,20 +39,20 @@ def test_verdict_is_scoped_when_a_ranked_variant_is_still_improving(inputs, chec
     text = " ".join(block.text for block in validity.verdict_notes(inputs, checks))
     assert "**wgan_gp** is still improving" in text
     assert "holds at 40 generator steps only" in text
-    assert "--set train.steps=160" in text
+    assert f"try `--set train.steps=160 --set name={inputs.exp.name}-steps160`" in text  # a new name: see recipe_guard
 
 
 def test_unknown_variants_are_scoped_too(inputs, checks) -> None:
     table = checks.convergence.copy()
     table["status"], table["reason"] = UNKNOWN, "too few evaluations: 2 per run, the rule needs 4"
-    text = validity.convergence_note(dataclasses.replace(checks, convergence=table), ["wgan_gp", "vanilla"])
+    text = validity.convergence_note(dataclasses.replace(checks, convergence=table), ["wgan_gp", "vanilla"], "e2e")
     assert "whether **wgan_gp** and **vanilla** are still improving cannot be told" in text
-    assert "try `--set train.steps=160`" in text
+    assert "try `--set train.steps=160 --set name=e2e-steps160`" in text
 
 
 def test_all_converged_says_so(inputs, checks) -> None:
     table = checks.convergence.assign(status=CONVERGED)
-    text = validity.convergence_note(dataclasses.replace(checks, convergence=table), ["wgan_gp", "vanilla"])
+    text = validity.convergence_note(dataclasses.replace(checks, convergence=table), ["wgan_gp", "vanilla"], "e2e")
     assert "every ranked variant had converged" in text and "still improving" not in text
 
 

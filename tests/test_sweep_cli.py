@@ -27,6 +27,11 @@ def child_runs(folder: Path) -> list:
     return [r for r in mlflow_runs(folder) if r.data.tags.get("harness.role") == "trial"]
 
 
+def store_bytes(folder: Path) -> dict[str, bytes]:
+    """The SQLite stores' files, byte for byte: a refused command must not have written to either."""
+    return {name: (folder / "runs" / name).read_bytes() for name in ("optuna.db", "mlflow.db")}
+
+
 def assert_exact_budget(folder: Path, budget: int, seeds: int, variants: tuple[str, ...]) -> None:
     """Every study holds exactly its budget of slot trials, each with exactly one FINISHED MLflow run."""
     found = studies(folder)
@@ -114,6 +119,13 @@ def test_rerunning_a_settled_sweep_adds_nothing_and_a_bigger_budget_tops_up(tmp_
     bigger = run_sweep_cli(tmp_path, config, "--set", "sweep.trials_per_variant=3")
     assert bigger.returncode == 0, bigger.stderr
     assert len(studies(tmp_path)["e2e/wgan_gp"].trials) == 3
+    # More steps under the same name would re-report these runs as the longer ones: refused, nothing written
+    runs_before, stores_before = len(child_runs(tmp_path)), store_bytes(tmp_path)
+    longer = run_sweep_cli(tmp_path, config, "--set", "train.steps=80")
+    assert longer.returncode == 2 and longer.stderr.count("\n") == 1, longer.stderr
+    assert longer.stderr.startswith("error: train.steps: 80 differs from 40, with which experiment 'e2e' (variant "
+                                    "wgan_gp) already ran in sqlite:///runs/optuna.db;"), longer.stderr
+    assert len(child_runs(tmp_path)) == runs_before and store_bytes(tmp_path) == stores_before
 
 
 def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:

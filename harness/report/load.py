@@ -7,6 +7,7 @@ yet (a variant the sweep has not reached) is reported as missing, never created.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,8 +134,10 @@ def searched_distributions(trials: list[FrozenTrial]) -> dict[str, BaseDistribut
 
 def successor_numbers(trials: list[FrozenTrial]) -> dict[int, int]:
     """Failed trial number -> the number of the trial that re-ran it (Optuna's retry callback)."""
-    return {RetryHeartbeatStaleTrialCallback.retry_history(t)[-1]: t.number for t in trials
-            if RetryHeartbeatStaleTrialCallback.retry_history(t)}
+    with warnings.catch_warnings():  # flagged experimental since Optuna 3.0; the report must not print that
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        histories = {t.number: RetryHeartbeatStaleTrialCallback.retry_history(t) for t in trials}
+    return {history[-1]: number for number, history in histories.items() if history}
 
 
 def outcome(trial: FrozenTrial, retried_as: int | None) -> str:

@@ -97,7 +97,7 @@ def names_text(names: list[str]) -> str:
     return bold[0] if len(bold) == 1 else f"{', '.join(bold[:-1])} and {bold[-1]}"
 
 
-def convergence_note(v: Validity, ranked: list[str]) -> str:
+def convergence_note(v: Validity, ranked: list[str], experiment: str) -> str:
     moving = not_converged(v, ranked)
     if not moving:
         return (f"**Convergence:** every ranked variant had converged by the rule in `{DOCS}` (it changed by less "
@@ -113,9 +113,15 @@ def convergence_note(v: Validity, ranked: list[str]) -> str:
     for reason, rows in unknown.groupby("reason", sort=False):
         verb = "is" if len(rows) == 1 else "are"
         parts.append(f"whether {names_text(list(rows.index))} {verb} still improving cannot be told ({reason})")
-    suggested = convergence.BUDGET_FACTOR * v.steps
     return (f"**Scope:** {'; '.join(parts)}. This ranking therefore holds at {v.steps} generator steps only and "
-            f"a longer run may change it; try `--set train.steps={suggested}` (see Convergence).")
+            f"a longer run may change it; try {longer_run(v, experiment)} (see Convergence).")
+
+
+def longer_run(v: Validity, experiment: str) -> str:
+    """The overrides of the suggested longer sweep: more steps, under a new name, because a study
+    holds one recipe (a resumed sweep refuses changed steps; harness.sweep.recipe_guard)."""
+    suggested = convergence.BUDGET_FACTOR * v.steps
+    return f"`--set train.steps={suggested} --set name={experiment}-steps{suggested}`"
 
 
 def time_note(v: Validity, ranked: list[str], objective: str) -> str:
@@ -181,5 +187,5 @@ def verdict_notes(inputs: ReportInputs, v: Validity) -> list[Block]:
     if not ranked:
         return []
     objective, direction = tables.objective_of(inputs.sweep)
-    return [Text(convergence_note(v, ranked)), Text(time_note(v, ranked, objective)),
+    return [Text(convergence_note(v, ranked, inputs.exp.name)), Text(time_note(v, ranked, objective)),
             Text(budget_note(v, ranked, direction))]

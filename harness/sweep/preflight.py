@@ -1,4 +1,4 @@
-"""Every check that can fail before a sweep writes anything: device, data, services, paths.
+"""Every check that can fail before a sweep writes anything: device, data, services, paths, recipes.
 
 A sweep that is going to stop with "no CUDA", "no MNIST under data/", "cannot reach MLflow" or
 "cannot create runs/ under a file" must stop before the study, a queued trial or a parent run
@@ -14,6 +14,8 @@ from harness.data import load_dataset
 from harness.device import resolve_device
 from harness.errors import ConfigError, UserError, first_line
 from harness.sweep.locks import lock_engine
+from harness.sweep.recipe_guard import check_recipes, stored_recipe
+from harness.sweep.studies import make_storage, study_names
 from harness.tracking import check_reachable
 from harness.urls import redact, sqlite_path
 
@@ -35,6 +37,17 @@ def preflight(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> Non
         if path is not None:
             make_folder(key, redact(url), path.parent)
     make_folder("eval.cache_dir", exp.eval.cache_dir, Path(exp.eval.cache_dir))
+    check_stored_recipes(exp, storage_url)  # last: it may open (never change) an existing store
+
+
+def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:
+    """A resumed sweep must run the recipes its studies hold (harness.sweep.recipe_guard)."""
+    path = sqlite_path(storage_url)
+    if path is not None and not path.is_file():
+        return  # a first run: no store yet, and none is created here
+    storage = make_storage(storage_url, exp)
+    check_recipes(exp, {spec.name: stored_recipe(storage, study_names(exp, spec.name)[0]) for spec in exp.variants},
+                  storage_url)
 
 
 def check_storage_reachable(url: str) -> None:

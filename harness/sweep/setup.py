@@ -12,6 +12,7 @@ from harness.data import load_dataset
 from harness.device import resolve_device
 from harness.metrics import Evaluator
 from harness.sweep.locks import storage_lock
+from harness.sweep.recipe_guard import record_or_check
 from harness.sweep.studies import fill_search_queue, make_storage, open_studies
 from harness.tracking import ensure_experiment, ensure_parent_run, set_run_status
 
@@ -24,6 +25,7 @@ def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -
         for spec in exp.variants:
             studies = open_studies(exp, storage, spec.name)
             run = resolve_run(exp, spec.name)
+            record_or_check(exp, studies.search, run, storage_url)
             parent = ensure_parent_run(tracking_uri, experiment_id, studies.search.study_name, spec.name,
                                        {keys.VARIANT: spec.name, keys.OBJECTIVE: run.objective})
             set_run_status(tracking_uri, parent, "RUNNING")

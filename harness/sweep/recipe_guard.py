@@ -1,0 +1,83 @@
+"""One study, one recipe: refuse to resume a variant's studies under settings that change its results.
+
+Re-running the sweep command resumes: the stored trials count toward the budget. That is right
+when the command is the same, and wrong when a result-changing key differs: `--set
+train.steps=4800` on a settled 1,200-step sweep would queue nothing and re-report the old runs as
+if they were the new ones, and a partly run sweep would mix both. So the first sweep records each
+variant's resolved recipe on its search study, and every later one compares before it writes
+anything. Plumbing (device, logging and evaluation intervals, paths, the extra metrics, the
+classifier's threshold) and the `sweep` section (budgets may grow) are not part of the recipe.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness import store_keys as keys
+from harness.config import ExperimentConfig, resolve_run
+from harness.errors import ConfigError
+from harness.knob_space import knob_applies
+from harness.schema import RunConfig
+from harness.strict import flatten, to_plain
+from harness.urls import redact
+
+# Keys that never change a run's results, so they may differ between sweeps of one experiment
+# (workers on different machines have their own data paths and devices).
+PLUMBING = ("data.root", "data.download", "train.device", "train.log_every", "train.eval_every",
+            "train.sample_every", "train.checkpoint_every", "train.checkpoint_every_seconds", "eval.metrics",
+            "eval.cache_dir", "eval.classifier_min_accuracy")
+
+
+def recipe(run: RunConfig) -> dict[str, Any]:
+    """The resolved settings that decide a variant's results, as {dotted key: value}."""
+    sections = {"data": to_plain(run.data), "model": to_plain(run.model), "train": to_plain(run.train),
+                "eval": to_plain(run.eval)}
+    flat = {"sweep.objective": run.objective, **flatten(sections)}
+    train_fields = set(to_plain(run.train)) - set(run.train.knobs)
+    return {key: value for key, value in sorted(flat.items()) if key not in PLUMBING
+            and (not key.startswith("train.") or key[6:] in train_fields or knob_applies(run, key[6:]))}
+
+
+def recipe_text(run: RunConfig) -> str:
+    return json.dumps(recipe(run), sort_keys=True, default=str)
+
+
+def recipe_mismatch(exp: ExperimentConfig, variant: str, stored: str, where: str) -> ConfigError | None:
+    """The error for a variant whose stored recipe differs from the config's, naming the first key."""
+    old, new = json.loads(stored), json.loads(recipe_text(resolve_run(exp, variant)))
+    differing = sorted(key for key in old.keys() | new.keys() if old.get(key, "absent") != new.get(key, "absent"))
+    if not differing:
+        return None
+    key = differing[0]
+    more = f" (and {len(differing) - 1} more key(s))" if len(differing) > 1 else ""
+    return ConfigError(key, f"{new.get(key, 'absent')!r} differs from {old.get(key, 'absent')!r}, with which "
+                            f"experiment {exp.name!r} (variant {variant}) already ran in {redact(where)}{more}; a study "
+                            f"holds one recipe: give this one a new name (--set name={exp.name}-2) or another "
+                            "sweep.storage")
+
+
+def check_recipes(exp: ExperimentConfig, stored: dict[str, str | None], where: str) -> None:
+    """Raise the first variant's mismatch; `stored` maps variant -> its search study's recipe (None: new)."""
+    for variant, text in stored.items():
+        if text is not None and (error := recipe_mismatch(exp, variant, text, where)) is not None:
+            raise error
+
+
+def stored_recipe(storage: Any, study_name: str) -> str | None:
+    """The recipe recorded on a search study, None when the study (or the record) does not exist yet."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return None
+    value = storage.get_study_user_attrs(study_id).get(keys.RECIPE)
+    return None if value is None else str(value)
+
+
+def record_or_check(exp: ExperimentConfig, study: Any, run: RunConfig, where: str) -> None:
+    """Under the sweep's init lock: record a new study's recipe, or refuse a changed one (a racing sweep)."""
+    stored = keys.text_attr(study, keys.RECIPE)
+    if stored is None:
+        study.set_user_attr(keys.RECIPE, recipe_text(run))
+    elif (error := recipe_mismatch(exp, run.variant, stored, where)) is not None:
+        raise error

@@ -1,0 +1,63 @@
+"""One study, one recipe: what counts as the recipe, the one-line refusal, and the checks on a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from harness import store_keys as keys
+from harness.config import resolve_run
+from harness.errors import ConfigError
+from harness.sweep.preflight import check_stored_recipes
+from harness.sweep.recipe_guard import recipe, recipe_mismatch, recipe_text, record_or_check
+from harness.sweep.studies import make_storage, open_studies
+from tests.conftest import tiny_experiment
+
+VARIANTS = ["vanilla", "wgan_gp"]
+
+
+def test_the_recipe_holds_what_changes_results_and_only_the_knobs_that_apply() -> None:
+    exp = tiny_experiment(variants=VARIANTS)
+    gp, vanilla = recipe(resolve_run(exp, "wgan_gp")), recipe(resolve_run(exp, "vanilla"))
+    assert gp["train.steps"] == 6 and gp["train.lambda_gp"] == 10.0 and gp["sweep.objective"] == "fd_classifier"
+    assert "train.lambda_gp" not in vanilla and "train.clip_value" not in gp  # knobs that do not apply
+    assert vanilla["train.loss"] == "bce" and vanilla["train.scheduler"] == "none"  # fields always count
+    for plumbing in ("train.device", "train.eval_every", "eval.metrics", "eval.cache_dir", "data.root"):
+        assert plumbing not in gp
+
+
+def test_a_changed_key_is_one_config_error_naming_it_both_values_and_a_new_name() -> None:
+    stored = recipe_text(resolve_run(tiny_experiment(variants=VARIANTS), "wgan_gp"))
+    same = tiny_experiment(variants=VARIANTS, sweep={"trials_per_variant": 9}, train={"eval_every": 3})
+    assert recipe_mismatch(same, "wgan_gp", stored, "sqlite:///runs/optuna.db") is None  # budgets and plumbing
+    longer = tiny_experiment(variants=VARIANTS, train={"steps": 24})
+    error = recipe_mismatch(longer, "wgan_gp", stored, "sqlite:///runs/optuna.db")
+    assert isinstance(error, ConfigError) and error.path == "train.steps"
+    assert str(error) == ("train.steps: 24 differs from 6, with which experiment 'tiny' (variant wgan_gp) already "
+                          "ran in sqlite:///runs/optuna.db; a study holds one recipe: give this one a new name "
+                          "(--set name=tiny-2) or another sweep.storage")
+    two = tiny_experiment(variants=VARIANTS, train={"steps": 24, "lambda_gp": 5.0})
+    error = recipe_mismatch(two, "wgan_gp", stored, "x")
+    assert error is not None and error.path == "train.lambda_gp" and "(and 1 more key(s))" in str(error)
+
+
+def test_a_store_records_each_recipe_once_and_refuses_another(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    exp = tiny_experiment(variants=VARIANTS)
+    check_stored_recipes(exp, url)  # a first run: no store, and the check creates none
+    assert not (tmp_path / "optuna.db").exists()
+    storage = make_storage(url, exp)
+    for variant in VARIANTS:
+        record_or_check(exp, open_studies(exp, storage, variant).search, resolve_run(exp, variant), url)
+    search = optuna.load_study(study_name="tiny/wgan_gp", storage=url)
+    assert search.user_attrs[keys.RECIPE] == recipe_text(resolve_run(exp, "wgan_gp"))
+    check_stored_recipes(tiny_experiment(variants=VARIANTS, sweep={"seeds": 5}), url)  # a top-up resumes
+    longer = tiny_experiment(variants=VARIANTS, train={"steps": 24})
+    with pytest.raises(ConfigError, match=r"^train.steps: 24 differs from 6, with which experiment 'tiny' "
+                                          r"\(variant vanilla\)"):
+        check_stored_recipes(longer, url)
+    with pytest.raises(ConfigError, match=r"^train.steps: 24 differs from 6"):  # two sweeps racing past preflight
+        record_or_check(longer, open_studies(longer, storage, "wgan_gp").search, resolve_run(longer, "wgan_gp"), url)
+    check_stored_recipes(tiny_experiment(name="tiny-2", variants=VARIANTS, train={"steps": 24}), url)  # new name
