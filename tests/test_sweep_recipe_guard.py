@@ -22,6 +22,7 @@ def test_the_recipe_holds_what_changes_results_and_only_the_knobs_that_apply() -
     exp = tiny_experiment(variants=VARIANTS)
     gp, vanilla = recipe(resolve_run(exp, "wgan_gp")), recipe(resolve_run(exp, "vanilla"))
     assert gp["train.steps"] == 6 and gp["train.lambda_gp"] == 10.0 and gp["sweep.objective"] == "fd_classifier"
+    assert gp["seed"] == 0 and gp["model.arch"] == "dcgan" and gp["data.name"] == "digits"
     assert "train.lambda_gp" not in vanilla and "train.clip_value" not in gp  # knobs that do not apply
     assert vanilla["train.loss"] == "bce" and vanilla["train.scheduler"] == "none"  # fields always count
     for plumbing in ("train.device", "train.eval_every", "eval.metrics", "eval.cache_dir", "data.root"):

@@ -121,7 +121,7 @@ def read_folder(cfg: "DataConfig") -> RawSplits:
     check_memory(len(layout.files), channels, side, root)
     pixels = np.empty((len(layout.files), channels, side, side), dtype=np.uint8)
     for i, path in enumerate(tqdm(layout.files, desc=f"reading {root.name}", unit="img", leave=False,
-                                  disable=len(layout.files) < 1000)):
+                                  disable=None if len(layout.files) >= 1000 else True)):  # None: off a terminal
         pixels[i] = decode(path, channels, side)
     images, labels = to_unit_range(torch.from_numpy(pixels), 255.0), np.asarray(layout.labels)
     test = stratified_holdout(labels, TEST_FRACTION, SPLIT_SEED)

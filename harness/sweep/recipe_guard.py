@@ -33,7 +33,7 @@ def recipe(run: RunConfig) -> dict[str, Any]:
     """The resolved settings that decide a variant's results, as {dotted key: value}."""
     sections = {"data": to_plain(run.data), "model": to_plain(run.model), "train": to_plain(run.train),
                 "eval": to_plain(run.eval)}
-    flat = {"sweep.objective": run.objective, **flatten(sections)}
+    flat = {"seed": run.seed, "sweep.objective": run.objective, **flatten(sections)}
     train_fields = set(to_plain(run.train)) - set(run.train.knobs)
     return {key: value for key, value in sorted(flat.items()) if key not in PLUMBING
             and (not key.startswith("train.") or key[6:] in train_fields or knob_applies(run, key[6:]))}
