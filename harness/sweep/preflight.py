@@ -13,7 +13,7 @@ from harness.config import ExperimentConfig, resolve_run
 from harness.data import load_dataset
 from harness.device import resolve_device
 from harness.errors import ConfigError, UserError, first_line
-from harness.sweep.locks import lock_engine
+from harness.sweep.locks import lock_engine, storage_lock
 from harness.sweep.recipe_guard import check_recipes, stored_recipe
 from harness.sweep.studies import make_storage, study_names
 from harness.tracking import check_reachable
@@ -42,12 +42,29 @@ def preflight(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> Non
 
 def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:
     """A resumed sweep must run the recipes its studies hold (harness.sweep.recipe_guard)."""
+    if not holds_studies(storage_url):
+        return  # a first run: no store (or no Optuna tables) yet, and none is created here
+    # Under the sweep's init lock: opening an Optuna storage may create missing tables, and two
+    # workers doing that at once on one PostgreSQL database collide.
+    with storage_lock(storage_url, exp.name):
+        storage = make_storage(storage_url, exp)
+        stored = {spec.name: stored_recipe(storage, study_names(exp, spec.name)[0]) for spec in exp.variants}
+    check_recipes(exp, stored, storage_url)
+
+
+def holds_studies(storage_url: str) -> bool:
+    """Whether the store already has Optuna's tables (read-only: it creates neither file nor table)."""
+    import sqlalchemy
+
     path = sqlite_path(storage_url)
     if path is not None and not path.is_file():
-        return  # a first run: no store yet, and none is created here
-    storage = make_storage(storage_url, exp)
-    check_recipes(exp, {spec.name: stored_recipe(storage, study_names(exp, spec.name)[0]) for spec in exp.variants},
-                  storage_url)
+        return False
+    engine = lock_engine(storage_url) if path is None else sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        return sqlalchemy.inspect(engine).has_table("studies")
+    finally:
+        if path is not None:
+            engine.dispose()
 
 
 def check_storage_reachable(url: str) -> None:
