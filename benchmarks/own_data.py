@@ -91,9 +91,11 @@ def disjoint_copies(images: np.ndarray, labels: np.ndarray, counts: tuple[int, i
 
 
 def write_idx(raw: Path, split: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """`<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte` under `raw`, as torchvision's MNIST reads them."""
     raw.mkdir(parents=True, exist_ok=True)
     n, rows, cols = images.shape
-    (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">4i", 2051, n, rows, cols) + images.tobytes())
+    (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">4i", 2051, n, rows, cols)
+                                                    + images.astype(np.uint8).tobytes())
     (raw / f"{split}-labels-idx1-ubyte").write_bytes(struct.pack(">2i", 2049, n) + labels.astype(np.uint8).tobytes())
 
 

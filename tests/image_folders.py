@@ -1,12 +1,16 @@
-"""Test data on disk: image folders (from scikit-learn's digits) and CIFAR-10 python-batch files."""
+"""Test data on disk: image folders (from scikit-learn's digits) and CIFAR-10 python-batch files.
+
+The file formats are written by benchmarks/own_data.py, the one writer of IDX and CIFAR batches.
+"""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from benchmarks.own_data import write_cifar_batch
 
 
 def digit_pixels(count: int, side: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -45,15 +49,6 @@ def write_flat_folder(root: Path, count: int = 6, side: int = 12, mode: str = "L
     for i in range(count):
         save(pixels[i], root / f"{i:04d}.png", mode)
     return root
-
-
-def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int]) -> None:
-    """A CIFAR-10 python batch: a pickled dict of bytes keys, data rows of 3072 uint8 (R, G, B planes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    batch = {b"batch_label": b"test batch", b"labels": labels, b"data": images.reshape(len(labels), -1),
-             b"filenames": [f"{i}.png".encode() for i in range(len(labels))]}
-    with path.open("wb") as f:
-        pickle.dump(batch, f)
 
 
 def write_cifar10(root: Path, per_batch: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

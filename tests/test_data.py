@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from benchmarks import own_data
 from harness.config import DataConfig
 from harness.data import DATASETS, Dataset, load_dataset
 from harness.data.images import ImageTensorDataset
@@ -180,12 +180,7 @@ def test_sampler_returns_the_requested_batch_size_even_above_the_dataset_size() 
 
 
 def write_idx(root: Path, folder: str, split: str, images: np.ndarray, labels: np.ndarray) -> None:
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    n, rows, cols = images.shape
-    (raw / f"{split}-images-idx3-ubyte").write_bytes(struct.pack(">4i", 2051, n, rows, cols)
-                                                    + images.astype(np.uint8).tobytes())
-    (raw / f"{split}-labels-idx1-ubyte").write_bytes(struct.pack(">2i", 2049, n) + labels.astype(np.uint8).tobytes())
+    own_data.write_idx(root / folder / "raw", split, images, labels)
 
 
 def fake_mnist(root: Path, folder: str, n_train: int = 12, n_test: int = 5) -> tuple[np.ndarray, np.ndarray]:

@@ -58,13 +58,8 @@ def holds_studies(storage_url: str) -> bool:
 
     path = sqlite_path(storage_url)
     if path is not None and not path.is_file():
-        return False
-    engine = lock_engine(storage_url) if path is None else sqlalchemy.create_engine(f"sqlite:///{path}")
-    try:
-        return sqlalchemy.inspect(engine).has_table("studies")
-    finally:
-        if path is not None:
-            engine.dispose()
+        return False  # SQLite would create the file on connect
+    return sqlalchemy.inspect(lock_engine(storage_url)).has_table("studies")
 
 
 def check_storage_reachable(url: str) -> None:
