@@ -1,5 +1,6 @@
-"""Checkpoints: a plain dict of G, D, both optimizers, both schedulers, step, config, RNG state,
-the data sampler's state and the run's time accounting (so cumulative seconds continue on resume)."""
+"""Checkpoints: a plain dict of G, D, both optimizers, both schedulers, the generator hooks (the EMA's
+average), step, config, RNG state, the data sampler's state and the run's time accounting (so
+cumulative seconds continue on resume)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from harness.schedules import SCHEDULES
 from harness.strict import flatten, to_plain
 from harness.trainer import TrainResult, TrainState, build_state
 
-FORMAT_VERSION = 2  # 2: adds "progress", the TrainResult so far
+FORMAT_VERSION = 3  # 2: adds "progress", the TrainResult so far; 3: adds "hooks", the generator hooks' state
 # Keys that may change between a checkpoint and its resumption without changing the run.
 RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.eval_every", "train.sample_every",
                      "train.checkpoint_every", "train.checkpoint_every_seconds", "train.device")
@@ -34,6 +35,7 @@ def state_dict(state: TrainState) -> dict[str, Any]:
         "opt_D": state.opt_D.state_dict(),
         "sched_G": None if state.sched_G is None else state.sched_G.state_dict(),
         "sched_D": None if state.sched_D is None else state.sched_D.state_dict(),
+        "hooks": {name: hook.state_dict() for name, hook in state.hooks.items()},
         "data": state.dataset.state_dict(),
         "rng": rng_state(),
         "progress": progress_dict(state.result),
@@ -102,6 +104,8 @@ def load_checkpoint(path: str | Path, cfg: RunConfig, device: torch.device | Non
     for sched, saved in ((state.sched_G, ckpt["sched_G"]), (state.sched_D, ckpt["sched_D"])):
         if sched is not None and saved is not None:
             sched.load_state_dict(saved)
+    for name, hook in state.hooks.items():  # the same config enables the same hooks (checked above)
+        hook.load_state_dict(ckpt["hooks"][name])
     state.dataset.load_state_dict(ckpt["data"])
     set_rng_state(ckpt["rng"])
     state.step = int(ckpt["step"])

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness import generator_hooks as _generator_hooks  # noqa: F401  (registers ema and its knobs)
 from harness import losses as _losses  # noqa: F401  (registers the losses the schema names)
 from harness import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
 from harness import schedules as _schedules  # noqa: F401  (registers the schedules)
@@ -23,7 +24,8 @@ from harness.constraints import combined
 from harness.data import dataset_entry
 from harness.data.base import DatasetEntry
 from harness.errors import ConfigError, UserError
-from harness.knob_space import validate_sweep
+from harness.knob_space import knob_applies, space_key, split_params, validate_sweep
+from harness.knobs import owned_by
 from harness.metrics import METRICS, default_objective, metrics_for
 from harness.models import ARCHS
 from harness.presets import PRESETS, default_presets
@@ -79,8 +81,31 @@ def parse_experiment(raw: dict[str, Any]) -> ExperimentConfig:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", exp.name):
         raise ConfigError("name", f"{exp.name!r} must be letters, digits, '_', '.', '-'")
     runs = [resolve_run(exp, spec.name, path=f"variants[{i}]") for i, spec in enumerate(exp.variants)]
+    check_knobs_are_read(exp.variants, runs)
     validate_sweep(exp, runs)
     return exp
+
+
+def check_knobs_are_read(variants: tuple[VariantSpec, ...], runs: list[RunConfig]) -> None:
+    """A knob a variant sets for itself that its own entries do not read would be silently ignored: refuse it.
+
+    `{preset: wgan_gp, model: {arch: resnet, width: 8}}` (resnet reads ngf and ndf) or `{preset: vanilla,
+    train: {lambda_gp: 5}}` is a mistake: the user believes a setting that never reaches the run. The
+    top-level sections are shared by every variant, so a knob there only has to be read by some variant
+    or none (the YAML keeps the papers' values while `--set variants=[...]` narrows the comparison).
+    """
+    for section in OVERRIDABLE_SECTIONS:
+        for i, (spec, run) in enumerate(zip(variants, runs)):
+            for key, value in spec.overrides.get(section, {}).items():
+                if key in getattr(run, section).knobs and not knob_applies(run, space_key(section, key)):
+                    raise ConfigError(f"variants[{i}].{section}.{key}", f"{value!r} is not read by variant "
+                                      f"{spec.name!r} ({knob_readers(section, key)})")
+
+
+def knob_readers(section: str, key: str) -> str:
+    """Who reads a knob, for a message: 'read by arch dcgan, mlp'."""
+    readers = ", ".join(f"{kind.removeprefix('model.')} {entry}" for kind, entry in owned_by(key))
+    return f"it is read by {readers}"
 
 
 def shadowing(spec: VariantSpec, section: str) -> dict[str, Any]:
@@ -150,14 +175,14 @@ def resolve_run(
     seed: int | None = None,
     path: str = "",
 ) -> RunConfig:
-    """The RunConfig of one variant, with optional trial params (train.* keys) and seed."""
+    """The RunConfig of one variant, with optional trial params (space keys: `lr`, `model.ngf`) and seed."""
     spec = exp.variant(variant)
     preset = PRESETS.get(spec.preset)
+    by_section = split_params(params or {})
     sections: dict[str, Any] = {}
     for section, cls in OVERRIDABLE_SECTIONS.items():
         layered = {**preset.get(section, {}), **spec.overrides.get(section, {})}
-        if section == "train" and params:
-            layered.update(parse_partial(TrainConfig, params, "params"))
+        layered.update(parse_partial(cls, by_section.get(section, {}), "params"))
         sections[section] = replace(getattr(exp, section), layered)
     run = RunConfig(name=exp.name, variant=spec.name, seed=exp.seed if seed is None else seed,
                     objective=exp.sweep.objective or "", data=exp.data, eval=exp.eval, **sections)

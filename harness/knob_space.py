@@ -1,52 +1,110 @@
 """Where each knob applies, and the rules of `sweep.space` (the resolver's side of the search).
 
-A knob is a `train.*` key. A knob that registry entries declare (`lambda_gp`, `clip_value`,
-`plateau_factor`, ...) applies to a run only where a selected loss, constraint or schedule
-declares it, so wgan_clip never gets a lambda_gp and the stored trials show it. The report's
-"does not apply" and the sweep's suggestions both read `knob_applies`.
+A knob is a `train.*` key, written bare in `sweep.space` (`lambda_gp`, `lr`), or a `model.*` key,
+written with its section (`model.ngf`, `model.z_dim`). A knob that registry entries declare
+(`lambda_gp`, `clip_value`, `plateau_factor`, `ngf`, ...) applies to a run only where a selected
+loss, constraint, schedule or architecture declares it, so wgan_clip never gets a lambda_gp and
+a resnet never a dcgan width, and the stored trials show it. Generator hooks (EMA, ...) are
+consulted in every run, so their knobs always apply. The report's "does not apply" and the sweep's
+suggestions both read `knob_applies`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.knobs import owned_by
-from harness.schema import ExperimentConfig, KnobSpace, RunConfig, TrainConfig
+from harness.knobs import MODEL, TRAIN, owned_by
+from harness.registry import CATALOG
+from harness.schema import ExperimentConfig, KnobSpace, ModelConfig, RunConfig, TrainConfig
 from harness.samplers import SAMPLERS
 from harness.strict import field_specs, join, parse_value, unknown_key_message
 from harness.urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url
 
 # Keys that define a variant or the run's plumbing, never a hyperparameter to search.
-NOT_KNOBS = ("loss", "constraint", "device", "log_every", "eval_every", "sample_every", "checkpoint_every")
+NOT_KNOBS = ("loss", "constraint", "device", "log_every", "eval_every", "sample_every", "checkpoint_every",
+             "model.arch")
 # The train.* field each recipe registry's entries are selected by (registry kind -> field).
 AXES = {"loss": "loss", "constraint": "constraint", "scheduler": "scheduler"}
+SECTIONS: dict[str, type] = {TRAIN: TrainConfig, MODEL: ModelConfig}  # the sections sweep.space searches
+GENERATOR_HOOKS = "generator_hook"  # the registry kind whose every entry is consulted in every run
+
+
+def split_key(knob: str) -> tuple[str, str]:
+    """(section, name) of a space key: `model.ngf` -> ("model", "ngf"); a bare name is a train key."""
+    section, dot, name = knob.partition(".")
+    return (section, name) if dot and section in SECTIONS and section != TRAIN else (TRAIN, knob)
+
+
+def space_key(section: str, name: str) -> str:
+    return name if section == TRAIN else f"{section}.{name}"
 
 
 def knob_names() -> list[str]:
-    return [name for name in field_specs(TrainConfig) if name not in NOT_KNOBS]
+    """Every key sweep.space accepts: train keys bare, model keys as model.<name>."""
+    names = [space_key(section, name) for section, cls in SECTIONS.items() for name in field_specs(cls)]
+    return [name for name in names if name not in NOT_KNOBS]
+
+
+def knob_spec(knob: str) -> tuple[Any, Any]:
+    """(type, rule) of a space key."""
+    section, name = split_key(knob)
+    return field_specs(SECTIONS[section])[name]
 
 
 def knob_type(knob: str) -> Any:
     """The knob's declared type (int, float, ...)."""
-    return field_specs(TrainConfig)[knob][0]
+    return knob_spec(knob)[0]
 
 
-def selected(run: RunConfig, kind: str) -> tuple[str, ...]:
-    """The entries of registry `kind` that the run selects (a constraint list gives several)."""
-    value = getattr(run.train, AXES[kind])
+def knob_value(run: RunConfig, knob: str) -> Any:
+    """The run's value of a space key."""
+    section, name = split_key(knob)
+    return getattr(getattr(run, section), name)
+
+
+def split_params(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Trial params by section: {"train": {...}, "model": {...}} (space keys to section keys)."""
+    out: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for key, value in params.items():
+        section, name = split_key(key)
+        out[section][name] = value
+    return out
+
+
+def as_names(value: str | tuple[str, ...]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def every_hook(run: RunConfig) -> tuple[str, ...]:
+    return tuple(CATALOG[GENERATOR_HOOKS].names()) if GENERATOR_HOOKS in CATALOG else ()
+
+
+# Registry kind -> the entries of it that a run uses.
+SELECTORS: dict[str, Callable[[RunConfig], tuple[str, ...]]] = {
+    **{kind: (lambda run, field=field: as_names(getattr(run.train, field))) for kind, field in AXES.items()},
+    "model.arch": lambda run: (run.model.arch,),
+    GENERATOR_HOOKS: every_hook,
+}
+
+
+def selected(run: RunConfig, kind: str) -> tuple[str, ...]:
+    """The entries of registry `kind` that the run uses (a constraint list gives several)."""
+    pick = SELECTORS.get(kind)
+    return () if pick is None else pick(run)
+
+
 def knob_applies(run: RunConfig, knob: str) -> bool:
-    """Whether `train.<knob>` changes anything in this run."""
+    """Whether the space key `knob` (train.<knob>, or model.<name>) changes anything in this run."""
     if knob == "scheduler":
         return run.train.scheduler != "none"
-    owners = owned_by(knob)
+    section, name = split_key(knob)
+    owners = owned_by(name)
     if not owners:
-        return True  # a schema field (lr, n_critic, ...): every run reads it
-    return any(entry in selected(run, kind) for kind, entry in owners if kind in AXES)
+        return True  # a schema field (lr, n_critic, z_dim, ...): every run reads it
+    return any(entry in selected(run, kind) for kind, entry in owners)
 
 
 def applicable_space(exp: ExperimentConfig, run: RunConfig) -> dict[str, KnobSpace]:
@@ -73,14 +131,15 @@ def validate_sweep(exp: ExperimentConfig, runs: list[RunConfig]) -> None:
 
 def check_default_in_space(knob: str, spec: KnobSpace, path: str, run: RunConfig) -> None:
     """Each study's first trial measures the config's own values, so they must lie in the space."""
-    value = getattr(run.train, knob)
+    value = knob_value(run, knob)
     if spec.choices is not None:
         if value not in spec.choices:
             raise ConfigError(join(path, "choices"), f"{list(spec.choices)!r} lacks {value!r}, the value variant "
                                                      f"{run.variant!r} uses by default; add it")
     elif not spec.low <= value <= spec.high:
+        section, name = split_key(knob)
         raise ConfigError(path, f"[{spec.low}, {spec.high}] excludes {value!r}, the value variant "
-                                f"{run.variant!r} uses by default; widen the range or change train.{knob}")
+                                f"{run.variant!r} uses by default; widen the range or change {section}.{name}")
 
 
 def check_startup(sampler: str, startup_trials: int | None) -> None:
@@ -105,7 +164,7 @@ def check_sampler(sampler: str, trials: int | None) -> None:
 def check_knob(knob: str, spec: KnobSpace, path: str, sampler: str) -> None:
     if knob not in knob_names():
         raise ConfigError(path, unknown_key_message(knob, knob_names()).replace("unknown key", "not a knob"))
-    tp, meta = field_specs(TrainConfig)[knob]
+    tp, meta = knob_spec(knob)
     if spec.choices is not None:
         if spec.low is not None or spec.high is not None or spec.step is not None or spec.log:
             raise ConfigError(path, "give either choices or low/high (with log/step), not both")

@@ -1,9 +1,11 @@
-"""Knobs: the hyperparameters a registry entry declares for itself (`lambda_gp`, `clip_value`, ...).
+"""Knobs: the hyperparameters a registry entry declares for itself (`lambda_gp`, `clip_value`, `ngf`, ...).
 
-A knob is read from the `train:` section like any other key, with its own type, range, default
-and doc. Registering an entry declares its knobs here, so the config schema, `--set`, the sweep's
-search space and the report all know them without a hand-written field per knob. This module
-sits at the bottom of the layering: it imports neither a registry nor torch.
+A knob is read from its section like any other key, with its own type, range, default and doc:
+the knobs of losses, constraints, schedules and generator hooks are `train.<name>` keys, those of
+architectures `model.<name>` keys (the registry says which section its entries' knobs live in).
+Registering an entry declares its knobs here, so the config schema, `--set`, the sweep's search
+space and the report all know them without a hand-written field per knob. This module sits at
+the bottom of the layering: it imports neither a registry nor torch.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from harness.strict import parse_value, rule
 
 @dataclass(frozen=True)
 class Knob:
-    """One hyperparameter of a loss, constraint or schedule; `train.<name>` in the YAML."""
+    """One hyperparameter of a registry entry; `train.<name>` (or `model.<name>` for an architecture) in the YAML."""
 
     name: str
     type: type  # int, float, str or bool
@@ -35,21 +37,25 @@ class Knob:
                     max_exclusive=self.max_exclusive, choices=self.choices, doc=self.doc)
 
 
-# name -> declaration, and name -> the (registry kind, entry name) pairs that read it
+# name -> declaration, name -> the config section it is read from ("train" or "model"), and
+# name -> the (registry kind, entry name) pairs that read it. A name is unique across sections.
 KNOBS: dict[str, Knob] = {}
+SECTIONS: dict[str, str] = {}
 OWNERS: dict[str, list[tuple[str, str]]] = {}
+TRAIN, MODEL = "train", "model"
 
 
-def declare(kind: str, entry: str, knobs: tuple[Knob, ...]) -> None:
+def declare(kind: str, entry: str, knobs: tuple[Knob, ...], section: str = TRAIN) -> None:
     """Record the knobs of a newly registered entry; two entries may share a knob only if they agree."""
     for knob in knobs:  # check them all before recording any: a refused entry leaves no trace
         known = KNOBS.get(knob.name)
-        if known is not None and known != knob:
-            raise ValueError(f"{kind} {entry!r} declares knob {knob.name!r} as {knob}, but "
-                             f"{OWNERS[knob.name][0]} declared it as {known}")
+        if known is not None and (known != knob or SECTIONS[knob.name] != section):
+            raise ValueError(f"{kind} {entry!r} declares knob {section}.{knob.name} as {knob}, but "
+                             f"{OWNERS[knob.name][0]} declared {SECTIONS[knob.name]}.{knob.name} as {known}")
         parse_value(knob.type, knob.default, f"default of knob {knob.name}", knob.meta)
     for knob in knobs:
         KNOBS[knob.name] = knob
+        SECTIONS[knob.name] = section
         OWNERS.setdefault(knob.name, []).append((kind, entry))
 
 
@@ -58,7 +64,12 @@ def undeclare(kind: str, entry: str) -> None:
     for name in [n for n, owners in OWNERS.items() if (kind, entry) in owners]:
         OWNERS[name].remove((kind, entry))
         if not OWNERS[name]:
-            del OWNERS[name], KNOBS[name]
+            del OWNERS[name], KNOBS[name], SECTIONS[name]
+
+
+def knobs_of(section: str) -> dict[str, Knob]:
+    """The knobs read from `section` ("train" or "model"), by name."""
+    return {name: knob for name, knob in KNOBS.items() if SECTIONS[name] == section}
 
 
 def owned_by(name: str) -> list[tuple[str, str]]:

@@ -20,15 +20,16 @@ CATALOG: dict[str, "Registry"] = {}  # kind -> registry
 class Registry(Generic[T]):
     """Maps names to entries; config validation lists `names()` in its error messages."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, knob_section: str = knobs.TRAIN) -> None:
         self.kind = kind
+        self.knob_section = knob_section  # where its entries' knobs are read: train.<knob> or model.<knob>
         self._entries: dict[str, T] = {}
         CATALOG.setdefault(kind, self)
 
     def add(self, name: str, entry: T) -> T:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
-        knobs.declare(self.kind, name, tuple(getattr(entry, "knobs", ())))
+        knobs.declare(self.kind, name, tuple(getattr(entry, "knobs", ())), self.knob_section)
         self._entries[name] = entry
         return entry
 

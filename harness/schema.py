@@ -13,20 +13,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.knobs import KNOBS
+from harness.knobs import KNOBS, MODEL, TRAIN, knobs_of
 from harness.registry import registered
 from harness.strict import rule
 
 CRITIC_NORMS = ("none", "layer", "batch")
 
 
-def knob_specs() -> dict[str, tuple[Any, Any, Any]]:
-    """The `train:` keys that registry entries declare: {name: (type, rule, default)}."""
-    return {k.name: (k.type, k.meta, k.default) for k in KNOBS.values()}
+def knob_specs(section: str) -> dict[str, tuple[Any, Any, Any]]:
+    """The keys of `section` that registry entries declare: {name: (type, rule, default)}."""
+    return {k.name: (k.type, k.meta, k.default) for k in knobs_of(section).values()}
 
 
-def knob_defaults() -> dict[str, Any]:
-    return {k.name: k.default for k in KNOBS.values()}
+def knob_defaults(section: str) -> dict[str, Any]:
+    return {k.name: k.default for k in knobs_of(section).values()}
+
+
+class KnobAttributes:
+    """`cfg.<knob>` reads a declared knob of the section's inline `knobs` field like a field."""
+
+    knobs: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when `name` is not a field: look it up among the knobs.
+        if name.startswith("__") or name == "knobs":
+            raise AttributeError(name)
+        if name in self.knobs:
+            return self.knobs[name]
+        if name in KNOBS:  # declared after this config was parsed (a plugin loaded late)
+            return KNOBS[name].default
+        raise AttributeError(f"{type(self).__name__} has no field or knob {name!r}")
 
 
 @dataclass(frozen=True)
@@ -39,16 +55,18 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(KnobAttributes):
     arch: str = field(default="auto", metadata=rule(choices=lambda: ["auto", *registered("model.arch")()]))
     z_dim: int = field(default=64, metadata=rule(min=1, max=4096))
-    width: int = field(default=64, metadata=rule(min=1, max=4096))  # mlp units / dcgan base channels
-    depth: int = field(default=3, metadata=rule(min=1, max=32))  # mlp hidden layers (dcgan: set by image size)
     critic_norm: str = field(default="auto", metadata=rule(choices=("auto", *CRITIC_NORMS)))
+    # The knobs the architectures declare (width, depth, ngf, ndf, ...): written as plain `model.<knob>`
+    # keys, read as `model.<knob>` attributes; each applies to the architectures that declare it.
+    knobs: dict[str, Any] = field(default_factory=lambda: knob_defaults(MODEL),
+                                  metadata=rule(inline=lambda: knob_specs(MODEL)))
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(KnobAttributes):
     steps: int = field(default=2000, metadata=rule(min=1))  # generator steps
     batch_size: int = field(default=64, metadata=rule(min=2, max=65536))
     lr: float = field(default=1e-4, metadata=rule(min=0, min_exclusive=True, max=1))
@@ -69,17 +87,8 @@ class TrainConfig:
     checkpoint_every_seconds: float = field(default=600.0, metadata=rule(min=0))
     # The knobs the registered entries declare (lambda_gp, clip_value, plateau_factor, ...): written
     # as plain `train.<knob>` keys, read as `train.<knob>` attributes.
-    knobs: dict[str, Any] = field(default_factory=knob_defaults, metadata=rule(inline=knob_specs))
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached when `name` is not a field: look it up among the knobs.
-        if name.startswith("__") or name == "knobs":
-            raise AttributeError(name)
-        if name in self.knobs:
-            return self.knobs[name]
-        if name in KNOBS:  # declared after this config was parsed (a plugin loaded late)
-            return KNOBS[name].default
-        raise AttributeError(f"TrainConfig has no field or knob {name!r}")
+    knobs: dict[str, Any] = field(default_factory=lambda: knob_defaults(TRAIN),
+                                  metadata=rule(inline=lambda: knob_specs(TRAIN)))
 
     @property
     def constraints(self) -> tuple[str, ...]:

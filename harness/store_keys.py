@@ -47,6 +47,12 @@ VERSIONS = "versions"  # harness, torch, optuna, mlflow and python versions
 RESUMED_AT_STEP = "resumed_at_step"
 CHECKPOINT = "checkpoint"  # the artifact slot of a trial's last committed checkpoint
 CHECKPOINT_STEP = "checkpoint_step"
+# MLflow run params beside the resolved config: the networks' sizes, and what each metric's value
+# means (eval_info.<fact>: the yardstick's facts; eval_info.protocol.<metric>: N, reference split, ...).
+GENERATOR_PARAMS = "model.generator_params"
+CRITIC_PARAMS = "model.critic_params"
+EVAL_INFO_PREFIX = "eval_info."
+PROTOCOL_PREFIX = "protocol."
 # The tags the report reads back into its runs table.
 REPORTED_TAGS = (ROLE, VARIANT, STAGE, TRIAL_NUMBER, SEED, OUTCOME, GIT_COMMIT, DEVICE, VERSIONS)
 

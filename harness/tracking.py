@@ -24,6 +24,7 @@ import torch
 from harness import __version__
 from harness import store_keys as keys
 from harness.errors import UserError, first_line
+from harness.models import parameter_count
 from harness.retry import RetryPolicy, call_with_retries
 from harness.tracking_resume import (commit_resume_checkpoint, flush_artifacts, resume_point_of, start_system_metrics,
                                      tracking_retry)
@@ -209,8 +210,9 @@ class RunLogger(TrainCallback):
                     raise
                 self.call(self.client.log_batch, self.run_id, metrics=metrics)
 
-    def on_start(self, state: TrainState, eval_info: dict[str, float]) -> None:
-        self.log_params({f"eval_info.{k}": v for k, v in eval_info.items()})
+    def on_start(self, state: TrainState, eval_info: dict[str, float | str]) -> None:
+        self.log_params({**{keys.EVAL_INFO_PREFIX + k: v for k, v in eval_info.items()},
+                         keys.GENERATOR_PARAMS: parameter_count(state.G), keys.CRITIC_PARAMS: parameter_count(state.D)})
 
     def on_log(self, step: int, scalars: dict[str, float]) -> None:
         self.log_metrics(step, scalars)

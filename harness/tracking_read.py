@@ -77,7 +77,8 @@ def database_problem(uri: str, timeout_s: int = 10) -> str | None:
 
 
 RUN_COLUMNS = ["run_id", "run_name", "status", *keys.REPORTED_TAGS, "parent_run_id", "start_ms", "end_ms",
-               "classifier_test_accuracy", "classifier_min_accuracy"]
+               "classifier_test_accuracy", "classifier_min_accuracy", "arch", "generator_params", "critic_params",
+               "protocols"]
 PAGE_SIZE = 1000
 
 
@@ -121,10 +122,20 @@ def run_record(run: Any) -> dict[str, Any]:
     record.update(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
                   parent_run_id=tags.get("mlflow.parentRunId"), start_ms=run.info.start_time,
                   end_ms=run.info.end_time)
+    params = run.data.params
     # The evaluation classifier's accuracy and threshold, logged by on_start as eval_info.* params.
-    record.update({key: run.data.params.get(f"eval_info.{key}")
+    record.update({key: params.get(keys.EVAL_INFO_PREFIX + key)
                    for key in ("classifier_test_accuracy", "classifier_min_accuracy")})
+    record.update(arch=params.get("model.arch"), generator_params=params.get(keys.GENERATOR_PARAMS),
+                  critic_params=params.get(keys.CRITIC_PARAMS), protocols=protocols_of(params))
     return record
+
+
+def protocols_of(params: dict[str, str]) -> str | None:
+    """The run's metric protocols as 'metric: how' lines, from its eval_info.protocol.<metric> params."""
+    prefix = keys.EVAL_INFO_PREFIX + keys.PROTOCOL_PREFIX
+    found = sorted((key[len(prefix):], value) for key, value in params.items() if key.startswith(prefix))
+    return "\n".join(f"{metric}: {how}" for metric, how in found) or None
 
 
 def metric_history(uri: str, run_id: str, keys: list[str]) -> "pd.DataFrame":

@@ -20,6 +20,7 @@ from harness.config import RunConfig
 from harness.constraints import Diagnostics, LipschitzConstraint, combined
 from harness.data import Dataset, load_dataset
 from harness.device import resolve_device, seed_everything
+from harness.generator_hooks import GeneratorHook, build_hooks, evaluation_generator, hook_diagnostics
 from harness.losses import LOSSES, GanLoss, critic_grad_norms
 from harness.metrics import METRICS, Evaluator
 from harness.models import build_models, generate
@@ -39,8 +40,9 @@ class Diverged(RuntimeError):
 class TrainCallback:
     """Hooks the loop calls; subclasses override what they need. Exceptions propagate (pruning)."""
 
-    def on_start(self, state: "TrainState", eval_info: dict[str, float]) -> None:
-        """Before the first step; `eval_info` describes the yardstick (e.g. the metric classifier's accuracy)."""
+    def on_start(self, state: "TrainState", eval_info: dict[str, float | str]) -> None:
+        """Before the first step; `eval_info` describes the yardstick (e.g. the metric classifier's accuracy,
+        `protocol.<metric>`: how a metric's value was computed)."""
 
     def on_log(self, step: int, scalars: dict[str, float]) -> None: ...
 
@@ -64,6 +66,7 @@ class TrainState:
     opt_D: torch.optim.Optimizer
     sched_G: Any
     sched_D: Any
+    hooks: dict[str, GeneratorHook] = field(default_factory=dict)  # the enabled generator hooks (EMA, ...)
     step: int = 0  # generator steps completed
     # The run's time accounting so far; a checkpoint keeps it, so a resumed run's totals continue.
     result: "TrainResult" = field(default_factory=lambda: TrainResult.empty())
@@ -76,16 +79,17 @@ class Recipe:
     loss: GanLoss
     constraint: LipschitzConstraint
     schedule: Schedule
+    generator_diagnostics: tuple[str, ...] = ()  # the enabled generator hooks' named scalars
 
     @staticmethod
     def of(cfg: RunConfig) -> "Recipe":
         return Recipe(LOSSES.get(cfg.train.loss).bind(cfg.train), combined(cfg.train.constraints),
-                      SCHEDULES.get(cfg.train.scheduler))
+                      SCHEDULES.get(cfg.train.scheduler), hook_diagnostics(cfg.train))
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The logged per-step scalars: every recipe's, then the constraint's named diagnostics."""
-        return COLUMNS + self.constraint.diagnostics
+        """The logged per-step scalars: every recipe's, the constraint's, then the generator hooks' diagnostics."""
+        return COLUMNS + self.constraint.diagnostics + self.generator_diagnostics
 
 
 @dataclass
@@ -117,7 +121,8 @@ def build_state(cfg: RunConfig, device: torch.device | None = None) -> TrainStat
     schedule = SCHEDULES.get(cfg.train.scheduler)
     direction = METRICS.get(cfg.objective).direction
     return TrainState(cfg, device, dataset, G, D, opt_G, opt_D,
-                      schedule.build(opt_G, cfg.train, direction), schedule.build(opt_D, cfg.train, direction))
+                      schedule.build(opt_G, cfg.train, direction), schedule.build(opt_D, cfg.train, direction),
+                      build_hooks(G, cfg.train))
 
 
 def has_batch_norm(module: nn.Module) -> bool:
@@ -186,21 +191,30 @@ def lipschitz_diagnostic(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         D.train(training)
 
 
-def generator_step(state: TrainState, recipe: Recipe) -> Tensor:
-    """One generator update; D's parameters are frozen so no weight gradients are computed for them."""
+def generator_step(state: TrainState, recipe: Recipe) -> tuple[Tensor, Diagnostics]:
+    """One generator update, then the generator hooks (EMA, ...); D's parameters are frozen so no
+    weight gradients are computed for them. Returns the loss and the hooks' diagnostics, on the device."""
     z = torch.randn(state.cfg.train.batch_size, state.cfg.model.z_dim, device=state.device)
     critic_params = list(state.D.parameters())
     for p in critic_params:
         p.requires_grad_(False)
     try:
-        g_loss = recipe.loss.generator(state.D(state.G(z)))
+        fake = state.G(z)
+        g_loss = recipe.loss.generator(state.D(fake))
+        total, diagnostics = g_loss, {}
+        for hook in state.hooks.values():
+            term, named = hook.penalty(state.G, z, fake)
+            total = total if term is None else total + term
+            diagnostics.update(named)
         state.opt_G.zero_grad(set_to_none=True)
-        g_loss.backward()
+        total.backward()
         state.opt_G.step()
     finally:
         for p in critic_params:
             p.requires_grad_(True)
-    return g_loss
+    for hook in state.hooks.values():
+        hook.after_generator_step(state.G, state.step + 1)
+    return g_loss, diagnostics
 
 
 def training_step(state: TrainState, recipe: Recipe, stats: StepStats, diagnose: bool) -> None:
@@ -210,7 +224,9 @@ def training_step(state: TrainState, recipe: Recipe, stats: StepStats, diagnose:
         outcome = critic_step(state, recipe, diagnose=diagnose and i == n_critic - 1)
     # Only the last critic update is logged, so only it is reduced: n_critic - 1 fewer small kernels.
     scalars = critic_scalars(outcome)
-    scalars["g_loss"] = generator_step(state, recipe)
+    g_loss, g_diagnostics = generator_step(state, recipe)
+    scalars["g_loss"] = g_loss.detach()
+    scalars.update({name: value.detach() for name, value in g_diagnostics.items()})
     state.step += 1
     if recipe.schedule.steps_on == GENERATOR_STEP and state.sched_G is not None:
         state.sched_G.step()
@@ -303,7 +319,7 @@ def after_window(state: TrainState, recipe: Recipe, actions: dict[str, bool], ca
         evaluate(state, recipe, evaluator, callbacks, result)
         start = time.perf_counter()
     if actions["samples"] and callbacks:
-        samples = generate(state.G, sample_z)
+        samples = generate(sampling_generator(state), sample_z)
         image = render_samples(samples, state.dataset, title=f"{state.cfg.variant} step {step}")
         for cb in callbacks:
             cb.on_samples(step, image, samples)
@@ -329,7 +345,7 @@ def cost_at(state: TrainState, train_seconds: float) -> dict[str, float]:
 def evaluate(state: TrainState, recipe: Recipe, evaluator: Evaluator, callbacks: Sequence[TrainCallback],
              result: TrainResult) -> None:
     start = time.perf_counter()
-    metrics = evaluator(state.G)
+    metrics = evaluator(sampling_generator(state))
     metrics["eval_seconds"] = time.perf_counter() - start
     metrics.update(cost_at(state, result.train_seconds))
     result.eval_seconds += metrics["eval_seconds"]
@@ -348,8 +364,13 @@ def sample_count(dataset: Dataset) -> int:
     return SCATTER_POINTS if dataset.kind == "points" else GRID_IMAGES
 
 
+def sampling_generator(state: TrainState) -> nn.Module:
+    """The generator evaluations, sample grids and final samples use: G, or a hook's (the EMA's average)."""
+    return evaluation_generator(state.G, state.hooks)
+
+
 def final_samples(state: TrainState) -> Tensor:
     """The generator's samples on the evaluation noise (the samples the final metrics saw)."""
     eval_cfg = state.cfg.eval
     z = fixed_noise(eval_cfg.num_samples, state.cfg.model.z_dim, eval_cfg.seed, state.device)
-    return generate(state.G, z)
+    return generate(sampling_generator(state), z)

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from harness.config import DEFAULT_VARIANTS, ExperimentConfig, RunConfig, parse_experiment, resolve_run
+from harness.data import DATASETS
 from harness.knob_space import AXES
+from harness.models import ARCHS
 from harness.presets import PRESETS
 from harness.registry import CATALOG
 
@@ -22,12 +24,6 @@ AXIS_VARIANTS = {f"{kind}-{name}": {"preset": BASE_PRESET, "name": f"{kind}-{nam
                  for kind in AXES for name in CATALOG[kind].names()}
 AXIS_VARIANTS["constraint-spectral_norm+gp"] = {"preset": BASE_PRESET, "name": "constraint-spectral_norm-gp",
                                                 "train": {"constraint": ["spectral_norm", "gp"]}}
-# (dataset, extra config) per architecture the parametrized tests cover
-ARCH_CASES = {
-    "mlp-ring8": {"data": {"name": "ring8"}, "model": {"width": 32, "depth": 2}},
-    "dcgan-digits8": {"data": {"name": "digits"}, "model": {"width": 16}},
-    "dcgan-digits16": {"data": {"name": "digits", "image_size": 16}, "model": {"width": 16}},
-}
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +31,28 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     for key, value in extra.items():
         out[key] = deep_merge(out.get(key, {}), value) if isinstance(value, dict) else value
     return out
+
+
+# The dataset each kind of architecture trains on in the tests: the 2-D ring, 8x8 digits.
+KIND_DATA = {"points": "ring8", "images": "digits"}
+TEST_WIDTH = 16  # every integer model knob above this (widths, channels) shrinks to it: tiny, fast models
+
+
+def arch_case(arch: str) -> tuple[str, dict[str, Any]]:
+    """(case name, config sections) of a registered architecture on its kind's test dataset."""
+    entry = ARCHS.get(arch)
+    data = KIND_DATA[entry.kind]
+    side = DATASETS.get(data).native_size
+    knobs = {k.name: min(k.default, TEST_WIDTH) for k in entry.knobs if k.type is int}
+    return f"{arch}-{data if side is None else f'{data}{side}'}", {"data": {"name": data},
+                                                                 "model": {"arch": arch, **knobs}}
+
+
+# (dataset, extra config) per architecture the parametrized tests cover: one case per registered
+# architecture (derived: a new one is trained by the parametrized tests), plus dcgan at 16 px.
+ARCHITECTURES = tuple(arch_case(arch)[0] for arch in ARCHS.names())
+ARCH_CASES = dict(arch_case(arch) for arch in ARCHS.names())
+ARCH_CASES["dcgan-digits16"] = deep_merge(ARCH_CASES["dcgan-digits8"], {"data": {"image_size": 16}})
 
 
 TINY = {

@@ -12,7 +12,7 @@ import harness.trainer as trainer
 from harness.checkpoint import FORMAT_VERSION, RESUMABLE_CHANGES, load_checkpoint, save_checkpoint
 from harness.config import RunConfig
 from harness.errors import UserError
-from harness.strict import to_plain
+from harness.strict import flatten, to_plain
 from harness.trainer import TrainCallback, TrainState, build_state, train
 from tests.conftest import VARIANTS, tiny_run
 
@@ -88,6 +88,8 @@ def tensors_of(state: TrainState) -> dict[str, torch.Tensor]:
             out.update({f"{name}.{i}.{k}": torch.as_tensor(v) for k, v in s.items()})
         out[f"{name}.lr"] = torch.tensor(opt.param_groups[0]["lr"], dtype=torch.float64)
     out.update({f"data.{k}": torch.as_tensor(v) for k, v in state.dataset.state_dict().items()})
+    for name, hook in state.hooks.items():  # the EMA's average, ...
+        out.update({f"hook.{name}.{k}": v for k, v in flatten(hook.state_dict()).items()})
     return out
 
 
@@ -126,6 +128,31 @@ def test_resumed_run_ends_with_the_same_rng_stream(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(4), after_straight)
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_resume_with_a_generator_ema_is_bit_identical(case: str, tmp_path: Path) -> None:
+    cfg = run_cfg("wgan_gp", case, g_ema=0.9, g_ema_start=2)
+    expected = straight(cfg)
+    first_half(cfg, tmp_path / "ckpt.pt")
+    resumed = load_checkpoint(tmp_path / "ckpt.pt", cfg)
+    train(cfg, [], resumed)
+    keys = tensors_of(resumed)
+    assert any(k.startswith("hook.ema.average.") for k in keys) and differing(expected, resumed) == []
+    # the average is not G: it lags behind it
+    assert not torch.equal(keys["hook.ema.average." + next(iter(resumed.G.state_dict()))],
+                           next(iter(resumed.G.state_dict().values())))
+
+
+def test_a_dropped_ema_state_breaks_the_round_trip(tmp_path: Path) -> None:
+    cfg = run_cfg("wgan_gp", "mlp-ring8", g_ema=0.9)
+    expected = straight(cfg)
+    first_half(cfg, tmp_path / "ckpt.pt")
+    fresh = build_state(cfg)
+    resumed = load_checkpoint(tmp_path / "ckpt.pt", cfg)  # sets the RNG last
+    resumed.hooks["ema"].load_state_dict(fresh.hooks["ema"].state_dict())
+    train(cfg, [], resumed)
+    assert differing(expected, resumed) and all(k.startswith("hook.ema.") for k in differing(expected, resumed))
+
+
 @pytest.mark.parametrize("dropped", ["rng", "data sampler", "schedulers", "critic optimizer"])
 def test_every_restored_part_matters(dropped: str, tmp_path: Path) -> None:
     """Not restoring any one part breaks the equality, so the round-trip test cannot pass vacuously."""
@@ -158,7 +185,7 @@ def test_checkpoint_is_a_plain_dict_with_every_part(tmp_path: Path) -> None:
     assert path == tmp_path / "sub" / "ckpt.pt" and not list(path.parent.glob("*.tmp"))
     ckpt = torch.load(path, weights_only=True)
     assert set(ckpt) == {"format_version", "step", "config", "G", "D", "opt_G", "opt_D", "sched_G", "sched_D",
-                         "data", "rng", "progress"}
+                         "hooks", "data", "rng", "progress"}
     assert ckpt["format_version"] == FORMAT_VERSION and ckpt["step"] == 2
     assert ckpt["config"] == to_plain(cfg)
     assert ckpt["sched_G"]["last_epoch"] == 2 and ckpt["data"]["pos"] == state.dataset.state_dict()["pos"]

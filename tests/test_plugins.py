@@ -1,4 +1,5 @@
-"""Plugins: a user module outside the package adds a loss and a constraint, each with its own knob."""
+"""Plugins: a user module outside the package adds a loss, a constraint, a schedule, an architecture and a
+generator hook, each with its own knob."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import pytest
 
 from harness.constraints import CONSTRAINTS
 from harness.errors import ConfigError
+from harness.generator_hooks import GENERATOR_HOOKS
 from harness.knobs import KNOBS
 from harness.losses import LOSSES
+from harness.models import ARCHS
 from harness.schedules import SCHEDULES
 from tests.conftest import tiny_experiment
 from tests.sweep_support import TINY_SWEEP, mlflow_runs, studies
 
 EXAMPLE = Path(__file__).parent / "plugin_example" / "my_recipes.py"
 PLUGIN_VARIANT = {"preset": "wgan_gp", "name": "lsgan", "train": {"loss": "least_squares", "constraint": "drift"}}
+ARCH_VARIANT = {"preset": "wgan_gp", "name": "gated", "model": {"arch": "gated_mlp"}}
+PLUGIN_ENTRIES = ((LOSSES, "least_squares"), (CONSTRAINTS, "drift"), (SCHEDULES, "warmup"), (ARCHS, "gated_mlp"),
+                  (GENERATOR_HOOKS, "orthogonal"))
 
 
 @pytest.fixture
@@ -28,7 +34,7 @@ def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     sys.modules.pop("my_recipes", None)
-    for registry, name in ((LOSSES, "least_squares"), (CONSTRAINTS, "drift"), (SCHEDULES, "warmup")):
+    for registry, name in PLUGIN_ENTRIES:
         if name in registry:
             registry.remove(name)
 
@@ -64,6 +70,48 @@ def test_a_plugin_schedule_validates_its_knob_and_drives_the_learning_rate(user_
     assert all(scalars["lr_D"] == scalars["lr_G"] for _, scalars in recorder.logs)
 
 
+def test_a_plugin_architecture_reads_its_model_knob_where_it_is_selected(user_dir: Path) -> None:
+    import torch
+
+    from harness.config import resolve_run
+    from harness.knob_space import knob_applies
+    from harness.models import build_models, parameter_count
+
+    exp = tiny_experiment(plugins=["my_recipes"], data={"name": "ring8"}, model={"hidden": 8},
+                          variants=["wgan_gp", ARCH_VARIANT])
+    gated, plain = resolve_run(exp, "gated"), resolve_run(exp, "wgan_gp")
+    assert gated.model.arch == "gated_mlp" and gated.model.hidden == 8
+    assert knob_applies(gated, "model.hidden") and not knob_applies(plain, "model.hidden")
+    G, D = build_models((2,), gated.model)
+    assert parameter_count(G) == (gated.model.z_dim * 16 + 16) + (8 * 2 + 2)  # GLU halves 2 * hidden units
+    assert D(G(torch.randn(3, gated.model.z_dim))).shape == (3,)
+    with pytest.raises(ConfigError, match=r"^model.hidden: 1 is out of range; allowed: >= 2 and <= 1024"):
+        tiny_experiment(plugins=["my_recipes"], data={"name": "ring8"}, model={"hidden": 1}, variants=[ARCH_VARIANT])
+    with pytest.raises(ConfigError, match=r"^sweep.space.model.hidden: 'model.hidden' applies to none of the variants"):
+        tiny_experiment(plugins=["my_recipes"], sweep={"space": {"model.hidden": {"choices": [8, 32]}}},
+                        variants=["wgan_gp"])
+
+
+def test_a_plugin_generator_hook_adds_orthogonal_regularization(user_dir: Path) -> None:
+    import torch
+
+    from harness.config import resolve_run
+    from harness.generator_hooks import build_hooks
+
+    exp = tiny_experiment(plugins=["my_recipes"], train={"ortho_weight": 0.25}, variants=["wgan_gp"])
+    G = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    hooks = build_hooks(G, resolve_run(exp, "wgan_gp").train)
+    term, named = hooks["orthogonal"].penalty(G, None, None)
+    expected = 0.0
+    for layer in (G[0], G[2]):  # float64 reference: squared off-diagonal entries of W W^T
+        w = layer.weight.detach().double()
+        gram = w @ w.T
+        expected += float((gram.square().sum() - gram.diagonal().square().sum()))
+    assert float(named["ortho"].detach()) == pytest.approx(expected, rel=1e-5)
+    assert float(term.detach()) == pytest.approx(0.25 * expected, rel=1e-5)
+    assert "orthogonal" not in build_hooks(G, resolve_run(tiny_experiment(plugins=["my_recipes"]), "wgan_gp").train)
+
+
 def test_a_missing_plugin_is_a_config_error_naming_the_item(user_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"^plugins\[1\]: 'not_there' cannot be imported: No module named"):
         tiny_experiment(plugins=["my_recipes", "not_there"])
@@ -94,17 +142,24 @@ def test_a_sweep_searches_the_plugin_knob_and_logs_its_diagnostic(user_dir: Path
 
     config = write_yaml(user_dir / "sweep.yaml", deep_merge(TINY_SWEEP, {
         "plugins": ["my_recipes"], "train": {"steps": 20, "eval_every": 10, "sample_every": 10},
-        "sweep": {"trials_per_variant": 2, "seeds": 1, "space": {"drift_weight": {"low": 0.01, "high": 1.0,
-                                                                                  "log": True}}},
-        "variants": ["wgan_gp", PLUGIN_VARIANT]}))
+        "sweep": {"trials_per_variant": 2, "seeds": 1, "space": {
+            "drift_weight": {"low": 0.01, "high": 1.0, "log": True}, "model.hidden": {"choices": [8, 32]}}},
+        "variants": ["wgan_gp", PLUGIN_VARIANT, ARCH_VARIANT]}))
     assert sweep_main([str(config)]) == 0
     search = studies(user_dir)["e2e/lsgan"]
     assert len(search.trials) == 2 and all("drift_weight" in t.params for t in search.trials)  # searched
     assert all("drift_weight" not in t.params for t in studies(user_dir)["e2e/wgan_gp"].trials)  # does not apply
+    gated = studies(user_dir)["e2e/gated"].trials  # the architecture's knob, searched for its variant only
+    assert gated[0].params["model.hidden"] == 32 and {t.params["model.hidden"] for t in gated} <= {8, 32}
+    assert all("model.hidden" not in t.params for name in ("e2e/wgan_gp", "e2e/lsgan")
+               for t in studies(user_dir)[name].trials)
     trained = [r for r in mlflow_runs(user_dir) if r.data.tags.get("harness.role") != "study"]
+    assert {r.data.params["model.hidden"] for r in trained if r.data.tags.get("harness.variant") == "gated"} <= {
+        "8", "32"}
+    trained = [r for r in trained if r.data.tags.get("harness.variant") != "gated"]
     lsgan = [r for r in trained if r.data.tags.get("harness.variant") == "lsgan"]
     assert len(lsgan) == 3 and all("drift" in r.data.metrics for r in lsgan)  # its diagnostic, by its name
     assert all("drift" not in r.data.metrics and "gp" in r.data.metrics for r in trained if r not in lsgan)
     assert report_main([str(config)]) == 0
     text = (user_dir / "reports" / "e2e" / "report.md").read_text(encoding="utf-8")
-    assert "drift_weight" in text
+    assert "drift_weight" in text and "model.hidden" in text

@@ -9,7 +9,7 @@ import pytest
 from harness.config import DEFAULT_VARIANTS
 from harness.constraints import CONSTRAINTS
 from harness.errors import ConfigError
-from harness.knobs import KNOBS, Knob, owned_by
+from harness.knobs import KNOBS, Knob, knobs_of, owned_by
 from harness.data import DATASETS
 from harness.losses import LOSSES
 from harness.metrics import METRICS
@@ -88,7 +88,7 @@ def test_an_entry_declares_its_knobs_when_added_and_forgets_them_when_removed() 
     reg.add("a", Entry((knob,)))
     reg.add("b", Entry((knob,)))  # two entries may share a knob when they declare it alike
     assert KNOBS["test_knob"] is knob and owned_by("test_knob") == [("test kind", "a"), ("test kind", "b")]
-    with pytest.raises(ValueError, match="declares knob 'test_knob'"):
+    with pytest.raises(ValueError, match="declares knob train.test_knob"):
         reg.add("c", Entry((Knob("test_knob", int, 4, min=1),)))
     with pytest.raises(ConfigError, match="default of knob bad_default: 0 is out of range"):
         reg.add("d", Entry((Knob("bad_default", int, 0, min=1),)))
@@ -96,3 +96,24 @@ def test_an_entry_declares_its_knobs_when_added_and_forgets_them_when_removed() 
     assert owned_by("test_knob") == [("test kind", "b")]
     reg.remove("b")
     assert "test_knob" not in KNOBS and "c" not in reg and "d" not in reg
+
+
+def test_a_knob_name_lives_in_one_section() -> None:
+    """`width` under model: and under train: would be two keys with one name in sweep.space and the stores."""
+
+    @dataclass(frozen=True)
+    class Entry:
+        knobs: tuple[Knob, ...]
+
+    trains: Registry[Entry] = Registry("test train kind")
+    models: Registry[Entry] = Registry("test model kind", knob_section="model")
+    knob = Knob("test_sectioned", int, 3, min=1)
+    models.add("m", Entry((knob,)))
+    try:
+        assert knobs_of("model")["test_sectioned"] is knob and "test_sectioned" not in knobs_of("train")
+        with pytest.raises(ValueError, match="declares knob train.test_sectioned .* declared model.test_sectioned"):
+            trains.add("t", Entry((knob,)))
+        assert "t" not in trains
+    finally:
+        models.remove("m")
+    assert "test_sectioned" not in KNOBS

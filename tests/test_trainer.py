@@ -14,11 +14,10 @@ from harness.constraints import CONSTRAINTS, LipschitzConstraint
 from harness.losses import wasserstein_critic
 from harness.trainer import Diverged, Recipe, TrainCallback, build_state, train, training_step
 from harness.stats import COLUMNS, StepStats
-from tests.conftest import AXIS_VARIANTS, VARIANTS, tiny_run
+from tests.conftest import ARCHITECTURES, AXIS_VARIANTS, VARIANTS, tiny_run
 
 # Every preset, and every entry of every recipe axis with the others fixed: derived from the registries.
 RECIPES = (*VARIANTS, *AXIS_VARIANTS)
-ARCHITECTURES = ("mlp-ring8", "dcgan-digits8")  # one case per registered architecture
 
 
 class Recorder(TrainCallback):

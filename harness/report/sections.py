@@ -99,6 +99,34 @@ def classifier_text(inputs: ReportInputs) -> str:
     return "; ".join(f"{a:.1%} held-out accuracy (threshold {m:.1%})" for a, m in pairs)
 
 
+def trial_runs(inputs: ReportInputs) -> pd.DataFrame | None:
+    runs = inputs.runs
+    return None if runs is None else runs[runs.role == "trial"]
+
+
+def models_text(inputs: ReportInputs) -> str:
+    """Each variant's architecture and parameter counts, as its runs logged them (model.*_params)."""
+    runs = trial_runs(inputs)
+    if runs is None or runs.generator_params.isna().all():
+        return f"{UNKNOWN} (not logged by the runs)"
+    sizes = {}
+    for variant, group in runs.dropna(subset=["generator_params"]).groupby("variant", sort=False):
+        sizes[variant] = "; ".join(sorted({f"{a} (G {int(g):,}, D {int(d):,} parameters)" for a, g, d in
+                                           zip(group.arch, group.generator_params, group.critic_params)}))
+    if len(set(sizes.values())) == 1:
+        return f"{next(iter(sizes.values()))}, every variant"
+    return "; ".join(f"{variant}: {text}" for variant, text in sizes.items())
+
+
+def protocols_text(inputs: ReportInputs) -> str | None:
+    """How the metrics that carry a protocol (fid, is, ...) were computed: N, reference split, detector."""
+    runs = trial_runs(inputs)
+    if runs is None or runs.protocols.isna().all():
+        return None
+    lines = sorted({line for text in runs.protocols.dropna() for line in str(text).splitlines()})
+    return "; ".join(lines)
+
+
 def header(inputs: ReportInputs) -> list[Block]:
     exp = inputs.exp
     objective, direction = tables.objective_of(inputs.sweep)
@@ -109,11 +137,15 @@ def header(inputs: ReportInputs) -> list[Block]:
         f", {exp.data.image_size}×{exp.data.image_size})" if exp.data.image_size else ")")
     fields = {"Config": f"`{exp.name}` (hash `{experiment_hash(exp)}`)", "Dataset": data,
               "Evaluation classifier": classifier_text(inputs), "Objective": f"{objective} ({direction})", "Variants": ", ".join(v.name for v in exp.variants),
-              "Budget": budget_text(inputs), "Optuna storage": f"`{redact(inputs.storage_url)}`",
+              "Models": models_text(inputs), "Budget": budget_text(inputs),
+              "Optuna storage": f"`{redact(inputs.storage_url)}`",
               "MLflow tracking": f"`{redact(inputs.tracking_uri)}`",
               "Generated": inputs.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
               "Git commit (of the runs)": commits, "Device": device_text(inputs),
               "Total wall time": wall_time(inputs.sweep.trials)}
+    protocols = protocols_text(inputs)
+    if protocols:
+        fields["Metric protocols"] = protocols
     table = pd.DataFrame({"Field": list(fields), "Value": list(fields.values())})
     return [Heading(f"GAN ablation report: {exp.name}", 1), Table(table)]
 

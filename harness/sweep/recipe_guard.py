@@ -17,7 +17,7 @@ from typing import Any
 from harness import store_keys as keys
 from harness.config import ExperimentConfig, resolve_run
 from harness.errors import ConfigError
-from harness.knob_space import knob_applies
+from harness.knob_space import knob_applies, space_key
 from harness.schema import RunConfig
 from harness.strict import flatten, to_plain
 from harness.urls import redact
@@ -34,9 +34,14 @@ def recipe(run: RunConfig) -> dict[str, Any]:
     sections = {"data": to_plain(run.data), "model": to_plain(run.model), "train": to_plain(run.train),
                 "eval": to_plain(run.eval)}
     flat = {"seed": run.seed, "sweep.objective": run.objective, **flatten(sections)}
-    train_fields = set(to_plain(run.train)) - set(run.train.knobs)
-    return {key: value for key, value in sorted(flat.items()) if key not in PLUMBING
-            and (not key.startswith("train.") or key[6:] in train_fields or knob_applies(run, key[6:]))}
+    return {key: value for key, value in sorted(flat.items()) if key not in PLUMBING and applies(run, key)}
+
+
+def applies(run: RunConfig, key: str) -> bool:
+    """A dotted key counts unless it is a knob that the run's entries do not read (lambda_gp on vanilla)."""
+    section, _, name = key.partition(".")
+    knobs = getattr(getattr(run, section, None), "knobs", {})
+    return name not in knobs or knob_applies(run, space_key(section, name))
 
 
 def recipe_text(run: RunConfig) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from harness.knob_space import applicable_space, knob_applies, knob_names, knob_type  # noqa: F401
-from harness.schema import KnobSpace, TrainConfig
-from harness.strict import field_specs
+from harness.knob_space import applicable_space, knob_applies, knob_names, knob_type, knob_value  # noqa: F401
+from harness.schema import KnobSpace
 
 if TYPE_CHECKING:
     import optuna
@@ -33,14 +32,16 @@ def grid_points(space: dict[str, KnobSpace]) -> list[dict[str, Any]]:
 
 
 def suggest(trial: "optuna.Trial", space: dict[str, KnobSpace]) -> dict[str, Any]:
-    """Ask the trial for every applicable knob (queued fixed values come back unchanged)."""
-    types = field_specs(TrainConfig)
+    """Ask the trial for every applicable knob (queued fixed values come back unchanged).
+
+    The Optuna param is named by its space key: `lambda_gp` for a train knob, `model.ngf` for a model one.
+    """
     params: dict[str, Any] = {}
     for knob in sorted(space):
         spec = space[knob]
         if spec.choices is not None:
             params[knob] = trial.suggest_categorical(knob, list(spec.choices))
-        elif types[knob][0] is int:
+        elif knob_type(knob) is int:
             params[knob] = trial.suggest_int(knob, spec.low, spec.high, step=spec.step or 1, log=spec.log)
         else:
             params[knob] = trial.suggest_float(knob, float(spec.low), float(spec.high), step=spec.step, log=spec.log)

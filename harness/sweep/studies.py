@@ -23,7 +23,7 @@ from harness import store_keys as keys
 from harness.store_keys import CONFIRM, SEARCH  # noqa: F401  (re-exported: the sweep's modules use them)
 from harness.retry import RetryPolicy
 from harness.samplers import search_budget
-from harness.sweep.space import applicable_space, grid_points
+from harness.sweep.space import applicable_space, grid_points, knob_value
 from harness.urls import redact, sqlalchemy_url, sqlite_path
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -108,7 +108,7 @@ def slot_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
 
 def default_params(exp: ExperimentConfig, run: RunConfig) -> dict[str, Any]:
     """The config's own values of the knobs that apply: the paper's settings, always measured."""
-    return {knob: getattr(run.train, knob) for knob in applicable_space(exp, run)}
+    return {knob: knob_value(run, knob) for knob in applicable_space(exp, run)}
 
 
 def search_queue(exp: ExperimentConfig, run: RunConfig) -> list[dict[str, Any]]:

@@ -1,10 +1,12 @@
-"""A user's own recipes, outside the package: a least-squares loss, a drift penalty and an LR warm-up, each with a knob.
+"""A user's own recipes, outside the package: a least-squares loss, a drift penalty, an LR warm-up, an
+architecture and a generator regularizer, each with a knob.
 
 tests/test_plugins.py copies this file into a scratch directory and names it under `plugins:`;
 the README's example is the loss half of it.
 """
 
-from harness.plugins import Knob, register_constraint, register_loss, register_schedule
+from harness.plugins import (GeneratorHook, Knob, register_arch, register_constraint, register_generator_hook,
+                             register_loss, register_schedule)
 
 
 @register_loss("least_squares", knobs=(Knob("ls_target", float, 1.0, min=0.1, max=10.0,
@@ -36,3 +38,42 @@ def warmup(optimizer, train, direction):
     from torch.optim.lr_scheduler import LambdaLR
 
     return LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / train.warmup_steps))
+
+
+@register_arch("gated_mlp", kind="points", knobs=(Knob("hidden", int, 32, min=2, max=1024,
+                                                       doc="units of the gated MLP's hidden layers"),))
+class GatedMLP:
+    """A two-layer MLP whose hidden units are gated by a sigmoid of a parallel projection (GLU-style)."""
+
+    @staticmethod
+    def generator(sample_shape, model):
+        import torch.nn as nn
+
+        return nn.Sequential(nn.Linear(model.z_dim, 2 * model.hidden), nn.GLU(), nn.Linear(model.hidden, sample_shape[0]))
+
+    @staticmethod
+    def critic(sample_shape, model, norm):
+        import torch.nn as nn
+
+        from harness.models import Critic
+
+        return Critic(nn.Sequential(nn.Linear(sample_shape[0], 2 * model.hidden), nn.GLU(), nn.Linear(model.hidden, 1)))
+
+
+@register_generator_hook("orthogonal", enabled=lambda train: train.ortho_weight > 0, diagnostics=("ortho",),
+                         knobs=(Knob("ortho_weight", float, 0.0, min=0.0,
+                                     doc="BigGAN's orthogonal regularization of G's weights (0: off)"),))
+class OrthogonalRegularization(GeneratorHook):
+    """BigGAN's (Brock et al. 2019) off-diagonal orthogonal regularization: ortho_weight * sum ||W W^T * (1 - I)||_F^2."""
+
+    def penalty(self, G, z, fake):
+        import torch
+
+        total = 0.0
+        for name, weight in G.named_parameters():
+            if weight.dim() < 2:
+                continue
+            w = weight.flatten(1)
+            gram = w @ w.T
+            total = total + (gram * (1 - torch.eye(gram.shape[0], device=w.device))).square().sum()
+        return self.train.ortho_weight * total, {"ortho": total}
