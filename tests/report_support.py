@@ -151,6 +151,10 @@ def samples(seed: int, spread: float) -> torch.Tensor:
     return ring + spread * torch.randn(300, 2, generator=generator)
 
 
+# What RunLogger.on_start logs of the networks: the golden sweep's mlp (2-D ring, width 32, depth 2).
+MODEL_PARAMS = {"model.arch": "mlp", "model.generator_params": "1186", "model.critic_params": "1185"}
+
+
 class MlflowWriter:
     """Runs with fixed metrics and timestamps; each complete run stores samples.pt."""
 
@@ -173,7 +177,7 @@ class MlflowWriter:
         return run.info.run_id
 
     def trial(self, parent: str, variant: str, stage: str, number: int, spec: Spec) -> str:
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric, Param
 
         tags = self.tags(role="trial", variant=variant, stage=stage, trial_number=number, seed=spec.seed or 0,
                          outcome=spec.outcome or "complete", **({"reason": spec.reason} if spec.reason else {}))
@@ -185,7 +189,7 @@ class MlflowWriter:
                    for i, key in enumerate(SCALARS) for step in (10, 20, 30, 40)]
         if spec.state == C:
             metrics += [Metric(k, v, self.clock_ms, s) for s in STEPS for k, v in final_metrics(spec.value).items()]
-        self.client.log_batch(run_id, metrics=metrics)
+        self.client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in MODEL_PARAMS.items()])
         if spec.state == C:
             path = self.folder / "samples.pt"
             torch.save(samples(number, level / 4), path)

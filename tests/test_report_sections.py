@@ -103,3 +103,23 @@ def test_the_header_shows_the_classifier_accuracy_and_threshold(stores: tuple) -
     assert text == "99.2% held-out accuracy (threshold 97.0%)"
     unlogged = sections.classifier_text(dataclasses.replace(inputs, exp=digits, runs=runs.iloc[[1]]))
     assert unlogged.endswith("(not logged by the runs)")
+
+
+def test_the_header_shows_each_variants_network_sizes_and_the_metric_protocols(stores: tuple) -> None:
+    import pandas as pd
+
+    exp, _ = stores
+    inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    assert sections.models_text(inputs).endswith(", every variant")  # the stored sweep logged its sizes
+    runs = pd.DataFrame({"role": ["trial", "trial", "study", "trial"], "variant": ["a", "a", "a", "b"],
+                         "arch": ["resnet", "resnet", None, "dcgan"],
+                         "generator_params": ["4276739", "4276739", None, "1000"],  # MLflow params are strings
+                         "critic_params": ["1053825", "1053825", None, "900"],
+                         "protocols": ["fid: 10 vs 20\nis: 10 generated", None, None, "fid: 10 vs 20"]})
+    inputs = dataclasses.replace(inputs, runs=runs)
+    assert sections.models_text(inputs) == ("a: resnet (G 4,276,739, D 1,053,825 parameters); "
+                                            "b: dcgan (G 1,000, D 900 parameters)")
+    assert sections.protocols_text(inputs) == "fid: 10 vs 20; is: 10 generated"
+    same = dataclasses.replace(inputs, runs=runs.assign(arch="resnet", generator_params="5", critic_params="6"))
+    assert sections.models_text(same) == "resnet (G 5, D 6 parameters), every variant"
+    assert sections.protocols_text(dataclasses.replace(inputs, runs=runs.assign(protocols=None))) is None

@@ -96,6 +96,10 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
         # the gradient penalty is logged by the constraint that computes it, under its name, and nowhere else
         assert ("gp" in run.data.metrics) == (tags["harness.variant"] == "wgan_gp")
         assert run.data.params["train.steps"] == "40"
+        # every run records the size of its networks (the mlp at width 32, depth 2: 2-32-32-2 and 2-32-32-1)
+        z = int(run.data.params["model.z_dim"])
+        assert run.data.params["model.generator_params"] == str((z * 32 + 32) + (32 * 32 + 32) + (32 * 2 + 2))
+        assert run.data.params["model.critic_params"] == str((2 * 32 + 32) + (32 * 32 + 32) + (32 + 1))
         if tags["harness.outcome"] == "complete":
             assert {"cost_generator_steps", "cost_critic_updates", "cost_images_seen", "cost_train_seconds",
                     "train_seconds_total"} <= set(run.data.metrics)
