@@ -104,6 +104,9 @@ class EvalConfig:
     cache_dir: str = "runs/cache"  # trained evaluation classifiers
     # Held-out accuracy below which the classifier's metrics refuse to run; None: the dataset's default.
     classifier_min_accuracy: float | None = field(default=None, metadata=rule(min=0, max=1))
+    # The real split the Inception metrics (fid, kid_inception, precision, recall) compare against, all
+    # of its images: train, as the papers' CIFAR-10 numbers are, or the held-out test split.
+    inception_split: str = field(default="train", metadata=rule(choices=("train", "test")))
 
 
 @dataclass(frozen=True)

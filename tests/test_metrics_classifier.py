@@ -20,7 +20,6 @@ from harness.metrics.classifier import (
     augment,
     batches,
     cache_path,
-    data_fingerprint,
     definition,
     load_or_train,
     random_shift,
@@ -149,17 +148,6 @@ def test_the_classifier_accepts_every_supported_image_size(side: int) -> None:
     model = EvalClassifier(side, QUICK, num_classes=10)
     features, logits = model(torch.zeros(3, 1, side, side))
     assert features.shape == (3, QUICK.features) and logits.shape == (3, 10)
-
-
-def test_the_fingerprint_sees_every_byte_and_the_shape() -> None:
-    x = torch.zeros(4, 1, 2, 2)
-    base = data_fingerprint(x, torch.zeros(4, dtype=torch.long))
-    changed = x.clone()
-    changed[3, 0, 1, 1] = 1e-6
-    assert base == data_fingerprint(x.clone(), torch.zeros(4, dtype=torch.long))
-    assert base != data_fingerprint(changed, torch.zeros(4, dtype=torch.long))
-    assert base != data_fingerprint(x.view(4, 1, 1, 4), torch.zeros(4, dtype=torch.long))
-    assert base != data_fingerprint(x, torch.ones(4, dtype=torch.long))
 
 
 def test_the_step_budget_does_not_depend_on_the_dataset_size() -> None:

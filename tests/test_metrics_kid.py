@@ -70,3 +70,24 @@ def test_subsets_average_and_are_seeded() -> None:
 def test_too_few_samples_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         kernel_distance(np.zeros((1, 2)), np.zeros((5, 2)), 10, 1, seed=0)
+
+
+def test_subset_draws_follow_binkowski_and_torch_fidelity() -> None:
+    """RandomState(seed).choice for x, then for y, per subset: the draws their reference code makes."""
+    from harness.metrics.kid import subset_kernel_distance
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(9, 3)), rng.normal(0.3, 1.0, size=(7, 3))
+    draws = np.random.RandomState(5)
+    expected = []
+    for _ in range(4):
+        xi, yi = draws.choice(9, 5, replace=False), draws.choice(7, 5, replace=False)
+        expected.append(reference_mmd2(x[xi], y[yi]))
+    assert subset_kernel_distance(x, y, 5, 4, seed=5) == pytest.approx(float(np.mean(expected)), rel=1e-12)
+    assert subset_kernel_distance(x, y, 5, 4, seed=6) != pytest.approx(float(np.mean(expected)), rel=1e-6)
+    # a subset size above the sample counts uses the smaller count (7 here)
+    draws = np.random.RandomState(0)
+    xi, yi = draws.choice(9, 7, replace=False), draws.choice(7, 7, replace=False)
+    assert subset_kernel_distance(x, y, 1000, 1, seed=0) == pytest.approx(reference_mmd2(x[xi], y[yi]), rel=1e-12)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        subset_kernel_distance(x[:1], y, 10, 1, seed=0)

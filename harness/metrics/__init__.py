@@ -2,13 +2,13 @@
 
 Importing this package registers every metric: the toys' (`modes`, `hq_fraction`, `reverse_kl`,
 `w1`), the labelled images' (`fd_classifier`, `kid`, `class_coverage`, `class_kl`), every image
-dataset's `swd`, and the optional
-`fid_inception`. docs/metrics.md says what each one measures and its caveats.
+dataset's `swd`, and the optional ones a paper quotes (`fid`, `is`, `kid_inception`, `precision`,
+`recall`, in TF-Inception features). docs/metrics.md says what each one measures and its caveats.
 """
 
 from harness.metrics import images as _images  # noqa: F401  (registers fd_classifier, kid, class_coverage, class_kl)
 from harness.metrics import swd as _swd  # noqa: F401  (registers swd)
-from harness.metrics import inception as _inception  # noqa: F401  (registers fid_inception)
+from harness.metrics import fidelity as _fidelity  # noqa: F401  (registers fid, is, kid_inception, precision, recall)
 from harness.metrics import toys as _toys  # noqa: F401  (registers modes, hq_fraction, reverse_kl, w1)
 from harness.metrics.base import (DEFAULT_OBJECTIVES, METRICS, EvalContext, Metric, default_objective, metrics_for,
                                   register_metric)

@@ -52,6 +52,8 @@ class EvalContext:
 
 # A prepare hook may return facts for `Evaluator.info` (e.g. {"classifier_test_accuracy": 0.98}).
 PrepareHook = Callable[["RunConfig", "Dataset", "torch.device"], "dict[str, float] | None"]
+# How a metric's value is computed, in words a paper's table can quote: N, reference split, detector.
+ProtocolFn = Callable[["RunConfig", "Dataset"], str]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Metric:
     # Once-per-run setup that may be slow (training or loading a classifier); the sweep calls it
     # in the parent process before workers start so that they find a warm cache.
     prepare: PrepareHook | None = None
+    # Recorded with every run (MLflow param eval_info.protocol.<name>) and printed by the report.
+    protocol: ProtocolFn | None = None
 
     def applies_to(self, properties: frozenset[str]) -> bool:
         return self.needs <= properties
@@ -87,8 +91,15 @@ def register_metric(
     needs: tuple[str, ...],
     default: bool = True,
     prepare: PrepareHook | None = None,
+    protocol: ProtocolFn | None = None,
 ) -> Callable[[Callable[[EvalContext], float]], Callable[[EvalContext], float]]:
-    """Register `fn(ctx) -> float` under `name`; its docstring is the metric's documentation."""
+    """Register `fn(ctx) -> float` under `name`; its docstring is the metric's documentation.
+
+    `needs` names the dataset properties it reads ("images", "labels", "points", "modes"); `default`
+    False makes it an extra that runs only when `eval.metrics` names it; `prepare(cfg, dataset, device)`
+    does slow once-per-run setup and may return facts for `Evaluator.info`; `protocol(cfg, dataset)`
+    says in words how the value is computed (N, reference split, detector), recorded with every run.
+    """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
 
@@ -96,7 +107,7 @@ def register_metric(
         doc = inspect.getdoc(fn)
         if not doc:  # the docstring is the metric's documentation: what it measures, its direction
             raise ValueError(f"metric {name!r} needs a docstring saying what it measures")
-        METRICS.add(name, Metric(name, direction, frozenset(needs), fn, default, doc, prepare))
+        METRICS.add(name, Metric(name, direction, frozenset(needs), fn, default, doc, prepare, protocol))
         return fn
 
     return decorate

@@ -20,9 +20,7 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from torch import Tensor, nn
 
 from harness.data.base import stratified_holdout
 from harness.errors import UserError
+from harness.metrics.disk_cache import data_fingerprint, save_atomic
 
 if TYPE_CHECKING:
     from harness.data import ImageDataset
@@ -105,15 +104,6 @@ def definition(spec: ClassifierSpec, dataset: str, side: int, num_classes: int, 
     return {"format": FORMAT_VERSION, "arch": repr(architecture(side, spec, num_classes, channels)),
             "dataset": dataset, "side": side, "channels": channels, "num_classes": num_classes,
             "data": fingerprint, "spec": dataclasses.asdict(spec)}
-
-
-def data_fingerprint(*tensors: Tensor) -> str:
-    """SHA-256 (16 hex digits) of the tensors' shapes and bytes, on the CPU."""
-    digest = hashlib.sha256()
-    for t in tensors:
-        digest.update(repr(tuple(t.shape)).encode())
-        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def definition_hash(defn: dict) -> str:
@@ -250,20 +240,6 @@ class TrainedClassifier:
     trained_now: bool  # False when it was loaded from the cache
     val_accuracy: float = float("nan")  # best accuracy on the validation split carved from training
     steps: int = 0  # optimizer steps trained (early stopping may end before spec.steps)
-
-
-def save_atomic(payload: dict, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, then os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared by whoever runs sweeps
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_cached(path: Path, defn: dict, model: EvalClassifier) -> TrainedClassifier | None:

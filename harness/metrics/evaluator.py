@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from harness.metrics.base import METRICS, EvalContext
+from harness.store_keys import PROTOCOL_PREFIX
 
 if TYPE_CHECKING:
     from harness.schema import RunConfig
@@ -23,7 +24,8 @@ class Evaluator:
     `__call__(G)` returns {metric name: value} and nothing else. Facts about the yardstick go to
     `info` instead, filled by `prepare()` and by the first call: `classifier_test_accuracy` and
     `classifier_min_accuracy` (labelled images), `fd_reference_samples` (n of the Fréchet distance),
-    `w1_points` (n of W1), and the dataset's own `info` (a folder's split sizes and seed).
+    `w1_points` (n of W1), the dataset's own `info` (a folder's split sizes and seed), and
+    `protocol.<metric>` for metrics that declare how they are computed (fid, is, ...).
     `seconds_total / calls` is the mean cost of one evaluation.
     """
 
@@ -35,7 +37,8 @@ class Evaluator:
         noise_rng = torch.Generator().manual_seed(cfg.eval.seed)
         self.z = torch.randn(cfg.eval.num_samples, cfg.model.z_dim, generator=noise_rng).to(device)
         self.run_cache: dict = {}
-        self.info: dict[str, float] = dict(dataset.info)  # the data's own facts (e.g. a folder's split)
+        # The data's own facts (e.g. a folder's split), then the yardstick's, then each metric's protocol.
+        self.info: dict[str, float | str] = dict(dataset.info)
         self.seconds_total = 0.0
         self.calls = 0
 
@@ -48,6 +51,8 @@ class Evaluator:
         hooks = {id(m.prepare): m.prepare for m in self.metrics if m.prepare is not None}
         for hook in hooks.values():
             self.info.update(hook(self.cfg, self.dataset, self.device) or {})
+        self.info.update({PROTOCOL_PREFIX + m.name: m.protocol(self.cfg, self.dataset)
+                          for m in self.metrics if m.protocol is not None})
 
     @torch.no_grad()
     def generate(self, G: nn.Module) -> torch.Tensor:

@@ -1,95 +1,109 @@
-"""`fid_inception`: the standard FID through torchmetrics, an optional extra that never downloads.
+"""The Inception detector of the literature's FID, IS and KID: torch-fidelity's port of the TF graph.
 
-It needs `torchmetrics[image]` (which brings torch-fidelity) and the FID Inception weights
-already on disk at `<torch hub dir>/checkpoints/weights-inception-2015-12-05-6726825d.pth`
-(the hub dir is `$TORCH_HOME/hub`, by default `~/.cache/torch/hub`). When either is missing,
-`prepare` and the metric raise a UserError naming what to install or where to put the file.
+torch-fidelity and torchmetrics load the same weights file (`weights-inception-2015-12-05-6726825d.pth`,
+converted from TensorFlow's 2015-12-05 Inception), resize with TF1's bilinear interpolation and feed
+uint8 images, so values computed here can sit next to published ones. The file is never downloaded
+while a sweep runs: `gan-ablate fetch-weights` downloads it once into the torch hub cache
+(`$TORCH_HOME/hub/checkpoints/`, by default `~/.cache/torch/hub/checkpoints/`), or it is copied
+there by hand on a machine without internet (docs/metrics.md, "Weights").
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from harness.errors import UserError
-from harness.metrics.base import EvalContext, register_metric
-from harness.metrics.images import reference_count, reference_indices
+from harness.metrics.disk_cache import file_sha256
 
-if TYPE_CHECKING:
-    from harness.schema import RunConfig
-    from harness.data import ImageDataset
-
-WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's port of the TF FID Inception
-REQUIRED_MODULES = {"torchmetrics": "torchmetrics[image]", "torch_fidelity": "torch-fidelity"}
-BATCH = 128  # images per Inception call (299 x 299 each)
-
-
-def missing_packages() -> list[str]:
-    """The pip requirements of the optional extra that are not importable here."""
-    return [pip for module, pip in REQUIRED_MODULES.items() if importlib.util.find_spec(module) is None]
+WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
+PACKAGE, PIP_NAME = "torch_fidelity", "torch-fidelity"
+# pool3 (2048-d) for FID, KID and precision/recall; logits without the bias for IS (torch-fidelity's choices).
+POOL, LOGITS = "2048", "logits_unbiased"
+BATCH = 100  # images per detector call (each is resized to 299 x 299)
 
 
 def weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
 
 
-def require_inception() -> Path:
-    """The local Inception weights file, or a UserError saying what is missing (nothing is downloaded)."""
-    missing = missing_packages()
-    if missing:
-        raise UserError(f"eval.metrics: fid_inception needs {', '.join(missing)} (pip install "
-                        f"'gan-ablation-harness[fid]'); drop fid_inception or install them")
+def routes(path: Path) -> str:
+    """The two ways to get the weights, for every message that says they are missing."""
+    return (f"run `gan-ablate fetch-weights` once on a machine with internet, or copy {WEIGHTS_FILE} "
+            f"(from {WEIGHTS_URL}) to '{path}' (set TORCH_HOME to use another cache)")
+
+
+def require_weights(metric: str = "the Inception metrics") -> Path:
+    """The local weights file, or a one-line UserError naming what is missing and both ways to get it."""
+    if importlib.util.find_spec(PACKAGE) is None:
+        raise UserError(f"eval.metrics: {metric} needs the {PIP_NAME} package (pip install "
+                        f"'gan-ablation-harness[fid]'); install it or drop {metric}")
     path = weights_path()
     if not path.is_file():
-        raise UserError(f"eval.metrics: fid_inception needs the Inception weights at '{path}' and never "
-                        f"downloads them; copy {WEIGHTS_FILE} there (or set TORCH_HOME) or drop fid_inception")
+        raise UserError(f"eval.metrics: {metric} needs the Inception weights, which are not at '{path}' and are "
+                        f"never downloaded during a sweep: {routes(path)}; or drop {metric}")
     return path
 
 
-def prepare_inception(cfg: "RunConfig", dataset: "ImageDataset", device: torch.device) -> None:
-    """Prepare hook: fail before training, not after it, when the extra is not usable."""
-    require_inception()
+@functools.lru_cache(maxsize=4)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    return file_sha256(Path(path))
 
 
-def to_inception_input(images: Tensor) -> Tensor:
-    """[-1, 1] images with 1 or 3 channels -> 3-channel float in [0, 1] (torchmetrics resizes to 299)."""
-    images = ((images + 1.0) / 2.0).clamp(0.0, 1.0)
-    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+def weights_digest(path: Path) -> str:
+    """SHA-256 of the weights file (cached per file version): it keys the reference statistics."""
+    stat = path.stat()
+    return _digest(str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def fid_module(ctx: EvalContext, n: int) -> Any:
-    """A torchmetrics FID holding the reference images' Inception statistics, built once per run."""
+def load_detector(path: Path, device: torch.device) -> nn.Module:
+    """torch-fidelity's TF-compatible InceptionV3 with `path`'s weights, in eval mode, returning (pool, logits)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    def build() -> Any:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-
-        fid = FrechetInceptionDistance(feature=2048, reset_real_features=False, normalize=True,
-                                       feature_extractor_weights_path=str(require_inception())).to(ctx.device)
-        images = ctx.dataset.images
-        idx = reference_indices(images.shape[0], n, ctx.cfg.eval.seed).to(images.device)
-        for batch in images[idx].split(BATCH):
-            fid.update(to_inception_input(batch.to(ctx.device)), real=True)
-        return fid
-
-    return ctx.shared(f"inception_fid_{n}", build, per_run=True)
+    try:
+        detector = FeatureExtractorInceptionV3("inception-v3-compat", [POOL, LOGITS],
+                                               feature_extractor_weights_path=str(path))
+    except Exception as exc:  # noqa: BLE001 - truncated, not a state dict, wrong layers
+        raise UserError(f"eval.metrics: '{path}' is not the Inception weights file ({type(exc).__name__}); "
+                        f"delete it and {routes(path)}") from None
+    return detector.to(device)
 
 
-@register_metric("fid_inception", direction="minimize", needs=("images",), default=False,
-                 prepare=prepare_inception)
-def fid_inception(ctx: EvalContext) -> float:
-    """Standard FID (Inception-v3 pool3, 2048-d, torchmetrics) between generated and real images (minimize).
+def to_uint8(images: Tensor) -> Tensor:
+    """[-1, 1] images (N, 1 or 3, H, W) -> uint8 RGB, rounded as a saved PNG would be (StyleGAN2-ADA's
+    `x * 127.5 + 128`, truncated: round half up); grayscale is repeated to three channels."""
+    pixels = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return pixels.expand(-1, 3, -1, -1) if pixels.shape[1] == 1 else pixels
 
-    Optional extra, off by default: same n and same reference training images as
-    `fd_classifier`. Grayscale images are repeated to 3 channels and upsampled to 299 x 299, so
-    values are not comparable with published FIDs of other datasets or sample counts.
-    """
-    n = reference_count(ctx)
-    fid = fid_module(ctx, n)
-    fid.reset()  # clears the generated side only (reset_real_features=False)
-    for batch in ctx.fake[:n].split(BATCH):
-        fid.update(to_inception_input(batch), real=False)
-    return float(fid.compute())
+
+@torch.no_grad()
+def inception_features(detector: nn.Module, images: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(pool3 features (N, 2048), unbiased logits (N, 1008)), float32 on the CPU, of [-1, 1] images."""
+    pools, logits = [], []
+    for batch in images.split(BATCH):
+        pool, logit = detector(to_uint8(batch.to(device)))
+        pools.append(pool.cpu())
+        logits.append(logit.cpu())
+    return torch.cat(pools), torch.cat(logits)
+
+
+def fetch_weights(url: str = WEIGHTS_URL, destination: Path | None = None) -> Path:
+    """Download the weights into the torch hub cache (atomically) and check that they load."""
+    destination = destination or weights_path()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
+    os.close(fd)
+    try:
+        torch.hub.download_url_to_file(url, tmp, progress=False)
+        load_detector(Path(tmp), torch.device("cpu"))  # a wrong or truncated file never lands in the cache
+        os.replace(tmp, destination)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return destination

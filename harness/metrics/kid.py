@@ -47,3 +47,18 @@ def kernel_distance(x: np.ndarray, y: np.ndarray, subset_size: int, subsets: int
     values = [mmd2_unbiased(x[rng.choice(x.shape[0], size, replace=False)],
                             y[rng.choice(y.shape[0], size, replace=False)]) for _ in range(subsets)]
     return float(np.mean(values))
+
+
+def subset_kernel_distance(x: np.ndarray, y: np.ndarray, subset_size: int, subsets: int, seed: int) -> float:
+    """Mean `mmd2_unbiased` over `subsets` subsets drawn as Bińkowski et al.'s code (and torch-fidelity) draws them.
+
+    For each subset, `RandomState(seed).choice(len(x), size, replace=False)` then the same for y, with
+    size = min(subset_size, len(x), len(y)): the same features and seed give torch-fidelity's value.
+    """
+    rng = np.random.RandomState(seed)
+    size = min(subset_size, x.shape[0], y.shape[0])
+    if size < 2:
+        raise ValueError(f"KID needs at least 2 samples on each side, got {x.shape[0]} and {y.shape[0]}")
+    values = [mmd2_unbiased(x[rng.choice(x.shape[0], size, replace=False)],
+                            y[rng.choice(y.shape[0], size, replace=False)]) for _ in range(subsets)]
+    return float(np.mean(values))
