@@ -1,4 +1,4 @@
-"""`gan-ablate`: the harness's one installed command (`sweep`, `report`, `train`).
+"""`gan-ablate`: the harness's one installed command (`sweep`, `report`, `train`, `fetch-weights`).
 
 Each subcommand is the same as its `python -m harness.<name>` form, which keeps working.
 """
@@ -24,13 +24,15 @@ EXIT_CODES = """exit codes:
 
 
 def subcommands() -> dict[str, tuple[Any, str]]:
+    from harness.fetch_weights import build_parser as fetch_weights_parser
     from harness.report.__main__ import build_parser as report_parser
     from harness.sweep.__main__ import build_parser as sweep_parser
     from harness.train import build_parser as train_parser
 
     return {"sweep": (sweep_parser, "run, or resume, an ablation sweep"),
             "report": (report_parser, "write the report from stored results"),
-            "train": (train_parser, "train one variant into a folder")}
+            "train": (train_parser, "train one variant into a folder"),
+            "fetch-weights": (fetch_weights_parser, "download the Inception weights of fid/is once")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="gan-ablate", description="GAN ablations: sweep, report, train one run.",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gan-ablate {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{sweep,report,train}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(subcommands()) + "}")
     for name, (_, summary) in subcommands().items():
         commands.add_parser(name, help=summary, add_help=False)
     return parser

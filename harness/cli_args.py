@@ -50,6 +50,8 @@ def make_parser(prog: str, description: str, examples: str, parser: Any = None) 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_intermixed_args(argv)
+    if not hasattr(args, "bare_overrides"):  # a command without a config (fetch-weights)
+        return args
     args.overrides = [*args.overrides, *args.bare_overrides]
     for item in args.bare_overrides:
         if "=" not in item:

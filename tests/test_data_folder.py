@@ -84,7 +84,7 @@ def test_a_flat_folder_is_unlabelled_and_gets_a_label_free_objective(tmp_path: P
 
 @pytest.mark.parametrize("key, value, message", [
     ("sweep", {"objective": "fd_classifier"}, "sweep.objective: 'fd_classifier' needs labels, which data.name "
-                                              "'folder' lacks; allowed: swd, fid_inception"),
+                                              "'folder' lacks; allowed: swd, fid, is, "),
     ("eval", {"metrics": ["swd", "kid"]}, "eval.metrics[1]: 'kid' needs labels"),
     ("eval", {"classifier_min_accuracy": 0.5}, "eval.classifier_min_accuracy: 0.5: data.name 'folder' has no labels"),
 ])

@@ -20,7 +20,11 @@ EXPECTED = {  # name: (direction, dataset properties it needs, default)
     "class_coverage": ("maximize", LABELLED_IMAGES, True),
     "class_kl": ("minimize", LABELLED_IMAGES, True),
     "swd": ("minimize", IMAGES, True),
-    "fid_inception": ("minimize", IMAGES, False),
+    "fid": ("minimize", IMAGES, False),
+    "is": ("maximize", IMAGES, False),
+    "kid_inception": ("minimize", IMAGES, False),
+    "precision": ("maximize", IMAGES, False),
+    "recall": ("maximize", IMAGES, False),
 }
 
 
@@ -50,8 +54,8 @@ def test_every_default_objective_is_a_metric_and_unlabelled_images_get_a_label_f
 
 def test_metrics_for_lists_only_metrics_whose_needs_are_met() -> None:
     unlabelled = metrics_for(frozenset({"images"}), include_optional=True)
-    assert "swd" in unlabelled and "fid_inception" in unlabelled and "fd_classifier" not in unlabelled
-    assert "fid_inception" not in metrics_for(frozenset({"images"}))
+    assert "swd" in unlabelled and "fid" in unlabelled and "fd_classifier" not in unlabelled
+    assert "fid" not in metrics_for(frozenset({"images"}))
     assert set(metrics_for(frozenset({"points"}))) == {"w1"}
 
 

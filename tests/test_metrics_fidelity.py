@@ -77,16 +77,6 @@ def test_fid_is_kid_and_precision_recall_equal_torch_fidelitys(torch_home: Path,
     assert ours["fid"] > 1.0 and ours["is"] > 1.2 and ours["kid_inception"] > 0 and 0 < ours["recall"] < 1
 
 
-def test_to_uint8_rounds_as_a_saved_png_and_repeats_grayscale() -> None:
-    levels = torch.arange(256, dtype=torch.float32)
-    as_floats = levels / 255 * 2 - 1  # how the loaders map uint8 pixels to [-1, 1]
-    assert torch.equal(to_uint8(as_floats.view(1, 1, 16, 16))[0, 0].flatten(), levels.to(torch.uint8))
-    # out-of-range values clamp; 0 is mid-grey 128 (x * 127.5 + 128, truncated: 128.0 -> 128)
-    assert to_uint8(torch.tensor([-2.0, -1.0, 0.0, 1.0, 3.0]).view(1, 1, 1, 5))[0, 0].flatten().tolist() == [
-        0, 0, 128, 255, 255]
-    assert to_uint8(torch.zeros(2, 1, 3, 3)).shape == (2, 3, 3, 3)
-
-
 def test_inception_score_of_hand_made_logits() -> None:
     # two splits, each of two confident predictions of different classes: p(y) uniform over 2, KL = log 2 each
     logits = torch.tensor([[50.0, 0.0], [0.0, 50.0], [50.0, 0.0], [0.0, 50.0]])
@@ -145,47 +135,3 @@ def test_the_reference_features_are_extracted_once_for_every_run_and_worker(
     other.prepare()
     assert CountingDetector.seen == N_REAL + 3 * 2 * N_FAKE + (N_REAL - 1)
     assert len(list((tmp_path / "cache" / "inception").iterdir())) == 2
-
-
-def test_a_truncated_cache_entry_is_recomputed(torch_home: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(fidelity, "load_detector", lambda path, device: CountingDetector())
-    CountingDetector.seen = 0
-    dataset = image_dataset(image_set(N_REAL, SIDE, seed=1))
-    Evaluator(run_config(tmp_path), dataset, torch.device("cpu")).prepare()
-    (entry,) = (tmp_path / "inception").iterdir()
-    entry.write_bytes(entry.read_bytes()[:100])
-    Evaluator(run_config(tmp_path), dataset, torch.device("cpu")).prepare()
-    assert CountingDetector.seen == 2 * N_REAL and torch.load(entry, weights_only=True)["features"].shape[0] == N_REAL
-
-
-def test_missing_weights_name_both_routes_and_nothing_is_downloaded(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    cfg = run_config(tmp_path / "cache")
-    with pytest.raises(UserError) as info:
-        Evaluator(cfg, image_dataset(image_set(4, SIDE, seed=1)), torch.device("cpu")).prepare()
-    message = str(info.value)
-    assert "gan-ablate fetch-weights" in message and inception.WEIGHTS_URL in message
-    assert str(tmp_path / "hub" / "checkpoints" / inception.WEIGHTS_FILE) in message and "\n" not in message
-    assert list(tmp_path.iterdir()) == []  # no download, no cache entry
-
-
-def test_a_broken_weights_file_is_one_line(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = inception.weights_path()
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"not a state dict")
-    with pytest.raises(UserError, match="is not the Inception weights file .*gan-ablate fetch-weights"):
-        inception.load_detector(inception.require_weights(), torch.device("cpu"))
-
-
-def test_fetch_weights_checks_the_file_before_it_lands(weights: Path, tmp_path: Path) -> None:
-    """A file:// URL stands in for the release URL (tests never download)."""
-    destination = tmp_path / "hub" / "checkpoints" / inception.WEIGHTS_FILE
-    assert inception.fetch_weights(weights.as_uri(), destination) == destination
-    assert destination.read_bytes() == weights.read_bytes()
-    bad = tmp_path / "bad.pth"
-    bad.write_bytes(b"nonsense")
-    other = tmp_path / "other" / inception.WEIGHTS_FILE
-    with pytest.raises(UserError, match="is not the Inception weights file"):
-        inception.fetch_weights(bad.as_uri(), other)
-    assert list(other.parent.iterdir()) == []  # no partial file left behind

@@ -90,3 +90,14 @@ def test_environment_checks_fail_before_any_store_is_written(tmp_path: Path, ove
     done = run_sweep_cli(tmp_path, config, "sweep.space={}", "model={}", *overrides)
     assert_one_line_nothing_written(done, tmp_path, expected)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_missing_inception_weights_stop_the_sweep_before_any_store_is_written(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no weights there, and none are downloaded
+    config = write_config(tmp_path, variants=["wgan_gp"], data={"name": "digits"}, model={"arch": "dcgan"},
+                          eval={"metrics": ["fid"], "num_samples": 50})
+    done = run_sweep_cli(tmp_path, config, "sweep.space={}", "model={arch: dcgan}", "sweep.objective=fid")
+    assert_one_line_nothing_written(done, tmp_path, "fid needs the Inception weights")
+    assert "gan-ablate fetch-weights" in done.stderr and "torch-home/hub/checkpoints/weights-inception" in done.stderr
+    assert not (tmp_path / "torch-home" / "hub").exists()

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.metrics.base import EvalContext, register_metric
+from harness.metrics.base import METRICS, EvalContext, register_metric
 from harness.metrics.frechet import frechet_distance, gaussian_stats
 from harness.metrics.inception import inception_features, load_detector, require_weights, weights_digest
 from harness.metrics.inception_reference import ReferenceSet, reference_set
@@ -63,6 +63,7 @@ def reference(cfg: "RunConfig", dataset: "ImageDataset", device: torch.device, c
 
 def prepare_reference(cfg: "RunConfig", dataset: "ImageDataset", device: torch.device) -> dict[str, float]:
     """Prepare hook: refuse before training when the weights are missing; fill the reference cache."""
+    require_weights(tuple(m for m in cfg.eval.metrics or () if METRICS.get(m).prepare is prepare_reference))
     return {"inception_reference_samples": float(reference(cfg, dataset, device).count)}
 
 

@@ -40,15 +40,17 @@ def routes(path: Path) -> str:
             f"(from {WEIGHTS_URL}) to '{path}' (set TORCH_HOME to use another cache)")
 
 
-def require_weights(metric: str = "the Inception metrics") -> Path:
-    """The local weights file, or a one-line UserError naming what is missing and both ways to get it."""
+def require_weights(metrics: tuple[str, ...] = ("the Inception metrics",)) -> Path:
+    """The local weights file, or a one-line UserError naming the metrics, what is missing and both ways to get it."""
+    names = ", ".join(metrics)
+    need = "needs" if len(metrics) == 1 else "need"
     if importlib.util.find_spec(PACKAGE) is None:
-        raise UserError(f"eval.metrics: {metric} needs the {PIP_NAME} package (pip install "
-                        f"'gan-ablation-harness[fid]'); install it or drop {metric}")
+        raise UserError(f"eval.metrics: {names} {need} the {PIP_NAME} package (pip install "
+                        f"'gan-ablation-harness[fid]'); install it or drop {names}")
     path = weights_path()
     if not path.is_file():
-        raise UserError(f"eval.metrics: {metric} needs the Inception weights, which are not at '{path}' and are "
-                        f"never downloaded during a sweep: {routes(path)}; or drop {metric}")
+        raise UserError(f"eval.metrics: {names} {need} the Inception weights, which are not at '{path}' and are "
+                        f"never downloaded during a sweep: {routes(path)}; or drop {names}")
     return path
 
 

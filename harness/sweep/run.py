@@ -25,8 +25,10 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     """Run the sweep; the exit code says how it ended (README, "Exit codes")."""
     start = time.perf_counter()
     preflight(exp, storage_url, tracking_uri)  # before anything is created: a failed check leaves no trace
-    experiment_id = prepare_stores(exp, storage_url, tracking_uri)
+    # Before the stores too: missing Inception weights or a classifier below its threshold stop the sweep
+    # with nothing stored (the metric caches it fills are the yardstick, not a store).
     prepare_metrics(exp)
+    experiment_id = prepare_stores(exp, storage_url, tracking_uri)
     ctx = SweepContext(exp, storage_url, tracking_uri, experiment_id, sampler_seed=process_sampler_seed(exp.seed, 0))
     try:
         with ProgressMonitor(exp, storage_url):
