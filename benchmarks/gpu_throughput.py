@@ -1,12 +1,14 @@
-"""GPU throughput: the harness's DCGAN step on 28x28 images resident on the GPU vs the PyTorch tutorial's loop.
+"""GPU throughput: the harness's step on images resident on the GPU vs the PyTorch tutorial's loop.
 
-Harness: `harness.trainer.train` with the sweep's MLflow callback on synthetic MNIST-sized images
-held on the GPU (random values in [-1, 1]; nothing is downloaded). Tutorial: the same model, loss
+Harness: `harness.trainer.train` with the sweep's MLflow callback on synthetic images of `--shape`
+(MNIST's 1x28x28 by default; 3,32,32 with `--config experiments/cifar10.yaml` for the ResNet at
+CIFAR-10's size) held on the GPU (random values in [-1, 1]; nothing is downloaded). Tutorial: the same model, loss
 and optimizer fed the way the PyTorch DCGAN tutorial feeds it (a DataLoader over CPU tensors with
 shuffle, `.to(device)` per batch, `.item()` of the losses every step). Target: harness >= 2x the
 tutorial's throughput. Optional rows switch on TF32, fused Adam or channels_last (both sides).
 
     python benchmarks/gpu_throughput.py [--quick] [--batch-sizes 64,256] [--tf32] [--fused-adam] [--channels-last]
+    python benchmarks/gpu_throughput.py --config experiments/cifar10.yaml --shape 3,32,32 --variants wgan_gp,wgan_clip
 
 Without CUDA it prints one line saying it was skipped and exits 0 (`--allow-cpu` runs it anyway,
 to check the script itself; its numbers then mean nothing).
@@ -53,7 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=100, help="generator steps per block (whole logging windows)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed generator steps per side first")
     parser.add_argument("--repeats", type=int, default=7, help="timed blocks per side (median reported)")
-    parser.add_argument("--images", type=int, default=60000, help="synthetic 1x28x28 images (MNIST has 60000)")
+    parser.add_argument("--images", type=int, default=60000, help="synthetic images (MNIST has 60000)")
+    parser.add_argument("--shape", default="1,28,28", help="C,H,W of the synthetic images (3,32,32: CIFAR-10's)")
     parser.add_argument("--loader-workers", type=int, default=0, help="the tutorial DataLoader's num_workers")
     parser.add_argument("--tf32", action="store_true", help="extra rows with TF32 matmuls and convolutions")
     parser.add_argument("--fused-adam", action="store_true", help="extra rows with Adam(fused=True)")
@@ -66,9 +69,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return timing.parse_with_quick(parser, argv, QUICK)
 
 
-def synthetic_images(count: int, seed: int = 0) -> torch.Tensor:
-    """N x 1 x 28 x 28 uniform in [-1, 1] on the CPU: MNIST's shape and range, no download."""
-    return torch.rand(count, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+def image_shape(text: str) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(item) for item in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise SystemExit(f"error: --shape {text!r}: C,H,W, three positive integers")
+    return shape  # type: ignore[return-value]
+
+
+def synthetic_images(count: int, shape: tuple[int, int, int] = (1, 28, 28), seed: int = 0) -> torch.Tensor:
+    """N x C x H x W uniform in [-1, 1] on the CPU: a real dataset's shape and range, no download."""
+    return torch.rand(count, *shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
 def synthetic_state(cfg: RunConfig, images: torch.Tensor, option: str) -> TrainState:
@@ -129,11 +142,11 @@ def measure(batch: int, variant: str, option: str, args: argparse.Namespace, dat
 
 def header(args: argparse.Namespace, device: torch.device, threads: int) -> list[str]:
     return [
-        "# GPU throughput: harness (data on the GPU) vs the PyTorch tutorial's loop, DCGAN on 28x28 images",
+        f"# GPU throughput: harness (data on the device) vs the PyTorch tutorial's loop, {args.config}, images {args.shape}",
         *timing.environment_lines(device, threads),
         f"torch defaults: matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}, "
         f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}; config {args.config} {' '.join(args.overrides)}",
-        f"data: {args.images} synthetic 1x28x28 images in [-1, 1]. harness = harness.trainer.train with the MLflow",
+        f"data: {args.images} synthetic {args.shape} images in [-1, 1]. harness = harness.trainer.train with the MLflow",
         "  RunLogger, images resident on the device (evaluation and samples excluded, as in step_overhead.py).",
         f"tutorial = DataLoader(TensorDataset(cpu images), shuffle=True, num_workers={args.loader_workers}),",
         "  .to(device) per batch, .item() of every loss; same models, losses, penalty, clipping, schedule, Adam.",
@@ -154,11 +167,19 @@ def batch_sizes(text: str) -> list[int]:
     return sizes
 
 
+def config_variants(config: str) -> list[str]:
+    """The variant names the benchmark's config defines (a variant is measured as the sweep would train it)."""
+    from harness.config import load_experiment
+
+    path = Path(config) if Path(config).is_absolute() else timing.REPO / config
+    return [spec.name for spec in load_experiment(path).variants]
+
+
 def run_rows(args: argparse.Namespace, device: torch.device) -> list[list[object]]:
     batches = batch_sizes(args.batch_sizes)
-    variants = timing.parse_list(args.variants, DEFAULT_VARIANTS, "--variants")
+    variants = timing.parse_list(args.variants, config_variants(args.config), "--variants")
     options = ["baseline", *(o for o in OPTIONS if getattr(args, o))]
-    cpu_images = synthetic_images(args.images)
+    cpu_images = synthetic_images(args.images, image_shape(args.shape))
     data = {"cpu": cpu_images, "device": cpu_images.to(device)}
     rows, baseline = [], {}
     with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:

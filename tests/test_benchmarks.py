@@ -77,6 +77,34 @@ def test_gpu_throughput_skips_in_one_line_without_cuda_and_runs_with_allow_cpu()
     assert lines[-1].startswith("worst harness/tutorial throughput ratio: ")
 
 
+def test_gpu_throughput_runs_the_resnet_on_cifar_shaped_images() -> None:
+    lines = run_script("gpu_throughput.py", "--quick", "--allow-cpu", "--images", "64", "--batch-sizes", "4",
+                       "--config", "experiments/cifar10.yaml", "--shape", "3,32,32", "--variants", "wgan_gp",
+                       "--steps", "2", "--warmup", "1", "--set", "train.log_every=2", "--set", "model.ngf=8",
+                       "--set", "model.ndf=8", "--set", "train.n_critic=1")
+    assert "images 3,32,32" in lines[0] and [row[1] for row in table_rows(lines)] == ["wgan_gp"]
+
+
+def test_photo_patches_writes_real_photographs_the_loaders_read(tmp_path: Path) -> None:
+    import torch
+
+    from harness.config import parse_experiment, resolve_run
+    from harness.data import load_dataset
+
+    lines = run_script("photo_patches.py", str(tmp_path), "--small")
+    assert lines[-1] == f"wrote {{'photos': 60, 'cifar-photos': 70}} under {tmp_path}"
+
+    def load(**data: object):
+        run = resolve_run(parse_experiment({"name": "t", "data": data, "variants": ["vanilla"]}), "vanilla")
+        return load_dataset(run.data, torch.device("cpu"))
+
+    folder = load(name="folder", root=str(tmp_path / "photos"), image_size=32)
+    assert folder.images.shape[1:] == (3, 32, 32) and folder.num_classes == 10
+    cifar = load(name="cifar10", root=str(tmp_path / "cifar-photos"))
+    assert (cifar.images.shape, cifar.test_images.shape) == ((50, 3, 32, 32), (20, 3, 32, 32))
+    assert set(cifar.labels.tolist()) == set(range(10)) and float(cifar.images.std()) > 0.2  # colour photographs
+
+
 def test_sweep_efficiency_accounts_for_every_trial(tmp_path: Path) -> None:
     lines = run_script("sweep_efficiency.py", "--quick", "--workdir", str(tmp_path / "work"))
     text = "\n".join(lines)

@@ -14,6 +14,7 @@ from harness.errors import ConfigError
 from harness.generator_hooks import GENERATOR_HOOKS
 from harness.knobs import KNOBS
 from harness.losses import LOSSES
+from harness.metrics import METRICS
 from harness.models import ARCHS
 from harness.schedules import SCHEDULES
 from tests.conftest import tiny_experiment
@@ -23,7 +24,7 @@ EXAMPLE = Path(__file__).parent / "plugin_example" / "my_recipes.py"
 PLUGIN_VARIANT = {"preset": "wgan_gp", "name": "lsgan", "train": {"loss": "least_squares", "constraint": "drift"}}
 ARCH_VARIANT = {"preset": "wgan_gp", "name": "gated", "model": {"arch": "gated_mlp"}}
 PLUGIN_ENTRIES = ((LOSSES, "least_squares"), (CONSTRAINTS, "drift"), (SCHEDULES, "warmup"), (ARCHS, "gated_mlp"),
-                  (GENERATOR_HOOKS, "orthogonal"))
+                  (GENERATOR_HOOKS, "orthogonal"), (METRICS, "radius_error"))
 
 
 @pytest.fixture
@@ -110,6 +111,20 @@ def test_a_plugin_generator_hook_adds_orthogonal_regularization(user_dir: Path) 
     assert float(named["ortho"].detach()) == pytest.approx(expected, rel=1e-5)
     assert float(term.detach()) == pytest.approx(0.25 * expected, rel=1e-5)
     assert "orthogonal" not in build_hooks(G, resolve_run(tiny_experiment(plugins=["my_recipes"]), "wgan_gp").train)
+
+
+def test_a_plugin_metric_declared_as_the_docs_say_is_computed(user_dir: Path) -> None:
+    """docs/extending.md and harness.plugins document `register_metric(name, direction=..., needs=(...))`."""
+    from harness.config import resolve_run
+    from harness.trainer import train
+
+    exp = tiny_experiment(plugins=["my_recipes"], data={"name": "ring8"}, eval={"metrics": ["w1", "radius_error"]},
+                          variants=["wgan_gp"])
+    assert METRICS.get("radius_error").needs == frozenset({"points"}) and not METRICS.get("radius_error").default
+    result = train(resolve_run(exp, "wgan_gp"))
+    assert result.final_metrics["radius_error"] >= 0
+    with pytest.raises(ConfigError, match=r"^eval.metrics\[0\]: 'radius_error' needs points"):
+        tiny_experiment(plugins=["my_recipes"], eval={"metrics": ["radius_error"]}, variants=["wgan_gp"])
 
 
 def test_a_missing_plugin_is_a_config_error_naming_the_item(user_dir: Path) -> None:

@@ -1,12 +1,12 @@
 """A user's own recipes, outside the package: a least-squares loss, a drift penalty, an LR warm-up, an
-architecture and a generator regularizer, each with a knob.
+architecture and a generator regularizer, each with a knob, and a metric.
 
 tests/test_plugins.py copies this file into a scratch directory and names it under `plugins:`;
 the README's example is the loss half of it.
 """
 
 from harness.plugins import (GeneratorHook, Knob, register_arch, register_constraint, register_generator_hook,
-                             register_loss, register_schedule)
+                             register_loss, register_metric, register_schedule)
 
 
 @register_loss("least_squares", knobs=(Knob("ls_target", float, 1.0, min=0.1, max=10.0,
@@ -77,3 +77,10 @@ class OrthogonalRegularization(GeneratorHook):
             gram = w @ w.T
             total = total + (gram * (1 - torch.eye(gram.shape[0], device=w.device))).square().sum()
         return self.train.ortho_weight * total, {"ortho": total}
+
+
+@register_metric("radius_error", direction="minimize", needs=("points",), default=False)
+def radius_error(ctx):
+    """|mean distance from the origin of the generated points - that of the real points| (minimize; 0 at best)."""
+    real = ctx.dataset.sample(ctx.fake.shape[0])
+    return float((ctx.fake.norm(dim=1).mean() - real.norm(dim=1).mean()).abs())
