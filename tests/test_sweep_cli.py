@@ -381,3 +381,23 @@ def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, mo
     assert diverged.info.status == "FAILED" and diverged.data.tags["harness.outcome"] == "diverged"
     assert pruned.info.status == "FINISHED" and pruned.data.tags["harness.reason"].startswith("pruned at step 20")
     assert_exact_budget(tmp_path, budget=3, seeds=1, variants=("wgan_gp",))
+
+
+@pytest.mark.slow
+def test_the_paper_scale_config_runs_on_the_cpu_at_a_tiny_scale(tmp_path: Path) -> None:
+    """experiments/cifar10.yaml as shipped (ResNet, its recipes) on CIFAR-format batches, with tiny overrides."""
+    from benchmarks.photo_patches import SMALL, write_all
+
+    write_all(tmp_path / "sets", SMALL)  # real photographs as CIFAR-10 python batches: 50 train / 20 test
+    config = Path(__file__).resolve().parent.parent / "experiments" / "cifar10.yaml"
+    done = run_sweep_cli(
+        tmp_path, config, "--set", f"data.root={tmp_path / 'sets' / 'cifar-photos'}", "model.ngf=8", "model.ndf=8",
+        "train.steps=4", "train.batch_size=8", "train.log_every=2", "train.eval_every=2", "train.sample_every=4",
+        "train.device=cpu", "train.n_critic=1", "eval.num_samples=20", "eval.metrics=[swd]", "sweep.objective=swd",
+        "sweep.trials_per_variant=1", "sweep.seeds=0", "sweep.space={}", "variants=[wgan_gp_sched, sngan]",
+        "sweep.report=false")
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = [r for r in mlflow_runs(tmp_path, "cifar10-resnet") if r.data.tags.get("harness.role") == "trial"]
+    assert {r.data.tags["harness.variant"] for r in runs} == {"wgan_gp_sched", "sngan"}
+    assert all(r.data.params["model.arch"] == "resnet" and r.data.params["model.ngf"] == "8" for r in runs)
+    assert all(int(r.data.params["model.critic_params"]) > 0 and "swd" in r.data.metrics for r in runs)
