@@ -134,6 +134,9 @@ class SweepConfig:
 
 
 @dataclass(frozen=True)
+    # A PostgreSQL storage that accepts TCP and never answers fails after this long instead of hanging
+    # (libpq waits forever by default and reads 1 as 2).
+    connect_timeout_seconds: int = field(default=10, metadata=rule(min=2, max=600))
 class TrackingConfig:
     uri: str = "sqlite:///runs/mlflow.db"
     retries: int = field(default=6, metadata=rule(min=1))  # tries of an MLflow call mid-sweep
@@ -141,6 +144,8 @@ class TrackingConfig:
     system_metrics: bool = True  # MLflow's CPU/GPU monitor on trial runs, when the [system] extra is installed
 
 
+    # The start-up check of the tracking store: the server's HTTP answer, or a PostgreSQL connection.
+    connect_timeout_seconds: int = field(default=10, metadata=rule(min=2, max=600))
 @dataclass(frozen=True)
 class VariantSpec:
     name: str

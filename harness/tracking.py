@@ -29,7 +29,7 @@ from harness.tracking_resume import (commit_resume_checkpoint, flush_artifacts, 
                                      tracking_retry)
 from harness.urls import redact, sqlite_path
 from harness.trainer import TrainCallback, TrainState
-from harness.tracking_read import (PAGE_SIZE, RUN_COLUMNS, cached_client, client,  # noqa: F401
+from harness.tracking_read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS, cached_client, client,  # noqa: F401
                                    database_problem, download_artifact, experiment_id, load_runs,
                                    metric_history, no_progress_bar, run_record, run_url, server_problem,
                                    tracking_problem)
@@ -50,21 +50,30 @@ FLUSH_SECONDS = 15.0
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
-def check_reachable(uri: str) -> None:
-    """Fail fast with one line when the tracking store is unusable, before any training starts."""
+def check_reachable(uri: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> None:
+    """Fail fast with one line when the tracking service does not answer as MLflow, before anything is written.
+
+    A SQLite store is checked by the sweep's preflight instead (its file and folder), and created on first use.
+    """
     problem = None
     if uri.startswith(("http://", "https://")):
-        problem = server_problem(uri)
+        problem = server_problem(uri, timeout_s)
     elif uri.startswith("postgresql"):
-        problem = database_problem(uri)
+        problem = database_problem(uri, timeout_s)
     if problem:
         raise UserError(f"tracking.uri: {problem}")
-    if sqlite_path(uri) is not None:
-        try:
-            sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"tracking.uri: cannot create the folder of {redact(uri)} "
-                            f"({exc.strerror or type(exc).__name__})") from None
+
+
+def make_sqlite_folder(uri: str) -> None:
+    """The folder of a SQLite tracking store (SQLite creates the file, not its folder)."""
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"tracking.uri: cannot create the folder of {redact(uri)} "
+                        f"({exc.strerror or type(exc).__name__})") from None
 
 
 def artifact_location(uri: str, experiment: str) -> str | None:
@@ -80,6 +89,7 @@ def ensure_experiment(uri: str, name: str) -> str:
     from mlflow.exceptions import MlflowException
 
     check_reachable(uri)
+    make_sqlite_folder(uri)
     mlflow_client = client(uri)
     try:
         found = mlflow_client.get_experiment_by_name(name)

@@ -15,7 +15,7 @@ from harness.errors import EXIT_INTERRUPTED, EXIT_NOTHING_USABLE, EXIT_UNFINISHE
 from harness.sweep.context import SweepContext
 from harness.sweep.preflight import preflight
 from harness.sweep.progress import ProgressMonitor
-from harness.sweep.setup import finish_parents, prepare_metrics, prepare_stores
+from harness.sweep.setup import finish_parents, prepare_stores
 from harness.sweep.status import VariantStatus, variant_status
 from harness.sweep.studies import make_storage, open_studies
 from harness.sweep.worker import run_worker, settled, spawned_worker, worker_studies
@@ -26,7 +26,6 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     start = time.perf_counter()
     preflight(exp, storage_url, tracking_uri)  # before anything is created: a failed check leaves no trace
     experiment_id = prepare_stores(exp, storage_url, tracking_uri)
-    prepare_metrics(exp)
     ctx = SweepContext(exp, storage_url, tracking_uri, experiment_id, sampler_seed=process_sampler_seed(exp.seed, 0))
     try:
         with ProgressMonitor(exp, storage_url):

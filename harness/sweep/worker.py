@@ -68,7 +68,7 @@ def pop_waiting(ctx: SweepContext, storage: RDBStorage, study: optuna.Study) -> 
     waiting = (TrialState.WAITING,)
     if not study.get_trials(deepcopy=False, states=waiting):
         return None
-    with storage_lock(ctx.storage_url, ctx.exp.name):
+    with storage_lock(ctx.storage_url, ctx.exp.name, ctx.exp.sweep.connect_timeout_seconds):
         if not study.get_trials(deepcopy=False, states=waiting):
             return None
         trial = study.ask()
@@ -91,7 +91,7 @@ def claim_next(ctx: SweepContext, storage: RDBStorage, all_studies: list[Variant
             continue
         best, missing = missing_confirm_seeds(ctx.exp, studies)
         if best is None and "skipped" not in studies.confirm.user_attrs or missing:
-            with storage_lock(ctx.storage_url, ctx.exp.name):
+            with storage_lock(ctx.storage_url, ctx.exp.name, ctx.exp.sweep.connect_timeout_seconds):
                 fill_confirm_queue(ctx.exp, studies)
         claimed = pop_waiting(ctx, storage, studies.confirm)
         if claimed:
