@@ -38,11 +38,28 @@ class Knob:
 # name -> declaration, and name -> the (registry kind, entry name) pairs that read it
 KNOBS: dict[str, Knob] = {}
 OWNERS: dict[str, list[tuple[str, str]]] = {}
+# The schema's own `train:` fields (lr, n_critic, ...). A knob of the same name would shadow the field:
+# its value would replace the field's, and the recipe guard, which keeps a knob only where it
+# applies, would lose the field. The schema reserves its names here; neither side may take the other's.
+RESERVED: set[str] = set()
+
+
+def reserve(names: list[str]) -> None:
+    """Reserve the schema's field names (called by `harness.schema`, whichever registers first)."""
+    for name in names:
+        if name in KNOBS:
+            raise ValueError(f"knob {name!r} of {OWNERS[name][0]} shadows the schema field train.{name}")
+    RESERVED.update(names)
 
 
 def declare(kind: str, entry: str, knobs: tuple[Knob, ...]) -> None:
     """Record the knobs of a newly registered entry; two entries may share a knob only if they agree."""
     for knob in knobs:  # check them all before recording any: a refused entry leaves no trace
+        if not isinstance(knob, Knob):
+            raise TypeError(f"{kind} {entry!r}: knobs must be Knob(...) declarations, not {knob!r}")
+        if knob.name in RESERVED:
+            raise ValueError(f"{kind} {entry!r} declares knob {knob.name!r}, which would shadow the schema field "
+                             f"train.{knob.name}; give the knob a name of its own")
         known = KNOBS.get(knob.name)
         if known is not None and known != knob:
             raise ValueError(f"{kind} {entry!r} declares knob {knob.name!r} as {knob}, but "
