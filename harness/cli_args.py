@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
@@ -51,6 +52,10 @@ def make_parser(prog: str, description: str, examples: str, parser: Any = None) 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_intermixed_args(argv)
     args.overrides = [*args.overrides, *args.bare_overrides]
+    if "=" in args.config and not Path(args.config).exists():  # `train.steps=5 base.yaml`: the order is wrong
+        config = next((item for item in args.bare_overrides if "=" not in item), "CONFIG.yaml")
+        parser.error(f"argument CONFIG: {args.config!r} is an override, not a config file; the config comes "
+                     f"first: {parser.prog} {config} {args.config}")
     for item in args.bare_overrides:
         if "=" not in item:
             parser.error(f"argument KEY=VALUE: {item!r} is not key=value")
