@@ -23,7 +23,7 @@ import torch
 
 from harness import __version__
 from harness import store_keys as keys
-from harness.errors import UserError, first_line
+from harness.errors import ServiceLost, UserError, first_line
 from harness.retry import RetryPolicy, call_with_retries
 from harness.tracking_resume import (commit_resume_checkpoint, flush_artifacts, resume_point_of, start_system_metrics,
                                      tracking_retry)
@@ -283,8 +283,24 @@ def resume_point(uri: str, run_id: str) -> tuple[str, int] | None:
 
 
 def download_checkpoint(uri: str, run_id: str, artifact: str, dst: Path, retry: RetryPolicy) -> Path:
-    with no_progress_bar():
-        return Path(call_with_retries(retry, client(uri).download_artifacts, run_id, artifact, str(dst)))
+    """A resume checkpoint downloaded under `dst`; UserError naming the artifact when it is gone or empty.
+
+    Looked up in the run's listing first: a deleted file is then told apart from a service that is gone
+    (which the retries report as ServiceLost), whatever error the artifact store would give for it.
+    """
+    folder = artifact.rpartition("/")[0] or None
+    listed = {f.path: f.file_size for f in call_with_retries(retry, client(uri).list_artifacts, run_id, folder)}
+    if artifact not in listed:
+        raise UserError(f"artifact {artifact} is missing")
+    if listed[artifact] == 0:
+        raise UserError(f"artifact {artifact} is empty (0 bytes)")
+    try:
+        with no_progress_bar():
+            return Path(call_with_retries(retry, client(uri).download_artifacts, run_id, artifact, str(dst)))
+    except ServiceLost:
+        raise
+    except Exception as exc:  # noqa: BLE001 - listed a moment ago, refused now: not resumable either way
+        raise UserError(f"artifact {artifact} cannot be downloaded ({first_line(exc)})") from None
 
 
 def mark_run_killed(uri: str, run_id: str, reason: str) -> None:
