@@ -61,12 +61,16 @@ class Heartbeat:
         self.thread = threading.Thread(target=self.beat, daemon=True, name=f"heartbeat-{trial_id}")
 
     def beat(self) -> None:
+        missed = 0
         while not self.stopped.wait(self.interval_s):
             try:
                 self.storage.record_heartbeat(self.trial_id)
+                missed = 0
             except Exception as exc:  # noqa: BLE001 - a dropped connection: the next beat reconnects
-                print(f"warning: heartbeat not recorded ({type(exc).__name__}); trying again in "
-                      f"{self.interval_s:.0f}s", file=sys.stderr, flush=True)
+                missed += 1
+                if missed == 1:  # one line per outage; the trial's own calls report their retries
+                    print(f"warning: heartbeat not recorded ({first_line(exc)}); trying again every "
+                          f"{self.interval_s:.0f}s", file=sys.stderr, flush=True)
 
     def start(self) -> "Heartbeat":
         self.thread.start()
