@@ -42,9 +42,12 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     except ServiceLost:
         stop_parents(exp, storage_url, tracking_uri)
         raise
-    if crashed or not sweep_settled(ctx):
+    if not sweep_settled(ctx):
         stop_parents(exp, storage_url, tracking_uri)
         return unfinished(crashed)
+    if crashed:  # the others re-ran its trial (heartbeat) and finished the budget: nothing is missing
+        print(f"warning: {', '.join(f'{name} exited with {code}' for name, code in crashed)}; the other "
+              "workers finished the whole budget", file=sys.stderr, flush=True)
     finish_parents(exp, storage_url, tracking_uri)
     statuses = print_summary(exp, storage_url, time.perf_counter() - start)
     if exp.sweep.report:
