@@ -10,6 +10,7 @@ Optuna; its functions are re-exported here.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import platform
 import subprocess
@@ -40,6 +41,12 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 # gone; the harness retries instead, bounded and visibly (`tracking.retries`, harness/retry.py).
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+
+# MLflow logs every failed database call and every failed asynchronous batch at ERROR, with the whole
+# chained traceback (26 of them when runs/ turns read-only mid-sweep). The harness retries those calls
+# and reports each attempt in one line naming the root cause (harness/retry.py): only CRITICAL passes.
+for _logger in ("mlflow.store.db.utils", "mlflow.utils.async_logging.async_logging_queue"):
+    logging.getLogger(_logger).setLevel(logging.CRITICAL)
 
 MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 MAX_PARAMS_PER_BATCH = 100

@@ -29,6 +29,9 @@ from harness.urls import redact, sqlalchemy_url, sqlite_path
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 # Workers claim trials with ask() under the storage lock and run their own heartbeat thread.
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+# A re-queued trial inherits its reported values and reports the steps it trains again: Optuna keeps
+# the first value and would warn once per evaluation.
+warnings.filterwarnings("ignore", message="The reported value is ignored because this `step=")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 LIVE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
