@@ -61,7 +61,8 @@ def absolute_sqlite(url: str) -> str:
 def check_url(path: str, url: str, schemes: tuple[str, ...]) -> None:
     """The URL's scheme is one of `schemes` and its parts make sense; a ConfigError naming `path` if not."""
     if not url.startswith(schemes):
-        hint = " (MLflow 3's file store is in maintenance mode)" if "tracking" in path.lower() else ""
+        file_store = url.startswith("file:") or "://" not in url  # a folder of mlruns, as MLflow 2 kept them
+        hint = " (MLflow 3's file store is in maintenance mode)" if "tracking" in path.lower() and file_store else ""
         raise ConfigError(path, f"{redact(url)!r} is not a supported URL{hint}; allowed: "
                                 f"{', '.join(s + '...' for s in schemes)}")
     if url.startswith(("http://", "https://")) and "@" in url.partition("://")[2].partition("/")[0]:
