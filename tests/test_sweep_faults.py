@@ -29,7 +29,9 @@ from optuna.trial import TrialState
 from harness.sweep.studies import slot_trials
 from tests.services import (admin_connection, fresh_database, mlflow_server, pg_url, postgres_skip_reason,
                             stop_group)
-from tests.sweep_support import cli_env, mlflow_runs, run_sweep_cli, start_sweep_cli, sweep_command, write_config
+from tests.sweep_support import (cli_env, mlflow_runs, read_only_rows, run_sweep_cli, start_sweep_cli, sweep_command,
+                                 write_config)
+from tests.test_sweep_resume import STEPS, resume_config
 from tests.test_sweep_cli import wait_for
 
 pytestmark = pytest.mark.slow
@@ -140,27 +142,10 @@ def test_postgresql_connections_killed_mid_trial_lose_nothing(tmp_path: Path) ->
 
 # --- a resume checkpoint that is empty or gone ------------------------------------------------------------------
 
-STEPS, EVERY = 300, 60
-
-
-def checkpoint_config(folder: Path) -> Path:
-    """One search trial and no confirmation, checkpointed every 60 steps: the trial that gets killed is the sweep."""
-    return write_config(folder, variants=["wgan_gp"], sweep={"trials_per_variant": 1, "seeds": 0},
-                        train={"steps": STEPS, "log_every": 20, "eval_every": EVERY, "sample_every": STEPS,
-                               "checkpoint_every": EVERY, "checkpoint_every_seconds": 0, "n_critic": 1,
-                               "batch_size": 32})
-
-
 def committed_checkpoint(folder: Path) -> tuple[str, str] | None:
-    """(run id, artifact path) of the last committed resume checkpoint, read-only."""
-    db = folder / "runs" / "mlflow.db"
-    if not db.exists():
-        return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as connection:
-            rows = connection.execute("SELECT run_uuid, value FROM tags WHERE key = 'harness.checkpoint'").fetchall()
-    except sqlite3.Error:
-        return None
+    """(run id, artifact path) of the last committed resume checkpoint."""
+    rows = read_only_rows(folder / "runs" / "mlflow.db",
+                          "SELECT run_uuid, value FROM tags WHERE key = 'harness.checkpoint'")
     return rows[0] if rows else None
 
 
@@ -176,7 +161,7 @@ def killed_after_a_checkpoint(folder: Path, config: Path) -> tuple[str, str]:
 @pytest.mark.parametrize("damage", ["empty", "deleted"])
 def test_a_resume_checkpoint_that_is_empty_or_gone_restarts_the_trial_with_one_warning(tmp_path: Path,
                                                                                        damage: str) -> None:
-    config = checkpoint_config(tmp_path)
+    config = resume_config(tmp_path)
     run_id, slot = killed_after_a_checkpoint(tmp_path, config)
     (artifact,) = (tmp_path / "runs" / "mlartifacts").rglob(f"{run_id}/artifacts/{slot}")
     if damage == "empty":
@@ -193,7 +178,7 @@ def test_a_resume_checkpoint_that_is_empty_or_gone_restarts_the_trial_with_one_w
     dead, retry = optuna.load_study(study_name="e2e/wgan_gp", storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
                                     ).trials
     assert dead.state == TrialState.FAIL and retry.state == TrialState.COMPLETE
-    assert retry.user_attrs["steps_done"] == STEPS  # trained from step 0: nothing was resumed
+    assert retry.user_attrs["steps_done"] == STEPS and "from its checkpoint" not in rerun.stderr  # from step 0
     statuses = {r.info.run_id: r.info.status for r in mlflow_runs(tmp_path) if r.data.tags.get("harness.role") == "trial"}
     assert statuses == {run_id: "KILLED", retry.user_attrs["mlflow_run_id"]: "FINISHED"}  # the budget is exact
     again = run_sweep_cli(tmp_path, config)
@@ -205,15 +190,8 @@ def test_a_resume_checkpoint_that_is_empty_or_gone_restarts_the_trial_with_one_w
 
 def running_worker_pid(db: Path) -> int | None:
     """The process id of a worker with a RUNNING trial (the trial's `worker` attribute, host:pid)."""
-    if not db.exists():
-        return None
-    query = ("SELECT a.value_json FROM trial_user_attributes a JOIN trials t ON a.trial_id = t.trial_id "
-             "WHERE t.state = 'RUNNING' AND a.key = 'worker'")
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as connection:
-            rows = connection.execute(query).fetchall()
-    except sqlite3.Error:
-        return None
+    rows = read_only_rows(db, "SELECT a.value_json FROM trial_user_attributes a JOIN trials t ON a.trial_id = "
+                              "t.trial_id WHERE t.state = 'RUNNING' AND a.key = 'worker'")
     return int(json.loads(rows[0][0]).rpartition(":")[2]) if rows else None
 
 
