@@ -30,8 +30,8 @@ from harness.tracking_resume import (commit_resume_checkpoint, flush_artifacts, 
                                      tracking_retry)
 from harness.urls import redact, sqlite_path
 from harness.trainer import TrainCallback, TrainState
-from harness.tracking_read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS, cached_client, client,  # noqa: F401
-                                   database_problem, download_artifact, experiment_id, load_runs,
+from harness.tracking_read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS,  # noqa: F401
+                                   cached_client, client, database_problem, download_artifact, experiment_id, load_runs,
                                    metric_history, no_progress_bar, run_record, run_url, server_problem,
                                    tracking_problem)
 

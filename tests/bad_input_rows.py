@@ -252,7 +252,8 @@ ISSUE_NEIGHBOURS = [
     Row("bad exit code of python -m harness.sweep, a real process", "train.steps: -1 is out of range",
         ("--set", "train.steps=-1"), process=True),
     Row("MLflow's database given as the Optuna storage", "is not Optuna's database: it holds other tables "
-        "(experiments)", ("--storage", "sqlite:///other/mlflow.db"), setup=sqlite_with("other/mlflow.db", "experiments")),
+        "(experiments)", ("--storage", "sqlite:///other/mlflow.db"),
+        setup=sqlite_with("other/mlflow.db", "experiments")),
     Row("Optuna's database given as the tracking store", "is not MLflow's database: it holds other tables (studies)",
         ("--tracking-uri", "sqlite:///other/optuna.db"), setup=sqlite_with("other/optuna.db", "studies")),
     Row("one SQLite file for both stores", "is also the Optuna storage",
@@ -358,7 +359,8 @@ PLUGINS = [
     Row("plugins: an integer item", "plugins[0]: 7 is an integer", config={"plugins": [7]}),
     Row("plugins: a module that is not there", "plugins[0]: 'not_there' cannot be imported: No module named",
         config={"plugins": ["not_there"]}),
-    Row("plugins: a dash in the name", "plugins[0]: 'my-plugin' is not a module name", config={"plugins": ["my-plugin"]}),
+    Row("plugins: a dash in the name", "plugins[0]: 'my-plugin' is not a module name",
+        config={"plugins": ["my-plugin"]}),
     Row("plugins: a path instead of a name", "plugins[0]: 'plugins/my.py' is not a module name",
         config={"plugins": ["plugins/my.py"]}),
     Row("plugins: a second plugin fails", "plugins[1]: 'broken' cannot be imported",
@@ -501,22 +503,33 @@ VARIANTS = [
         config={"variants": [{"preset": "wgan_gp", "train": {"loss": "hinge2"}}]}),
 ]
 
+
+def space(name: str, expect: str, ranges: str, *more: str) -> Row:
+    """A row that sets `sweep.space={<ranges>}` (and any further `--set` items)."""
+    extra = tuple(item for setting in more for item in ("--set", setting))
+    return Row(f"space: {name}", expect, ("--set", f"sweep.space={{{ranges}}}", *extra))
+
+
 SPACE = [
-    Row("space: unknown knob", "sweep.space.lambda: not a knob", ("--set", "sweep.space={lambda: {low: 1, high: 2}}")),
-    Row("space: inverted range", "low 0.9 must be below high 0.1", ("--set", "sweep.space={beta1: {low: 0.9, high: 0.1}}")),
-    Row("space: empty choices", "sweep.space.n_critic.choices: is empty", ("--set", "sweep.space={n_critic: {choices: []}}")),
-    Row("space: log with low 0", "a log range needs low > 0", ("--set", "sweep.space={beta1: {low: 0.0, high: 0.5, log: true}}")),
-    Row("space: step with log", "cannot be used with log", ("--set", "sweep.space={lr: {low: 0.0001, high: 0.01, log: true, step: 0.001}}")),
-    Row("space: grid without a step", "sampler 'grid' needs choices", ("--set", "sweep.sampler=grid", "--set", "sweep.trials_per_variant=null", "--set", "sweep.space={lr: {low: 0.0001, high: 0.01}}")),
-    Row("space: a knob that applies nowhere", "'clip_value' applies to none of the variants", ("--set", "sweep.space={clip_value: {low: 0.001, high: 0.1}}")),
-    Row("space: the default outside the range", "excludes 0.0001, the value variant", ("--set", "sweep.space={lr: {low: 0.001, high: 0.01}}")),
-    Row("space: choices and a range", "give either choices or low/high", ("--set", "sweep.space={n_critic: {choices: [1], low: 1, high: 2}}")),
-    Row("space: choices of the wrong type", "sweep.space.n_critic.choices[0]: 'one' is a string", ("--set", "sweep.space={n_critic: {choices: [one]}}")),
-    Row("space: a range without high", "needs low and high", ("--set", "sweep.space={lr: {low: 0.0001}}")),
-    Row("space: a range on a text knob", "sweep.space.device: not a knob", ("--set", "sweep.space={device: {low: 1, high: 2}}")),
-    Row("space: an unknown range key", "sweep.space.lr.lo: unknown key", ("--set", "sweep.space={lr: {lo: 1}}")),
-    Row("space: a knob out of its own range", "sweep.space.beta1.high: 1.5 is out of range", ("--set", "sweep.space={beta1: {low: 0.1, high: 1.5}}")),
-    Row("sampler: startup trials with random", "sweep.startup_trials: 2 has no effect", ("--set", "sweep.sampler=random", "--set", "sweep.startup_trials=2")),
+    space("unknown knob", "sweep.space.lambda: not a knob", "lambda: {low: 1, high: 2}"),
+    space("inverted range", "low 0.9 must be below high 0.1", "beta1: {low: 0.9, high: 0.1}"),
+    space("empty choices", "sweep.space.n_critic.choices: is empty", "n_critic: {choices: []}"),
+    space("log with low 0", "a log range needs low > 0", "beta1: {low: 0.0, high: 0.5, log: true}"),
+    space("step with log", "cannot be used with log", "lr: {low: 0.0001, high: 0.01, log: true, step: 0.001}"),
+    space("grid without a step", "sampler 'grid' needs choices", "lr: {low: 0.0001, high: 0.01}",
+          "sweep.sampler=grid", "sweep.trials_per_variant=null"),
+    space("a knob that applies nowhere", "'clip_value' applies to none of the variants",
+          "clip_value: {low: 0.001, high: 0.1}"),
+    space("the default outside the range", "excludes 0.0001, the value variant", "lr: {low: 0.001, high: 0.01}"),
+    space("choices and a range", "give either choices or low/high", "n_critic: {choices: [1], low: 1, high: 2}"),
+    space("choices of the wrong type", "sweep.space.n_critic.choices[0]: 'one' is a string",
+          "n_critic: {choices: [one]}"),
+    space("a range without high", "needs low and high", "lr: {low: 0.0001}"),
+    space("a range on a text knob", "sweep.space.device: not a knob", "device: {low: 1, high: 2}"),
+    space("an unknown range key", "sweep.space.lr.lo: unknown key", "lr: {lo: 1}"),
+    space("a knob out of its own range", "sweep.space.beta1.high: 1.5 is out of range", "beta1: {low: 0.1, high: 1.5}"),
+    Row("sampler: startup trials with random", "sweep.startup_trials: 2 has no effect",
+        ("--set", "sweep.sampler=random", "--set", "sweep.startup_trials=2")),
     Row("sampler: grid with a trial count", "leave it out with sampler 'grid'", ("--set", "sweep.sampler=grid")),
 ]
 
@@ -556,7 +569,8 @@ FLAGS = [
     Row("train: --resume without a checkpoint", "--resume: no checkpoint at", ("--variant", "wgan_gp", "--resume",
                                                                                "--out", "fresh"), command="train"),
     Row("train: --resume with an empty checkpoint", "the file is empty (0 bytes)",
-        ("--variant", "wgan_gp", "--resume", "--out", "out"), command="train", setup=text_file("out/checkpoint.pt", "")),
+        ("--variant", "wgan_gp", "--resume", "--out", "out"), command="train",
+        setup=text_file("out/checkpoint.pt", "")),
     Row("train: --resume with a text file", "cannot read checkpoint", ("--variant", "wgan_gp", "--resume", "--out",
                                                                         "out"), command="train",
         setup=text_file("out/checkpoint.pt", "not a checkpoint\n")),

@@ -24,7 +24,7 @@ def test_every_train_field_is_reserved_and_no_built_in_knob_shadows_one() -> Non
 
 def test_a_knob_named_like_a_field_is_refused_and_leaves_no_trace() -> None:
     reg: Registry[Entry] = Registry("knob test kind")
-    with pytest.raises(ValueError, match=r"declares knob 'n_critic', which would shadow the schema field train.n_critic"):
+    with pytest.raises(ValueError, match=r"knob 'n_critic', which would shadow the schema field train.n_critic"):
         reg.add("shadow", Entry((Knob("fine_knob", int, 1), Knob("n_critic", int, 5, min=1))))
     assert "shadow" not in reg and "fine_knob" not in KNOBS
 

@@ -42,7 +42,7 @@ def test_make_folder_creates_it_or_says_why_not(tmp_path: Path) -> None:
     make_folder("sweep.storage", "sqlite:///x", tmp_path / "a" / "b")
     assert (tmp_path / "a" / "b").is_dir()
     (tmp_path / "plain").write_text("x")
-    with pytest.raises(ConfigError, match=r"^sweep.storage: 'sqlite:///x': cannot create the folder .*a file is in the way"):
+    with pytest.raises(ConfigError, match=r"^sweep.storage: 'sqlite:///x': cannot create .*a file is in the way"):
         make_folder("sweep.storage", "sqlite:///x", tmp_path / "plain")
 
 

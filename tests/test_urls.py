@@ -8,7 +8,8 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.tracking import client
-from harness.urls import absolute_sqlite, redact, resolve_urls, sqlalchemy_url, sqlite_file_problem, with_connect_timeout
+from harness.urls import (absolute_sqlite, redact, resolve_urls, sqlalchemy_url, sqlite_file_problem,
+                          with_connect_timeout)
 from tests.report_support import golden_config
 
 
