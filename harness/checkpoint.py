@@ -13,7 +13,7 @@ import torch
 
 from harness.config import RunConfig
 from harness.device import rng_state, set_rng_state
-from harness.errors import UserError
+from harness.errors import UserError, first_line
 from harness.schedules import SCHEDULES
 from harness.strict import flatten, to_plain
 from harness.trainer import TrainResult, TrainState, build_state
@@ -75,26 +75,31 @@ def config_differences(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in free)
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
+def read_checkpoint(path: Path, shown: str | None = None) -> dict[str, Any]:
+    """The checkpoint at `path` (named `shown` in errors, e.g. an artifact rather than its download's temp path)."""
+    shown = shown or repr(str(path))
     try:
+        if path.is_file() and path.stat().st_size == 0:
+            raise EOFError("the file is empty (0 bytes)")  # torch's own error for it has no message at all
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - missing, truncated, not a checkpoint, unsafe pickle...
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
-        raise UserError(f"cannot read checkpoint {str(path)!r}: {reason}") from None
+    except Exception as exc:  # noqa: BLE001 - missing, empty, truncated, not a checkpoint, unsafe pickle...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
+        raise UserError(f"cannot read checkpoint {shown}: {reason}") from None
     version = ckpt.get("format_version") if isinstance(ckpt, dict) else None
     if version != FORMAT_VERSION:
-        raise UserError(f"checkpoint {str(path)!r} has format {version!r}; this harness reads format "
+        raise UserError(f"checkpoint {shown} has format {version!r}; this harness reads format "
                         f"{FORMAT_VERSION}")
     return ckpt
 
 
-def load_checkpoint(path: str | Path, cfg: RunConfig, device: torch.device | None = None) -> TrainState:
+def load_checkpoint(path: str | Path, cfg: RunConfig, device: torch.device | None = None,
+                    shown: str | None = None) -> TrainState:
     """Rebuild the state of `cfg` and restore it from `path`, ready to continue training."""
     path = Path(path)
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(path, shown)
     differences = config_differences(ckpt["config"], cfg)
     if differences:
-        raise UserError(f"checkpoint {str(path)!r} was written with a different config "
+        raise UserError(f"checkpoint {shown or repr(str(path))} was written with a different config "
                         f"(differs in {', '.join(differences)}); resume with the same config")
     state = build_state(cfg, device)
     state.G.load_state_dict(ckpt["G"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
@@ -53,6 +54,10 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
     if not hasattr(args, "bare_overrides"):  # a command without a config (fetch-weights)
         return args
     args.overrides = [*args.overrides, *args.bare_overrides]
+    if "=" in args.config and not Path(args.config).exists():  # `train.steps=5 base.yaml`: the order is wrong
+        config = next((item for item in args.bare_overrides if "=" not in item), "CONFIG.yaml")
+        parser.error(f"argument CONFIG: {args.config!r} is an override, not a config file; the config comes "
+                     f"first: {parser.prog} {config} {args.config}")
     for item in args.bare_overrides:
         if "=" not in item:
             parser.error(f"argument KEY=VALUE: {item!r} is not key=value")

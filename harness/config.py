@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from harness.knob_space import knob_applies, space_key, split_params, validate_s
 from harness.knobs import owned_by
 from harness.metrics import METRICS, default_objective, metrics_for
 from harness.models import ARCHS
+from harness.plugin_loader import load_plugins  # noqa: F401  (re-exported: spawned workers call it)
 from harness.presets import PRESETS, default_presets
 from harness.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
                             ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
@@ -35,6 +34,10 @@ from harness.strict import (apply_overrides, field_specs, join, load_yaml_text, 
                             rule, to_plain, unknown_key_message)
 
 DEFAULT_VARIANTS = default_presets()  # the presets flagged `default` (the mission's four recipes)
+# Names become Optuna study names `<name>/<variant>/confirm` (at most 512 characters) and MLflow's
+# experiment name (at most 256): bounded here so a long one is refused before anything is stored.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+MAX_NAME_CHARS = {"name": 200, "variant": 100}
 OVERRIDABLE_SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 
 
@@ -55,31 +58,13 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
     return parse_experiment(apply_overrides(raw, overrides))
 
 
-def load_plugins(raw: Any) -> tuple[str, ...]:
-    """Import the `plugins:` modules (from the working directory or PYTHONPATH) before validation.
-
-    `raw` is the YAML's list, or a parsed config's tuple (a spawned sweep worker registers them again).
-    """
-    names = parse_value(tuple[str, ...], list(raw) if isinstance(raw, tuple) else [] if raw is None else raw,
-                        "plugins")
-    if "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.append(str(Path.cwd()))  # `python -m harness...` from the user's directory finds their module
-    for i, name in enumerate(names):
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise ConfigError(f"plugins[{i}]", f"{name!r} cannot be imported: {exc}") from None
-    return names
-
-
 def parse_experiment(raw: dict[str, Any]) -> ExperimentConfig:
     raw = dict(raw)
     load_plugins(raw.get("plugins"))
     variants = parse_variants(raw.pop("variants", list(DEFAULT_VARIANTS)))
     exp = dataclasses.replace(parse_dataclass(ExperimentConfig, raw, ""), variants=variants)
     check_no_dead_keys(raw, exp.variants)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", exp.name):
-        raise ConfigError("name", f"{exp.name!r} must be letters, digits, '_', '.', '-'")
+    check_name("name", exp.name, MAX_NAME_CHARS["name"])
     runs = [resolve_run(exp, spec.name, path=f"variants[{i}]") for i, spec in enumerate(exp.variants)]
     check_knobs_are_read(exp.variants, runs)
     validate_sweep(exp, runs)
@@ -106,6 +91,15 @@ def knob_readers(section: str, key: str) -> str:
     """Who reads a knob, for a message: 'read by arch dcgan, mlp'."""
     readers = ", ".join(f"{kind.removeprefix('model.')} {entry}" for kind, entry in owned_by(key))
     return f"it is read by {readers}"
+
+
+def check_name(path: str, name: str, max_chars: int) -> None:
+    """A name the stores can hold: letters, digits, '_', '.', '-', and not too long for them."""
+    if len(name) > max_chars:
+        raise ConfigError(path, f"{name[:20]!r}... has {len(name)} characters; allowed: at most {max_chars} (it "
+                                "names the Optuna studies and the MLflow experiment)")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(path, f"{name!r} must be letters, digits, '_', '.', '-'")
 
 
 def shadowing(spec: VariantSpec, section: str) -> dict[str, Any]:
@@ -147,8 +141,7 @@ def parse_variant(item: Any, path: str) -> VariantSpec:
             raise ConfigError(join(path, str(key)), unknown_key_message(str(key), allowed))
     preset = parse_value(str, item.get("preset"), join(path, "preset"), rule(choices=PRESETS.names))
     name = parse_value(str, item.get("name", preset), join(path, "name"))
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ConfigError(join(path, "name"), f"{name!r} must be letters, digits, '_', '.', '-'")
+    check_name(join(path, "name"), name, MAX_NAME_CHARS["variant"])
     overrides = {section: parse_partial(cls, {} if item.get(section) is None else item[section], join(path, section))
                  for section, cls in OVERRIDABLE_SECTIONS.items()}
     return VariantSpec(name=name, preset=preset, overrides=overrides)

@@ -16,10 +16,25 @@ EXIT_UNFINISHED = 4  # a worker crashed and left part of the budget undone
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost error behind wrappers: a database driver's own (`exc.orig`) rather than SQLAlchemy's,
+    and the error a wrapper was raised from (MLflow and Optuna wrap SQLAlchemy's, whose first line may be
+    "(raised as a result of Query-invoked autoflush; ...)" rather than "attempt to write a readonly database")."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "orig", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
 def first_line(exc: BaseException) -> str:
-    """An exception's message in one line; a database driver's own error (`exc.orig`) rather than SQLAlchemy's wrapper."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """An exception's root cause (see `root_cause`) in one line; its type name when it has no message."""
+    cause = root_cause(exc)
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 class UserError(Exception):

@@ -43,11 +43,29 @@ KNOBS: dict[str, Knob] = {}
 SECTIONS: dict[str, str] = {}
 OWNERS: dict[str, list[tuple[str, str]]] = {}
 TRAIN, MODEL = "train", "model"
+# The schema's own fields of each section (train: lr, n_critic, ...; model: z_dim, ...). A knob of the
+# same name would shadow the field: its value would replace the field's, and the recipe guard, which
+# keeps a knob only where it applies, would lose the field. The schema reserves its names here;
+# neither side may take the other's.
+RESERVED: dict[str, set[str]] = {}
+
+
+def reserve(names: list[str], section: str = TRAIN) -> None:
+    """Reserve the schema's field names of `section` (called by `harness.schema`, whichever registers first)."""
+    for name in names:
+        if SECTIONS.get(name) == section:
+            raise ValueError(f"knob {name!r} of {OWNERS[name][0]} shadows the schema field {section}.{name}")
+    RESERVED.setdefault(section, set()).update(names)
 
 
 def declare(kind: str, entry: str, knobs: tuple[Knob, ...], section: str = TRAIN) -> None:
     """Record the knobs of a newly registered entry; two entries may share a knob only if they agree."""
     for knob in knobs:  # check them all before recording any: a refused entry leaves no trace
+        if not isinstance(knob, Knob):
+            raise TypeError(f"{kind} {entry!r}: knobs must be Knob(...) declarations, not {knob!r}")
+        if knob.name in RESERVED.get(section, ()):
+            raise ValueError(f"{kind} {entry!r} declares knob {knob.name!r}, which would shadow the schema field "
+                             f"{section}.{knob.name}; give the knob a name of its own")
         known = KNOBS.get(knob.name)
         if known is not None and (known != knob or SECTIONS[knob.name] != section):
             raise ValueError(f"{kind} {entry!r} declares knob {section}.{knob.name} as {knob}, but "

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from harness.errors import ServiceLost
+from harness.errors import ServiceLost, first_line
 from harness.urls import redact
 
 R = TypeVar("R")
@@ -55,6 +55,5 @@ def call_with_retries(policy: RetryPolicy, fn: Callable[..., R], *args: object, 
 
 
 def one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line[:200]
+    """The root cause in at most 200 characters: what the user can act on, not the wrappers' text."""
+    return first_line(exc)[:200]

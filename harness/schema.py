@@ -9,11 +9,11 @@ are checked lazily through `registered(kind)`, and the knobs that registry entri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.knobs import KNOBS, MODEL, TRAIN, knobs_of
+from harness.knobs import KNOBS, MODEL, TRAIN, knobs_of, reserve
 from harness.registry import registered
 from harness.strict import rule
 
@@ -96,6 +96,10 @@ class TrainConfig(KnobAttributes):
         return (self.constraint,) if isinstance(self.constraint, str) else tuple(self.constraint)
 
 
+reserve([f.name for f in fields(TrainConfig)], TRAIN)  # no knob may shadow a field (nor the knobs field itself)
+reserve([f.name for f in fields(ModelConfig)], MODEL)
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     num_samples: int = field(default=2500, metadata=rule(min=10, max=1_000_000))  # generated samples per evaluation
@@ -143,6 +147,9 @@ class SweepConfig:
     report: bool = True  # write the markdown report when the sweep ends
     storage_retries: int = field(default=6, metadata=rule(min=1))  # tries of a storage call mid-sweep
     storage_retry_seconds: float = field(default=2.0, metadata=rule(min=0))  # first wait; doubles, max 30 s
+    # A PostgreSQL storage that accepts TCP and never answers fails after this long instead of hanging
+    # (libpq waits forever by default and reads 1 as 2).
+    connect_timeout_seconds: int = field(default=10, metadata=rule(min=2, max=600))
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ class TrackingConfig:
     uri: str = "sqlite:///runs/mlflow.db"
     retries: int = field(default=6, metadata=rule(min=1))  # tries of an MLflow call mid-sweep
     retry_seconds: float = field(default=2.0, metadata=rule(min=0))  # first wait; doubles, max 30 s
+    # The start-up check of the tracking store: the server's HTTP answer, or a PostgreSQL connection.
+    connect_timeout_seconds: int = field(default=10, metadata=rule(min=2, max=600))
     system_metrics: bool = True  # MLflow's CPU/GPU monitor on trial runs, when the [system] extra is installed
 
 

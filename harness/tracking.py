@@ -10,6 +10,7 @@ Optuna; its functions are re-exported here.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import platform
 import subprocess
@@ -23,15 +24,15 @@ import torch
 
 from harness import __version__
 from harness import store_keys as keys
-from harness.errors import UserError, first_line
+from harness.errors import ServiceLost, UserError, first_line
 from harness.models import parameter_count
 from harness.retry import RetryPolicy, call_with_retries
 from harness.tracking_resume import (commit_resume_checkpoint, flush_artifacts, resume_point_of, start_system_metrics,
                                      tracking_retry)
 from harness.urls import redact, sqlite_path
 from harness.trainer import TrainCallback, TrainState
-from harness.tracking_read import (PAGE_SIZE, RUN_COLUMNS, cached_client, client,  # noqa: F401
-                                   database_problem, download_artifact, experiment_id, load_runs,
+from harness.tracking_read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS,  # noqa: F401
+                                   cached_client, client, database_problem, download_artifact, experiment_id, load_runs,
                                    metric_history, no_progress_bar, run_record, run_url, server_problem,
                                    tracking_problem)
 
@@ -42,6 +43,12 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
+# MLflow logs every failed database call and every failed asynchronous batch at ERROR, with the whole
+# chained traceback (26 of them when runs/ turns read-only mid-sweep). The harness retries those calls
+# and reports each attempt in one line naming the root cause (harness/retry.py): only CRITICAL passes.
+for _logger in ("mlflow.store.db.utils", "mlflow.utils.async_logging.async_logging_queue"):
+    logging.getLogger(_logger).setLevel(logging.CRITICAL)
+
 MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 MAX_PARAMS_PER_BATCH = 100
 FLUSH_SECONDS = 15.0
@@ -51,21 +58,30 @@ FLUSH_SECONDS = 15.0
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
-def check_reachable(uri: str) -> None:
-    """Fail fast with one line when the tracking store is unusable, before any training starts."""
+def check_reachable(uri: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> None:
+    """Fail fast with one line when the tracking service does not answer as MLflow, before anything is written.
+
+    A SQLite store is checked by the sweep's preflight instead (its file and folder), and created on first use.
+    """
     problem = None
     if uri.startswith(("http://", "https://")):
-        problem = server_problem(uri)
+        problem = server_problem(uri, timeout_s)
     elif uri.startswith("postgresql"):
-        problem = database_problem(uri)
+        problem = database_problem(uri, timeout_s)
     if problem:
         raise UserError(f"tracking.uri: {problem}")
-    if sqlite_path(uri) is not None:
-        try:
-            sqlite_path(uri).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"tracking.uri: cannot create the folder of {redact(uri)} "
-                            f"({exc.strerror or type(exc).__name__})") from None
+
+
+def make_sqlite_folder(uri: str) -> None:
+    """The folder of a SQLite tracking store (SQLite creates the file, not its folder)."""
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"tracking.uri: cannot create the folder of {redact(uri)} "
+                        f"({exc.strerror or type(exc).__name__})") from None
 
 
 def artifact_location(uri: str, experiment: str) -> str | None:
@@ -81,6 +97,7 @@ def ensure_experiment(uri: str, name: str) -> str:
     from mlflow.exceptions import MlflowException
 
     check_reachable(uri)
+    make_sqlite_folder(uri)
     mlflow_client = client(uri)
     try:
         found = mlflow_client.get_experiment_by_name(name)
@@ -275,8 +292,24 @@ def resume_point(uri: str, run_id: str) -> tuple[str, int] | None:
 
 
 def download_checkpoint(uri: str, run_id: str, artifact: str, dst: Path, retry: RetryPolicy) -> Path:
-    with no_progress_bar():
-        return Path(call_with_retries(retry, client(uri).download_artifacts, run_id, artifact, str(dst)))
+    """A resume checkpoint downloaded under `dst`; UserError naming the artifact when it is gone or empty.
+
+    Looked up in the run's listing first: a deleted file is then told apart from a service that is gone
+    (which the retries report as ServiceLost), whatever error the artifact store would give for it.
+    """
+    folder = artifact.rpartition("/")[0] or None
+    listed = {f.path: f.file_size for f in call_with_retries(retry, client(uri).list_artifacts, run_id, folder)}
+    if artifact not in listed:
+        raise UserError(f"artifact {artifact} is missing")
+    if listed[artifact] == 0:
+        raise UserError(f"artifact {artifact} is empty (0 bytes)")
+    try:
+        with no_progress_bar():
+            return Path(call_with_retries(retry, client(uri).download_artifacts, run_id, artifact, str(dst)))
+    except ServiceLost:
+        raise
+    except Exception as exc:  # noqa: BLE001 - listed a moment ago, refused now: not resumable either way
+        raise UserError(f"artifact {artifact} cannot be downloaded ({first_line(exc)})") from None
 
 
 def mark_run_killed(uri: str, run_id: str, reason: str) -> None:

@@ -7,7 +7,9 @@ re-exports these names.
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import os
 import urllib.error
 import urllib.parse
@@ -19,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness import store_keys as keys
 from harness.errors import first_line
-from harness.urls import absolute_sqlite, redact, sqlalchemy_url, sqlite_path
+from harness.urls import (absolute_sqlite, redact, sqlalchemy_url, sqlite_file_problem, sqlite_path,
+                          with_connect_timeout)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,32 +39,69 @@ def client(uri: str) -> Any:
 def cached_client(uri: str) -> Any:
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=sqlalchemy_url(uri))
+    # MLflow builds its own engine from the URL: the connect timeout rides in it (libpq waits forever).
+    return MlflowClient(tracking_uri=with_connect_timeout(sqlalchemy_url(uri), DEFAULT_CONNECT_TIMEOUT_S))
 
 
-def server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
+API_PROBE = "/api/2.0/mlflow/experiments/search?max_results=1"  # any MLflow server answers it with JSON
+DEFAULT_CONNECT_TIMEOUT_S = 10  # tracking.connect_timeout_seconds's default
+
+
+def server_problem(uri: str, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> str | None:
     """Why an MLflow server at `uri` cannot serve the API (one line), or None.
 
-    Not /health alone: it skips MLflow 3's Host-header check, so a healthy server can still
-    answer every API call with 403.
+    Only an MLflow answer counts: a JSON object from its REST API. Not /health alone, which skips
+    MLflow 3's Host-header check (a healthy server can still answer every API call with 403), and not
+    any HTTP reply (a plain web server answers 404).
     """
     base = uri.rstrip("/")
     try:
-        for path in ("/health", "/api/2.0/mlflow/experiments/search?max_results=1"):
-            with urllib.request.urlopen(base + path, timeout=timeout_s) as response:
-                response.read()
+        for path in ("/health", API_PROBE):
+            request = urllib.request.Request(base + path, headers=auth_headers())
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                body = response.read(1 << 20)
+        if not is_json_object(body):
+            return (f"{redact(uri)} answered GET {API_PROBE} without MLflow's JSON ({body[:40]!r}); is it an "
+                    "MLflow tracking server?")
     except urllib.error.HTTPError as exc:
-        if exc.code == 403 and b"Host header" in exc.read():
-            host = urllib.parse.urlsplit(base).netloc
-            return (f"MLflow at {redact(uri)} refuses the Host header {host!r} (403); add it to the "
-                    "server's --allowed-hosts")
-        return None  # e.g. 401 behind an authenticating proxy: MLflow's own call will say more
-    except (urllib.error.URLError, OSError) as exc:
-        return f"cannot reach MLflow at {redact(uri)} ({getattr(exc, 'reason', exc)})"
+        return http_problem(uri, exc)
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, timed out, TLS, a bad URL
+        return f"cannot reach MLflow at {redact(uri)} ({getattr(exc, 'reason', None) or exc})"
     return None
 
 
-def database_problem(uri: str, timeout_s: int = 10) -> str | None:
+def http_problem(uri: str, exc: urllib.error.HTTPError) -> str:
+    """One line for an HTTP error status from what should be an MLflow server."""
+    where = f"{redact(uri)} answered {exc.code} {exc.reason} to GET {urllib.parse.urlsplit(exc.url).path}"
+    if exc.code == 403 and b"Host header" in exc.read():
+        host = urllib.parse.urlsplit(uri).netloc
+        return (f"MLflow at {redact(uri)} refuses the Host header {host!r} (403); add it to the "
+                "server's --allowed-hosts")
+    if exc.code in (401, 403):
+        return (f"{where}: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) "
+                "to credentials it accepts")
+    return f"{where}; is it an MLflow tracking server (mlflow server), and is the URL its root?"
+
+
+def auth_headers() -> dict[str, str]:
+    """The credentials MLflow's own client would send, from the same variables."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    return {}
+
+
+def is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
+
+
+def database_problem(uri: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> str | None:
     """Why a database tracking URI cannot be opened (one line), or None; MLflow itself retries ~100 s."""
     import sqlalchemy
     from sqlalchemy.pool import NullPool
@@ -86,7 +126,10 @@ def tracking_problem(uri: str, timeout_s: float = 5.0) -> str | None:
     """Why the tracking store cannot be read (one line), or None when it can."""
     path = sqlite_path(uri)
     if path is not None:
-        return None if path.is_file() else f"no MLflow database at {redact(uri)}"
+        if not path.is_file():
+            return f"no MLflow database at {redact(uri)}"
+        problem = sqlite_file_problem(path)
+        return None if problem is None else f"{redact(uri)} {problem}"
     if uri.startswith(("http://", "https://")):
         return server_problem(uri, timeout_s)
     return None

@@ -14,8 +14,9 @@ from typing import Any
 
 from harness import store_keys as keys
 from harness.retry import RetryPolicy
+from harness.tracking_read import DEFAULT_CONNECT_TIMEOUT_S
 from harness.trainer import TrainState
-from harness.urls import absolute_sqlite, sqlalchemy_url
+from harness.urls import absolute_sqlite, sqlalchemy_url, with_connect_timeout
 
 SLOTS = ("checkpoint-a.pt", "checkpoint-b.pt")
 SLOT_FOLDER = "resume"
@@ -78,6 +79,7 @@ def start_system_metrics(uri: str, run_id: str) -> Any:
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
     except ImportError:
         return None
-    monitor = SystemMetricsMonitor(run_id, resume_logging=True, tracking_uri=sqlalchemy_url(absolute_sqlite(uri)))
+    monitor = SystemMetricsMonitor(run_id, resume_logging=True, tracking_uri=with_connect_timeout(
+        sqlalchemy_url(absolute_sqlite(uri)), DEFAULT_CONNECT_TIMEOUT_S))  # as harness.tracking_read.client's
     monitor.start()
     return monitor

@@ -5,6 +5,8 @@ The file formats are written by benchmarks/own_data.py, the one writer of IDX an
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,18 @@ def write_class_folders(root: Path, per_class: int = 3, classes: int = 3, side: 
         for i, k in enumerate(np.flatnonzero(labels == c)[:per_class]):
             save(pixels[k], root / f"digit{c}" / f"{i:04d}{suffix}", mode)
     return root
+
+
+def write_png_bomb(path: Path, width: int = 20000, height: int = 20000) -> Path:
+    """A valid PNG header that declares width x height pixels, in well under a kilobyte (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
 
 
 def write_flat_folder(root: Path, count: int = 6, side: int = 12, mode: str = "L") -> Path:

@@ -210,6 +210,16 @@ class PasswordPostgres:
     port: int
     user: str
     password: str
+    data: Path | None = None  # the cluster's folder, for pg_ctl_stop / pg_ctl_start (a test that stops it)
+    options: str = ""
+
+
+def pg_ctl(server: PasswordPostgres, *args: str) -> None:
+    """Run pg_ctl on the private cluster: `pg_ctl(server, "stop", "-m", "fast")`, `pg_ctl(server, "start")`."""
+    bindir = Path(initdb_path()).parent
+    extra = ["-o", server.options, "-l", str(server.data.parent / "server.log"), "-w"] if args[0] == "start" else []
+    subprocess.run(as_postgres([str(bindir / "pg_ctl"), "-D", str(server.data), *args, *extra]), check=True,
+                   capture_output=True, text=True, timeout=120)
 
 
 def initdb_path() -> str | None:
@@ -257,7 +267,7 @@ def password_postgres(user: str = "harness") -> Iterator[PasswordPostgres]:
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
     run(as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]))
     try:
-        yield PasswordPostgres(port, user, password)
+        yield PasswordPostgres(port, user, password, data, options)
     finally:
         subprocess.run(as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
                        capture_output=True, check=False, timeout=60)

@@ -74,3 +74,18 @@ def mlflow_runs(folder: Path, experiment: str = "e2e", uri: str | None = None) -
     client = MlflowClient(uri or f"sqlite:///{folder / 'runs' / 'mlflow.db'}")
     exp = client.get_experiment_by_name(experiment)
     return list(client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL, max_results=5000))
+
+
+def read_only_rows(db: Path, query: str) -> list[tuple] | None:
+    """Rows of `query` on a store a sweep is writing, through a short-lived read-only connection (a poller must
+    never hold a SQLite lock that stalls the sweep); None while the file is absent, mid-creation or busy."""
+    import contextlib
+    import sqlite3
+
+    if not db.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as connection:
+            return connection.execute(query).fetchall()
+    except sqlite3.Error:
+        return None

@@ -276,6 +276,13 @@ def test_a_file_that_is_not_a_checkpoint_is_a_user_error(tmp_path: Path, saved: 
         load_checkpoint(tmp_path / "junk.pt", saved[1])
 
 
+def test_an_empty_checkpoint_is_one_line_naming_what_the_caller_shows(tmp_path: Path,
+                                                                      saved: tuple[Path, RunConfig]) -> None:
+    (tmp_path / "empty.pt").write_bytes(b"")  # torch's own EOFError for it has no message at all
+    with pytest.raises(UserError, match=r"^cannot read checkpoint artifact resume/checkpoint-a.pt: the file is empty"):
+        load_checkpoint(tmp_path / "empty.pt", saved[1], shown="artifact resume/checkpoint-a.pt")
+
+
 def test_a_checkpoint_of_another_format_is_refused(tmp_path: Path, saved: tuple[Path, RunConfig]) -> None:
     ckpt = torch.load(saved[0], weights_only=True)
     ckpt["format_version"] = FORMAT_VERSION + 1

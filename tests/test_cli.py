@@ -85,3 +85,15 @@ def test_the_python_m_forms_keep_working(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
                               cwd=tmp_path)
         assert done.returncode == 0 and f"python -m {module}" in done.stdout
+
+
+def test_an_override_before_the_config_is_named_as_misplaced(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run_main(capsys, ["sweep", "train.steps=5", TOY, "--dry-run"])
+    assert code == 2 and err.count("\n") == 1
+    assert "argument CONFIG: 'train.steps=5' is an override, not a config file; the config comes first: " \
+           f"gan-ablate sweep {TOY} train.steps=5" in err
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a=b.yaml").write_text((REPO / "experiments" / "toy.yaml").read_text())
+    code, out, _ = run_main(capsys, ["sweep", "a=b.yaml", "--dry-run"])  # a config file whose name has an '='
+    assert code == 0 and out.startswith("plan for ")

@@ -17,7 +17,7 @@ from harness.data.base import stratified_holdout
 from harness.data.images import to_device
 from harness.errors import ConfigError, UserError
 from tests.conftest import TINY, deep_merge
-from tests.image_folders import digit_pixels, write_class_folders, write_flat_folder
+from tests.image_folders import digit_pixels, write_class_folders, write_flat_folder, write_png_bomb
 
 CPU = torch.device("cpu")
 
@@ -145,11 +145,62 @@ def test_a_mixed_layout(tmp_path: Path) -> None:
     assert message.startswith(f"data.root: '{tmp_path}' mixes image files ('0000.png') with class sub-folders")
 
 
-def test_an_unreadable_image(tmp_path: Path) -> None:
+def test_unreadable_and_oversized_files_are_skipped_with_a_count(tmp_path: Path, capsys) -> None:
+    write_class_folders(tmp_path, per_class=3, classes=2)
+    (tmp_path / "digit1" / "broken.png").write_bytes(b"not a png at all")
+    write_png_bomb(tmp_path / "digit0" / "bomb.png")  # 20000x20000 declared in a few bytes
+    write_png_bomb(tmp_path / "digit0" / "big.png", 9000, 9000)  # under PIL's own limit, over ours
+    ds = load(tmp_path, channels=1)
+    assert ds.images.shape[0] + ds.test_images.shape[0] == 6  # the three skipped files are left out
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"warning: data.root: skipped 3 of 9 files in '{tmp_path}'")
+    assert f"(2 over {folder_module.MAX_PIXELS:,} pixels, 1 unreadable)" in err
+
+
+def test_a_class_left_without_two_usable_images_is_one_line(tmp_path: Path, capsys) -> None:
     write_class_folders(tmp_path, per_class=2, classes=2)
-    bad = tmp_path / "digit1" / "broken.png"
-    bad.write_bytes(b"not a png at all")
-    assert one_line_error(tmp_path).startswith(f"data.root: cannot read image '{bad}'")
+    (tmp_path / "digit1" / "0000.png").write_bytes(b"")  # an empty file
+    message = one_line_error(tmp_path)
+    assert message.startswith(f"data.root: class folder '{tmp_path / 'digit1'}' has 1 usable image(s)")
+    assert "skipped 1 of 4 files" in message and "1 unreadable" in message
+    assert capsys.readouterr().err == ""  # the error says it all: no warning line before it
+
+
+def test_a_root_that_is_a_symlink_loop_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert one_line_error(tmp_path / "loop").startswith(f"data.root: '{tmp_path / 'loop'}' is a symlink loop")
+
+
+@pytest.mark.parametrize("target", [".", "..", "/"])
+def test_a_class_folder_linking_back_or_out_is_not_followed(tmp_path: Path, capsys, target: str) -> None:
+    root = write_class_folders(tmp_path / "data", per_class=3, classes=2)
+    (root / "extra").symlink_to(target)
+    ds = load(root, channels=1)
+    assert ds.num_classes == 2 and ds.images.shape[0] + ds.test_images.shape[0] == 6  # no class of duplicates
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not following 1 symlink(s)" in err and "'extra'" in err
+
+
+def test_links_inside_the_root_are_followed_and_links_out_of_it_are_not(tmp_path: Path, capsys) -> None:
+    root = write_class_folders(tmp_path / "data", per_class=3, classes=2)
+    outside = write_flat_folder(tmp_path / "elsewhere", count=2)
+    (root / "digit0" / "more").symlink_to(root / "digit1")  # inside data.root: followed
+    (root / "digit0" / "out.png").symlink_to(outside / "0000.png")  # out of it: not followed
+    (root / "digit1" / "again").symlink_to(root / "digit1")  # a loop: not followed
+    ds = load(root, channels=1)
+    assert ds.images.shape[0] + ds.test_images.shape[0] == 9  # digit0's 3 + digit1's 3 through the link + 3
+    err = capsys.readouterr().err
+    # the loop is met twice: in digit1, and in digit1 read through digit0/more
+    assert "not following 3 symlink(s)" in err and "'digit0/out.png', 'digit0/more/again', 'digit1/again'" in err
+
+
+def test_a_root_with_only_links_out_of_it_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "self").symlink_to(".")
+    (root / "up").symlink_to("..")
+    message = one_line_error(root)
+    assert message.startswith(f"data.root: '{root}' holds no images") and "'self', 'up'" in message
 
 
 def test_a_folder_too_big_for_memory_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

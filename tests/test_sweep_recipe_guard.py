@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -11,7 +12,7 @@ from harness import store_keys as keys
 from harness.config import resolve_run
 from harness.errors import ConfigError
 from harness.sweep.preflight import check_stored_recipes, holds_studies
-from harness.sweep.recipe_guard import recipe, recipe_mismatch, recipe_text, record_or_check
+from harness.sweep.recipe_guard import recipe, recipe_mismatch, recipe_text, record_or_check, stored_recipe
 from harness.sweep.studies import make_storage, open_studies
 from tests.conftest import tiny_experiment
 
@@ -63,3 +64,34 @@ def test_a_store_records_each_recipe_once_and_refuses_another(tmp_path: Path) ->
     with pytest.raises(ConfigError, match=r"^train.steps: 24 differs from 6"):  # two sweeps racing past preflight
         record_or_check(longer, open_studies(longer, storage, "wgan_gp").search, resolve_run(longer, "wgan_gp"), url)
     check_stored_recipes(tiny_experiment(name="tiny-2", variants=VARIANTS, train={"steps": 24}), url)  # new name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["optuna.db"]  # reading it made no lock file beside it
+
+
+def test_the_guard_covers_a_plugins_knobs_where_they_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin knob that applies is part of the recipe; one that applies nowhere in the variant is not."""
+    import shutil
+    import sys
+
+    from harness.constraints import CONSTRAINTS
+    from harness.losses import LOSSES
+    from harness.schedules import SCHEDULES
+
+    shutil.copy(Path(__file__).parent / "plugin_example" / "my_recipes.py", tmp_path / "my_recipes.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lsgan = [{"preset": "wgan_gp", "name": "lsgan", "train": {"loss": "least_squares"}}]
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    try:
+        exp = tiny_experiment(plugins=["my_recipes"], variants=lsgan)
+        storage = make_storage(url, exp)
+        record_or_check(exp, open_studies(exp, storage, "lsgan").search, resolve_run(exp, "lsgan"), url)
+        assert json.loads(stored_recipe(storage, "tiny/lsgan"))["train.ls_target"] == 1.0
+        check_stored_recipes(tiny_experiment(plugins=["my_recipes"], variants=lsgan, train={"drift_weight": 0.5}),
+                             url)  # drift is not lsgan's constraint: its knob changes nothing
+        with pytest.raises(ConfigError, match=r"^train.ls_target: 2.0 differs from 1.0"):
+            check_stored_recipes(tiny_experiment(plugins=["my_recipes"], variants=lsgan, train={"ls_target": 2.0}),
+                                 url)
+    finally:
+        sys.modules.pop("my_recipes", None)
+        for registry, name in ((LOSSES, "least_squares"), (CONSTRAINTS, "drift"), (SCHEDULES, "warmup")):
+            if name in registry:
+                registry.remove(name)

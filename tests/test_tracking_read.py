@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +53,62 @@ def test_a_missing_database_or_server_is_described_not_created(tmp_path: Path) -
 def test_links_only_for_a_tracking_server() -> None:
     assert runs.run_url("sqlite:///runs/mlflow.db", "1", "abc") is None
     assert runs.run_url("http://host:5000/", "3", "abc") == "http://host:5000/#/experiments/3/runs/abc"
+
+
+class Answer(http.server.BaseHTTPRequestHandler):
+    """A web server that answers every GET with the class's status and body (and records the headers)."""
+
+    status, body, seen = 404, b"", []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        type(self).seen.append(dict(self.headers))
+        self.send_response(self.status)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def web_server(status: int, body: bytes = b""):
+    handler = type("Handler", (Answer,), {"status": status, "body": body, "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler.seen
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (404, b"", "answered 404 Not Found to GET /health; is it an MLflow tracking server"),
+    (200, b"<html>a web page</html>", "without MLflow's JSON (b'<html>a web page</html>'); is it an MLflow"),
+    (401, b"", "answered 401 Unauthorized to GET /health: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"),
+])
+def test_only_an_mlflow_answer_counts_as_a_tracking_server(status: int, body: bytes, expected: str) -> None:
+    with web_server(status, body) as (url, _):
+        assert expected in runs.server_problem(url, timeout_s=5)
+
+
+def test_an_mlflow_like_json_answer_passes_and_credentials_are_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "me")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw")
+    with web_server(200, b'{"experiments": []}') as (url, seen):
+        assert runs.server_problem(url, timeout_s=5) is None
+    assert seen[-1]["Authorization"] == "Basic bWU6cHc="  # base64 of me:pw, as MLflow's client sends it
+
+
+def test_a_server_that_never_answers_is_cut_by_the_timeout() -> None:
+    with socket.socket() as listener:  # the backlog completes the handshake; nothing ever answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        started = time.monotonic()
+        problem = runs.server_problem(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=1)
+    assert problem is not None and "timed out" in problem and time.monotonic() - started < 5
+
+
+def test_a_sqlite_file_that_is_no_database_is_described(tmp_path: Path) -> None:
+    (tmp_path / "mlflow.db").write_text("notes\n")
+    assert runs.tracking_problem(f"sqlite:///{tmp_path / 'mlflow.db'}").endswith("is not a SQLite database "
+                                                                                  "(it starts with b'notes\\n')")

@@ -8,7 +8,8 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.tracking import client
-from harness.urls import absolute_sqlite, redact, resolve_urls, sqlalchemy_url
+from harness.urls import (absolute_sqlite, redact, resolve_urls, sqlalchemy_url, sqlite_file_problem,
+                          with_connect_timeout)
 from tests.report_support import golden_config
 
 
@@ -65,3 +66,54 @@ def test_unsupported_urls_name_the_flag_and_hide_the_password(tmp_path: Path, st
     with pytest.raises(ConfigError) as info:
         resolve_urls(storage, tracking, golden_config(tmp_path))
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("sqlite:///", "names no database file"),
+    ("sqlite:///runs/", "names no database file"),
+    ("sqlite:///runs/..", "names no database file"),
+    ("sqlite:///:memory:", "is not a file that other processes and later runs can open"),
+    ("sqlite:///x.db?mode=ro", "has a query string"),
+    ("postgresql://u@h:abc/db", "is not a valid URL (Port could not be cast"),
+    ("postgresql://u@h:0/db", "has port 0"),
+])
+def test_a_storage_url_must_name_something_usable(tmp_path: Path, url: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_urls(url, None, golden_config(tmp_path))
+    assert str(info.value).startswith(f"--storage: {url!r} {problem}")
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("http://", "names no host"), ("https://h:70000", "is not a valid URL (Port out of range"),
+    ("http://h:5000/?a=1", "has a query or fragment"),
+])
+def test_a_tracking_url_must_name_a_server(tmp_path: Path, monkeypatch, url: str, problem: str) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    with pytest.raises(ConfigError) as info:
+        resolve_urls(None, None, golden_config(tmp_path))
+    assert str(info.value).startswith(f"$MLFLOW_TRACKING_URI: {url!r} {problem}")  # named by where it came from
+
+
+def test_one_store_for_both_is_refused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="--tracking-uri: 'sqlite:///one.db' is also the Optuna storage"):
+        resolve_urls(f"sqlite:///{tmp_path / 'one.db'}", "sqlite:///one.db", golden_config(tmp_path))
+
+
+def test_sqlite_files_are_told_apart_without_opening_them(tmp_path: Path) -> None:
+    assert sqlite_file_problem(tmp_path / "absent.db") is None
+    (tmp_path / "empty.db").write_bytes(b"")
+    assert sqlite_file_problem(tmp_path / "empty.db") is None  # SQLite reads an empty file as an empty database
+    assert sqlite_file_problem(tmp_path) == "is a folder, not a SQLite file"
+    (tmp_path / "text.db").write_text("hello world, not a database")
+    assert sqlite_file_problem(tmp_path / "text.db") == "is not a SQLite database (it starts with b'hello world,')"
+    (tmp_path / "link.db").symlink_to(tmp_path / "gone.db")
+    assert sqlite_file_problem(tmp_path / "link.db") == "is a broken symlink"
+
+
+def test_the_connect_timeout_rides_in_a_postgresql_url_only() -> None:
+    assert with_connect_timeout("postgresql+psycopg2://u@h/db", 10) == "postgresql+psycopg2://u@h/db?connect_timeout=10"
+    assert with_connect_timeout("postgresql://u@h/db?sslmode=require", 3) == (
+        "postgresql://u@h/db?sslmode=require&connect_timeout=3")
+    assert with_connect_timeout("postgresql://u@h/db?connect_timeout=30", 3).endswith("connect_timeout=30")
+    assert with_connect_timeout("sqlite:///x.db", 3) == "sqlite:///x.db"

@@ -13,11 +13,12 @@ import sys
 from typing import Any
 
 from harness.cli_args import make_parser, parse, print_config
-from harness.config import ExperimentConfig, load_experiment, resolve_run
-from harness.errors import ConfigError, cli_entry
+from harness.config import ExperimentConfig, SweepConfig, load_experiment, resolve_run
+from harness.errors import cli_entry
 from harness.metrics import METRICS
 from harness.sweep.space import applicable_space
 from harness.samplers import sampler_text
+from harness.strict import field_specs, parse_value
 from harness.sweep.studies import search_budget, search_queue
 from harness.urls import redact, resolve_urls
 
@@ -65,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError("--workers", f"{args.workers!r} is out of range; allowed: >= 1")
+    if args.workers is not None:  # the same rule as sweep.workers, which the flag replaces
+        parse_value(int, args.workers, "--workers", field_specs(SweepConfig)["workers"][1])
     exp = load_experiment(args.config, args.overrides)
     workers = args.workers or exp.sweep.workers
     if args.print_config:

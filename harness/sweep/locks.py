@@ -24,14 +24,28 @@ def lock_key(experiment: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+DEFAULT_CONNECT_TIMEOUT_S = 10  # sweep.connect_timeout_seconds's default
+
+
 @contextmanager
-def storage_lock(url: str, experiment: str) -> Iterator[None]:
+def storage_lock(url: str, experiment: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> Iterator[None]:
     path = sqlite_path(url)
     if path is not None:
         with file_lock(path.with_name(path.name + ".lock")):
             yield
         return
-    with advisory_lock(url, lock_key(experiment)):
+    with advisory_lock(url, lock_key(experiment), timeout_s):
+        yield
+
+
+@contextmanager
+def reading_lock(url: str, experiment: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> Iterator[None]:
+    """The init lock for a read before anything is written: PostgreSQL's advisory lock (which leaves
+    nothing behind), and no lock file beside a SQLite store, which a refused command must not create."""
+    if sqlite_path(url) is not None:
+        yield
+        return
+    with advisory_lock(url, lock_key(experiment), timeout_s):
         yield
 
 
@@ -47,20 +61,22 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=4)
-def lock_engine(url: str):  # noqa: ANN201 - sqlalchemy.Engine, imported lazily
+def lock_engine(url: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S):  # noqa: ANN201 - sqlalchemy.Engine, lazily
+    """An engine without a pool; a PostgreSQL connection gives up after `timeout_s` (libpq's default waits forever)."""
     import sqlalchemy
     from sqlalchemy.pool import NullPool
 
-    return sqlalchemy.create_engine(sqlalchemy_url(url), poolclass=NullPool)
+    connect_args = {} if sqlite_path(url) is not None else {"connect_timeout": timeout_s}
+    return sqlalchemy.create_engine(sqlalchemy_url(url), poolclass=NullPool, connect_args=connect_args)
 
 
 @contextmanager
-def advisory_lock(url: str, key: int) -> Iterator[None]:
+def advisory_lock(url: str, key: int, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> Iterator[None]:
     """pg_advisory_xact_lock: held until this transaction ends, released even if the process dies."""
     import sqlalchemy
 
     try:
-        connection_cm = lock_engine(url).begin()
+        connection_cm = lock_engine(url, timeout_s).begin()
         connection = connection_cm.__enter__()
     except Exception as exc:  # noqa: BLE001 - driver missing, refused, bad password, ...
         raise UserError(f"storage: cannot connect to {redact(url)} ({first_line(exc)})") from None

@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from harness.checkpoint import load_checkpoint
 from harness.config import config_hash, resolve_run
 from harness.device import resolve_device
-from harness.errors import ServiceLost, UserError
+from harness.errors import ServiceLost, UserError, first_line
 from harness.retry import call_with_retries
 from harness.strict import flatten, to_plain
 from harness.sweep.context import SweepContext
@@ -61,12 +61,16 @@ class Heartbeat:
         self.thread = threading.Thread(target=self.beat, daemon=True, name=f"heartbeat-{trial_id}")
 
     def beat(self) -> None:
+        missed = 0
         while not self.stopped.wait(self.interval_s):
             try:
                 self.storage.record_heartbeat(self.trial_id)
+                missed = 0
             except Exception as exc:  # noqa: BLE001 - a dropped connection: the next beat reconnects
-                print(f"warning: heartbeat not recorded ({type(exc).__name__}); trying again in "
-                      f"{self.interval_s:.0f}s", file=sys.stderr, flush=True)
+                missed += 1
+                if missed == 1:  # one line per outage; the trial's own calls report their retries
+                    print(f"warning: heartbeat not recorded ({first_line(exc)}); trying again every "
+                          f"{self.interval_s:.0f}s", file=sys.stderr, flush=True)
 
     def start(self) -> "Heartbeat":
         self.thread.start()
@@ -116,11 +120,13 @@ def resume_logger(ctx: SweepContext, run_id: str, run: Any) -> tuple[RunLogger, 
         return None
     retry = tracking_retry(ctx.tracking_uri, ctx.exp.tracking.retries, ctx.exp.tracking.retry_seconds)
     with tempfile.TemporaryDirectory() as tmp:
-        path = download_checkpoint(ctx.tracking_uri, run_id, point[0], Path(tmp), retry)
         try:
-            state = load_checkpoint(path, run)
-        except UserError as exc:  # written by another config or version: start afresh
-            print(f"warning: not resuming run {run_id}: {exc}", file=sys.stderr)
+            path = download_checkpoint(ctx.tracking_uri, run_id, point[0], Path(tmp), retry)
+            state = load_checkpoint(path, run, shown=f"artifact {point[0]}")
+        except ServiceLost:
+            raise
+        except UserError as exc:  # gone, empty, corrupt, or written by another config or version
+            print(f"warning: not resuming run {run_id}: {exc}; the trial starts afresh", file=sys.stderr, flush=True)
             return None
     print(f"resuming run {run_id} from its checkpoint at step {state.step}", file=sys.stderr, flush=True)
     return RunLogger.reopen(ctx.tracking_uri, run_id, point[0], state.step, retry,

@@ -31,22 +31,33 @@ class ProgressMonitor:
         self.thread.join(timeout=10)
 
     def run(self) -> None:
-        storage = make_storage(self.storage_url, self.exp)
-        all_studies = [open_studies(self.exp, storage, spec.name) for spec in self.exp.variants]
+        """Poll until stopped. A storage that fails is skipped quietly until it answers again: the workers'
+        retries already say so, once per attempt, and a display must not add tracebacks of its own."""
         for i, spec in enumerate(self.exp.variants):
             self.bars[spec.name] = tqdm(desc=f"{spec.name:<16}", total=0, position=i, unit="run", disable=None,
                                         dynamic_ncols=True, leave=True)
+        all_studies = None
         try:
             while True:
-                for studies in all_studies:
-                    self.update(studies)
+                all_studies = self.poll(all_studies)
                 if self.stop_event.wait(self.interval_s):
                     break
-            for studies in all_studies:  # final state
-                self.update(studies)
+            self.poll(all_studies)  # final state
         finally:
             for bar in self.bars.values():
                 bar.close()
+
+    def poll(self, all_studies: list | None) -> list | None:
+        """Update every bar; the studies, opened on the first poll that reaches the storage (None until then)."""
+        try:
+            if all_studies is None:
+                storage = make_storage(self.storage_url, self.exp)
+                all_studies = [open_studies(self.exp, storage, spec.name) for spec in self.exp.variants]
+            for studies in all_studies:
+                self.update(studies)
+        except Exception:  # noqa: BLE001 - a lost or busy storage: the next poll tries again
+            pass
+        return all_studies
 
     def update(self, studies: object) -> None:
         status = variant_status(self.exp, studies)

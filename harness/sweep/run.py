@@ -15,7 +15,7 @@ from harness.errors import EXIT_INTERRUPTED, EXIT_NOTHING_USABLE, EXIT_UNFINISHE
 from harness.sweep.context import SweepContext
 from harness.sweep.preflight import preflight
 from harness.sweep.progress import ProgressMonitor
-from harness.sweep.setup import finish_parents, prepare_metrics, prepare_stores
+from harness.sweep.setup import finish_parents, prepare_stores
 from harness.sweep.status import VariantStatus, variant_status
 from harness.sweep.studies import make_storage, open_studies
 from harness.sweep.worker import run_worker, settled, spawned_worker, worker_studies
@@ -25,9 +25,6 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     """Run the sweep; the exit code says how it ended (README, "Exit codes")."""
     start = time.perf_counter()
     preflight(exp, storage_url, tracking_uri)  # before anything is created: a failed check leaves no trace
-    # Before the stores too: missing Inception weights or a classifier below its threshold stop the sweep
-    # with nothing stored (the metric caches it fills are the yardstick, not a store).
-    prepare_metrics(exp)
     experiment_id = prepare_stores(exp, storage_url, tracking_uri)
     ctx = SweepContext(exp, storage_url, tracking_uri, experiment_id, sampler_seed=process_sampler_seed(exp.seed, 0))
     try:
@@ -45,9 +42,12 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     except ServiceLost:
         stop_parents(exp, storage_url, tracking_uri)
         raise
-    if crashed or not sweep_settled(ctx):
+    if not sweep_settled(ctx):
         stop_parents(exp, storage_url, tracking_uri)
         return unfinished(crashed)
+    if crashed:  # the others re-ran its trial (heartbeat) and finished the budget: nothing is missing
+        print(f"warning: {', '.join(f'{name} exited with {code}' for name, code in crashed)}; the other "
+              "workers finished the whole budget", file=sys.stderr, flush=True)
     finish_parents(exp, storage_url, tracking_uri)
     statuses = print_summary(exp, storage_url, time.perf_counter() - start)
     if exp.sweep.report:

@@ -1,4 +1,4 @@
-"""One-time preparation before any worker starts: stores, studies, budgets, MLflow parents, caches.
+"""One-time preparation before any worker starts: stores, studies, budgets, MLflow parents.
 
 Everything here runs under the storage lock, so a second copy of the command started at the
 same instant waits, then finds the studies and runs already there and only joins the work.
@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from harness import store_keys as keys
 from harness.config import ExperimentConfig, resolve_run
-from harness.data import load_dataset
-from harness.device import resolve_device
-from harness.metrics import Evaluator
 from harness.sweep.locks import storage_lock
 from harness.sweep.recipe_guard import record_or_check
 from harness.sweep.studies import fill_search_queue, make_storage, open_studies
@@ -19,7 +16,7 @@ from harness.tracking import ensure_experiment, ensure_parent_run, set_run_statu
 
 def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> str:
     """Create (or find) the studies, their queued budgets and the MLflow experiment/parent runs."""
-    with storage_lock(storage_url, exp.name):
+    with storage_lock(storage_url, exp.name, exp.sweep.connect_timeout_seconds):
         storage = make_storage(storage_url, exp)
         experiment_id = ensure_experiment(tracking_uri, exp.name)
         for spec in exp.variants:
@@ -35,19 +32,6 @@ def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -
                 study.set_user_attr(keys.MLFLOW_PARENT_RUN_ID, parent)
             fill_search_queue(exp, studies)
     return experiment_id
-
-
-def prepare_metrics(exp: ExperimentConfig) -> None:
-    """Warm the evaluation caches (e.g. train the metric classifier) once, before workers race for them."""
-    seen: set[tuple[str, int | None]] = set()
-    for spec in exp.variants:
-        run = resolve_run(exp, spec.name)
-        key = (run.data.name, run.data.image_size)
-        if key in seen:
-            continue
-        seen.add(key)
-        device = resolve_device(run.train.device)
-        Evaluator(run, load_dataset(run.data, device), device).prepare()
 
 
 def finish_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str, status: str = "FINISHED") -> None:

@@ -29,6 +29,9 @@ from harness.urls import redact, sqlalchemy_url, sqlite_path
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 # Workers claim trials with ask() under the storage lock and run their own heartbeat thread.
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+# A re-queued trial inherits its reported values and reports the steps it trains again: Optuna keeps
+# the first value and would warn once per evaluation.
+warnings.filterwarnings("ignore", message="The reported value is ignored because this `step=")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 LIVE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
@@ -66,8 +69,10 @@ def storage_retry(exp: ExperimentConfig, url: str) -> RetryPolicy:
 def make_storage(url: str, exp: ExperimentConfig, on_stale: Any = None) -> RDBStorage:
     """RDB storage with heartbeats: a RUNNING trial silent for `grace_seconds` is failed and re-queued."""
     path = sqlite_path(url)
-    # SQLite: wait out other writers. PostgreSQL: a connection killed by the server is replaced on checkout.
-    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 120}} if path else {"pool_pre_ping": True}
+    # SQLite: wait out other writers. PostgreSQL: a connection killed by the server is replaced on checkout,
+    # and a server that accepts TCP but never answers fails after the timeout instead of hanging the sweep.
+    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 120}} if path else {
+        "pool_pre_ping": True, "connect_args": {"connect_timeout": exp.sweep.connect_timeout_seconds}}
     try:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

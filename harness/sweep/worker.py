@@ -18,7 +18,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config import load_plugins, resolve_run
-from harness.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
+from harness.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, first_line
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
@@ -68,7 +68,7 @@ def pop_waiting(ctx: SweepContext, storage: RDBStorage, study: optuna.Study) -> 
     waiting = (TrialState.WAITING,)
     if not study.get_trials(deepcopy=False, states=waiting):
         return None
-    with storage_lock(ctx.storage_url, ctx.exp.name):
+    with storage_lock(ctx.storage_url, ctx.exp.name, ctx.exp.sweep.connect_timeout_seconds):
         if not study.get_trials(deepcopy=False, states=waiting):
             return None
         trial = study.ask()
@@ -91,7 +91,7 @@ def claim_next(ctx: SweepContext, storage: RDBStorage, all_studies: list[Variant
             continue
         best, missing = missing_confirm_seeds(ctx.exp, studies)
         if best is None and "skipped" not in studies.confirm.user_attrs or missing:
-            with storage_lock(ctx.storage_url, ctx.exp.name):
+            with storage_lock(ctx.storage_url, ctx.exp.name, ctx.exp.sweep.connect_timeout_seconds):
                 fill_confirm_queue(ctx.exp, studies)
         claimed = pop_waiting(ctx, storage, studies.confirm)
         if claimed:
@@ -134,14 +134,14 @@ def run_worker(ctx: SweepContext) -> None:
 
 
 def spawned_worker(ctx: SweepContext, threads: int) -> None:
-    load_plugins(ctx.exp.plugins)  # a fresh process: the users' entries register again before any lookup
     torch.set_num_threads(threads)  # N workers on one machine share its cores instead of oversubscribing
     if torch.cuda.is_available():
         torch.cuda.set_device(ctx.worker % torch.cuda.device_count())  # N workers spread over the GPUs
     try:
+        load_plugins(ctx.exp.plugins)  # a fresh process: the users' entries register again before any lookup
         run_worker(ctx)
     except KeyboardInterrupt:
         os._exit(EXIT_INTERRUPTED)  # the running trial was re-queued; skip multiprocessing's traceback
-    except UserError as exc:  # a lost service: one line, and the parent reports the exit code
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+    except UserError as exc:  # a lost service (or a plugin failing only here): one line, the parent reports the code
+        print(f"error: {first_line(exc)}", file=sys.stderr, flush=True)
         os._exit(EXIT_USER_ERROR)
