@@ -21,8 +21,8 @@ import dataclasses
 import hashlib
 import json
 import pickle
+import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -255,9 +255,12 @@ def load_cached(path: Path, defn: dict, model: EvalClassifier) -> TrainedClassif
             model.load_state_dict(payload["state_dict"], assign=True)
             return TrainedClassifier(model.eval(), float(payload["test_accuracy"]), path, False,
                                      float(payload["val_accuracy"]), int(payload["steps"]))
-        warnings.warn(f"{path}: its stored definition differs from the expected one; retraining", stacklevel=2)
+        print(f"warning: {path}: its stored definition differs from the expected one; retraining",
+              file=sys.stderr, flush=True)
     except (OSError, EOFError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as exc:
-        warnings.warn(f"{path}: unreadable evaluation classifier ({exc!r}); retraining", stacklevel=2)
+        # One line, as every warning of the harness (a Python warning prints the source line too).
+        print(f"warning: {path}: unreadable evaluation classifier ({type(exc).__name__}); retraining",
+              file=sys.stderr, flush=True)
     return None
 
 
