@@ -30,6 +30,7 @@ import pytest
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from harness.store_keys import study_names
 from harness.sweep.studies import slot_trials
 from harness.urls import redact
 from tests.services import (MlflowServer, PasswordPostgres, database_rows, free_port, fresh_database, mlflow_server,
@@ -189,13 +190,13 @@ def artifact_paths(server: MlflowServer, run_id: str, path: str = "") -> list[st
 
 def search_and_confirm(storage: str, name: str) -> tuple[optuna.Study, optuna.Study]:
     return (optuna.load_study(study_name=f"{name}/wgan_gp", storage=storage),
-            optuna.load_study(study_name=f"{name}/wgan_gp/confirm", storage=storage))
+            optuna.load_study(study_name=study_names(name, "wgan_gp")[1], storage=storage))
 
 
 def assert_exact_counts(storage: str, name: str, runs: list[dict[str, Any]], budget: int, seeds: int) -> None:
     """Budget slots filled exactly once each, and every slot's MLflow child run present exactly once."""
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
-    assert names == {f"{name}/wgan_gp", f"{name}/wgan_gp/confirm"}
+    assert names == set(study_names(name, "wgan_gp"))
     children = [r for r in runs if r["data"]["tags"].get("harness.role") == "trial"]
     by_id = Counter(r["info"]["run_id"] for r in children)
     assert max(by_id.values()) == 1

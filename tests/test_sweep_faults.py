@@ -16,6 +16,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from harness.store_keys import study_names
 from harness.sweep.studies import slot_trials
 from tests.services import (admin_connection, fresh_database, mlflow_server, pg_url, postgres_skip_reason,
                             stop_group)
@@ -49,7 +50,7 @@ def running_trial_in(db: Path) -> bool:
 def assert_exact(storage: str, tracking: str, folder: Path) -> None:
     """Search and confirmation hold exactly one finished slot each, each with one FINISHED MLflow run."""
     statuses = {r.info.run_id: r.info.status for r in mlflow_runs(folder, uri=tracking)}
-    for name in ("e2e/wgan_gp", "e2e/wgan_gp/confirm"):
+    for name in study_names("e2e", "wgan_gp"):
         slots = slot_trials(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
         assert len(slots) == 1 and slots[0].state in FINISHED, (name, [t.state for t in slots])
         assert statuses[slots[0].user_attrs["mlflow_run_id"]] == "FINISHED"

@@ -96,8 +96,9 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
     infos, trial_rows, step_rows, eval_rows = [], [], [], []
     for spec in exp.variants:
         run = resolve_run(exp, spec.name)
+        names = (keys.study_names(exp.name, spec.name)[0], keys.confirm_study_name(exp.name, spec.name, existing))
         search, confirm = (optuna.load_study(study_name=name, storage=storage) if name in existing else None
-                           for name in keys.study_names(exp.name, spec.name))
+                           for name in names)
         trials = {stage: study.get_trials(deepcopy=False) if study else []
                   for stage, study in ((SEARCH, search), (CONFIRM, confirm))}
         # The stored objective names the stored values, even if the config now asks for another one.
