@@ -18,11 +18,12 @@ def test_each_variant_gets_its_seeds_statistics_rank_and_convergence(stores: tup
     exp, _ = stores
     summaries = {s.variant: s for s in parent_summaries(load_sweep(exp, exp.sweep.storage))}
     gp = summaries["wgan_gp"]
-    assert gp.metrics["w1_mean"] == pytest.approx(0.85) and gp.metrics["w1_seeds"] == 3
-    assert gp.metrics["w1_sd"] == pytest.approx(0.036056, abs=1e-6)
-    assert gp.metrics["w1_ci_low"] < 0.85 < gp.metrics["w1_ci_high"]
-    assert {"modes_mean", "hq_fraction_sd", "reverse_kl_ci_high"} <= set(gp.metrics)  # every metric, not only w1
+    assert gp.metrics["summary/w1_mean"] == pytest.approx(0.85) and gp.metrics["summary/w1_seeds"] == 3
+    assert gp.metrics["summary/w1_sd"] == pytest.approx(0.036056, abs=1e-6)
+    assert gp.metrics["summary/w1_ci_low"] < 0.85 < gp.metrics["summary/w1_ci_high"]
+    assert {"summary/modes_mean", "summary/hq_fraction_sd", "summary/reverse_kl_ci_high"} <= set(
+        gp.metrics)  # every metric, not only the objective
     assert gp.tags == {"convergence": "improving", "rank": "1"}
     assert summaries["vanilla"].tags == {"convergence": "converged", "rank": "3"}
     clip = summaries["wgan_clip"]  # nothing confirmed: no number that MLflow would sort as NaN
-    assert clip.tags["rank"] == "-" and "w1_mean" not in clip.metrics and clip.metrics["w1_seeds"] == 0
+    assert clip.tags["rank"] == "-" and "summary/w1_mean" not in clip.metrics and clip.metrics["summary/w1_seeds"] == 0

@@ -105,6 +105,7 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
             " · " + tags["harness.variant"])  # `confirm s2 · wgan_gp`: apart at a glance in a narrow column
         assert ("train.lambda_gp" in run.data.params) == (tags["harness.variant"] == "wgan_gp")  # applicable only
         assert "train.clip_value" not in run.data.params and "train.device" not in run.data.params
+        assert "data.name" not in run.data.params and run.data.params["seed"] == tags["harness.seed"]  # config.yaml
         assert {"d_loss", "g_loss", "wasserstein", "grad_norm_mean", "grad_norm_max", "lr_G", "lr_D",
                 "seconds_per_step", "w1", "eval_seconds"} <= set(run.data.metrics)
         # the gradient penalty is logged by the constraint that computes it, under its name, and nowhere else
@@ -132,8 +133,9 @@ def assert_parents_summarize_their_seeds(client: Any, parents: dict[str, str], f
     for variant, run_id in parents.items():
         run = client.get_run(run_id)
         confirm = [t.value for t in found[study_names("e2e", variant)[1]].trials if t.value is not None]
-        assert run.data.metrics["w1_mean"] == pytest.approx(sum(confirm) / len(confirm))
-        assert {"w1_sd", "w1_ci_low", "w1_ci_high", "w1_seeds", "modes_mean"} <= set(run.data.metrics)
+        assert run.data.metrics["summary/w1_mean"] == pytest.approx(sum(confirm) / len(confirm))
+        assert {f"summary/{name}" for name in ("w1_sd", "w1_ci_low", "w1_ci_high", "w1_seeds", "modes_mean")} <= set(
+            run.data.metrics)
         assert run.data.tags["harness.convergence"] in ("converged", "improving", "unknown")
         ranks.add(run.data.tags["harness.rank"])
         assert run.info.status == "FINISHED" and run.info.end_time >= run.info.start_time

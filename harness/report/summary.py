@@ -2,9 +2,10 @@
 
 The runs table of MLflow can only sort and compare runs by what they hold. A parent run holds no
 training curve of its own, so it gets the results table's row: per metric the mean, the sample
-standard deviation, the 95% CI and the number of confirmation seeds, under names that start with
-the metric's (`fd_classifier_mean`), and the rank and convergence status as tags. They come from
-the same functions as the report's results table, so the two never disagree.
+standard deviation, the 95% CI and the number of confirmation seeds, named `summary/<metric>_<stat>`
+(`summary/fd_classifier_mean`), and the rank and convergence status as tags. The `summary/` prefix
+puts them in a chart section of their own in MLflow's chart view, apart from the training curves.
+They come from the same functions as the report's results table, so the two never disagree.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from harness import store_keys as keys
 
 # The results table's statistics, under the names a parent run's metrics carry.
 STAT_NAMES = {"mean": "mean", "std": "sd", "ci_low": "ci_low", "ci_high": "ci_high", "n": "seeds"}
+SECTION = "summary"  # MLflow's chart view makes a section of each prefix before a "/"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def parent_summaries(sweep: StoredSweep) -> list[ParentSummary]:
     out = []
     for info in sweep.variants:
         row = results.loc[info.variant]
-        metrics = {f"{metric}_{STAT_NAMES[stat]}": float(row[f"{metric}_{stat}"])
+        metrics = {f"{SECTION}/{metric}_{STAT_NAMES[stat]}": float(row[f"{metric}_{stat}"])
                    for metric in tables.metric_names(sweep) for stat in STAT_NAMES}
         tags = {keys.CONVERGENCE: str(status.get(info.variant, "unknown")),
                 keys.RANK: str(int(row["rank"])) if pd.notna(row["rank"]) else "-"}
