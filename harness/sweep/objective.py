@@ -98,9 +98,12 @@ def device_name(device: torch.device) -> str:
 
 
 def run_params(run: Any) -> dict[str, Any]:
-    """The MLflow params of a trial's run: its recipe (what decides its results, knobs only where they
-    apply) and its variant; the whole resolved config goes beside them as config.yaml."""
-    return {"variant": run.variant, **recipe(run)}
+    """The MLflow params of a trial's run: its variant, seed, model and training recipe, knobs only where
+    they apply (no train.lambda_gp on vanilla). The data, evaluation and objective, the same for every
+    run of an experiment, stay out: MLflow prints every param above each sample grid. The whole
+    resolved config goes beside them as config.yaml."""
+    kept = {key: value for key, value in recipe(run).items() if key.startswith(("train.", "model."))}
+    return {"variant": run.variant, "seed": run.seed, **kept}
 
 
 def config_yaml(run: Any) -> str:
