@@ -48,5 +48,5 @@ def test_each_newly_finished_run_is_one_line_and_earlier_ones_a_summary(tmp_path
     log.update([studies])  # nothing new: nothing printed
     lines = out.getvalue().splitlines()[1:]
     assert len(lines) == 2
-    assert lines[0].startswith("[3/5] wgan_gp search t1: pruned in 2s; sweep ") and "elapsed, ETA " in lines[0]
+    assert lines[0].startswith("[2/5] wgan_gp search t1: pruned in 2s; sweep ") and "elapsed, ETA " in lines[0]
     assert lines[1].startswith("[3/5] wgan_gp confirm seed 2: complete, w1 0.25 in 3m05s; sweep ")

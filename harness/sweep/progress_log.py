@@ -87,10 +87,11 @@ class RunLog:
         self.finished_before = 0
 
     def update(self, all_studies: list[VariantStudies]) -> None:
+        # The runs first: a run that ends between the two reads is then counted, never shown uncounted.
+        runs = [run for studies in all_studies for run in finished_runs(studies)]
         statuses = [variant_status(self.exp, studies) for studies in all_studies]
         total = sum(s.search.budget + s.confirm.budget for s in statuses)
         finished = sum(s.search.finished + s.confirm.finished for s in statuses)
-        runs = [run for studies in all_studies for run in finished_runs(studies)]
         if self.seen is None:
             self.seen, self.finished_before = {run.key for run in runs}, finished
             if finished:
@@ -99,10 +100,11 @@ class RunLog:
         objective = {s.variant: keys.text_attr(s.search, keys.OBJECTIVE) or "objective" for s in all_studies}
         elapsed = time.monotonic() - self.start
         eta = eta_text(elapsed, finished - self.finished_before, total - finished)
-        for run in (r for r in runs if r.key not in self.seen):
+        new = [run for run in runs if run.key not in self.seen]
+        for i, run in enumerate(new):  # runs that ended within one poll are numbered in turn
             self.seen.add(run.key)
-            self.print(f"[{finished}/{total}] {run.describe(objective[run.variant])}; sweep {duration(elapsed)} "
-                       f"elapsed, ETA {eta}")
+            self.print(f"[{max(1, finished - len(new) + i + 1)}/{total}] {run.describe(objective[run.variant])}; "
+                       f"sweep {duration(elapsed)} elapsed, ETA {eta}")
 
     def print(self, line: str) -> None:
         print(line, file=self.out, flush=True)
