@@ -2,8 +2,8 @@
 
 A config names the module under `plugins: [my_module]`; it is imported (from the working
 directory or PYTHONPATH) before the rest of the config is validated, so its entries and knobs
-are checked like built-ins. README.md ("Your own recipes: plugins") has a complete example and
-docs/extending.md says where each kind of entry goes.
+are checked like built-ins. docs/extending.md has a complete example ("Your own recipes: plugins") and
+says where each kind of entry goes.
 
 - `@register_loss(name, knobs=...)` on a class with `critic(real_scores, fake_scores)` and
   `generator(fake_scores)` (either may take `train=` to read its knobs);

@@ -23,7 +23,7 @@ from harness.sweep.worker import run_worker, settled, spawned_worker, worker_stu
 
 
 def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, workers: int) -> int:
-    """Run the sweep; the exit code says how it ended (README, "Exit codes")."""
+    """Run the sweep; the exit code says how it ended (docs/operations.md, "Exit codes")."""
     start = time.perf_counter()
     preflight(exp, storage_url, tracking_uri)  # before anything is created: a failed check leaves no trace
     with slow_step("preparing the stores (Optuna studies, MLflow experiment and parent runs)"):
