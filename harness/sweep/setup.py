@@ -57,17 +57,17 @@ CONFIRM_NOTE = "## Confirmation (same params, different seeds)\n\n" + keys.CONFI
 
 def describe_studies(studies: VariantStudies) -> None:
     """Say in each study what it is, for whoever browses the storage: optuna-dashboard shows the user
-    attributes and, above all else on a study's page, its note."""
+    attributes under the study's charts, and its note on the study's Note page."""
     studies.search.set_user_attr(keys.ABOUT, keys.SEARCH_ABOUT)
     studies.confirm.set_user_attr(keys.ABOUT, keys.CONFIRM_ABOUT)
     dashboard_note(studies.confirm, CONFIRM_NOTE)
 
 
 def dashboard_note(study: Any, text: str) -> None:
-    """optuna-dashboard's own note, shown at the top of the study's page, when the package is installed.
+    """optuna-dashboard's own note (its Note page), when the package is installed.
 
-    The study's name and `about` attribute say the same thing without it; the note is where a
-    dashboard user looks first. Written once: each save is a new version in the storage.
+    The study's name and `about` attribute say the same thing without it. Written once: each save
+    is a new version in the storage.
     """
     try:
         from optuna_dashboard import get_note, save_note
