@@ -101,7 +101,7 @@ def test_a_sweep_searches_the_plugin_knob_and_logs_its_diagnostic(user_dir: Path
     search = studies(user_dir)["e2e/lsgan"]
     assert len(search.trials) == 2 and all("drift_weight" in t.params for t in search.trials)  # searched
     assert all("drift_weight" not in t.params for t in studies(user_dir)["e2e/wgan_gp"].trials)  # does not apply
-    trained = [r for r in mlflow_runs(user_dir) if r.data.tags.get("harness.role") != "study"]
+    trained = [r for r in mlflow_runs(user_dir) if r.data.tags.get("harness.role") == "trial"]
     lsgan = [r for r in trained if r.data.tags.get("harness.variant") == "lsgan"]
     assert len(lsgan) == 3 and all("drift" in r.data.metrics for r in lsgan)  # its diagnostic, by its name
     assert all("drift" not in r.data.metrics and "gp" in r.data.metrics for r in trained if r not in lsgan)
