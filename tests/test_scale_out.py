@@ -272,7 +272,7 @@ def test_two_workers_on_an_empty_database_fill_the_budget_exactly_and_log_to_the
 def assert_sample_grids_served(server: MlflowServer, experiment_id: str, run_id: str) -> None:
     """log_image(key="samples", step=...) grids: listed and downloaded over HTTP, stored by the server."""
     images = [p for p in artifact_paths(server, run_id, "images") if p.endswith(".png")]
-    assert len(images) == 2 and all("samples" in p for p in images), images
+    assert len(images) == 3 and all("samples" in p for p in images), images  # steps 0, 20 and 40
     png = rest(server, "/get-artifact", path=images[0], run_uuid=run_id)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     stored = server.artifacts / experiment_id / run_id / "artifacts" / images[0]
