@@ -9,7 +9,7 @@ from typing import TypeVar
 
 R = TypeVar("R")
 
-# Exit codes of every command (README, "Exit codes"): 0 settled and usable; 1 an unexpected crash.
+# Exit codes of every command (docs/operations.md, "Exit codes"): 0 settled and usable; 1 an unexpected crash.
 EXIT_USER_ERROR = 2  # bad input, or a service unreachable at the start or lost mid-sweep
 EXIT_NOTHING_USABLE = 3  # settled, but some variant has no complete run to compare
 EXIT_UNFINISHED = 4  # a worker crashed and left part of the budget undone

@@ -83,7 +83,7 @@ class TrainConfig(KnobAttributes):
     sample_every: int = field(default=500, metadata=rule(min=1))
     checkpoint_every: int = field(default=0, metadata=rule(min=0))  # steps; 0: by time only (and at the end)
     # A sweep trial also checkpoints at the first logging boundary after this much wall time (0: off),
-    # so a killed or preempted trial loses at most this much work; see README "Resuming".
+    # so a killed or preempted trial loses at most this much work; see docs/operations.md, "Resuming".
     checkpoint_every_seconds: float = field(default=600.0, metadata=rule(min=0))
     # The knobs the registered entries declare (lambda_gp, clip_value, plateau_factor, ...): written
     # as plain `train.<knob>` keys, read as `train.<knob>` attributes.

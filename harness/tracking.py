@@ -172,6 +172,7 @@ class RunLogger(TrainCallback):
         self.pending: list[tuple[Any, list[Any]]] = []  # (async operation, its metrics) not yet awaited
         self.last_flush = time.monotonic()
         self.committed_slot: str | None = None  # the resume checkpoint's artifact path, once there is one
+        self.last_picture: np.ndarray | None = None  # the newest sample grid: samples.png at the end
         if run_id is None:
             all_tags = {**base_tags(), **keys.tags(tags), MLFLOW_PARENT_RUN_ID: parent_run_id}
             run_id = self.call(self.client.create_run, experiment_id, tags=all_tags, run_name=run_name).info.run_id
@@ -198,6 +199,10 @@ class RunLogger(TrainCallback):
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
             self.call(self.client.log_batch, self.run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """A small text artifact, written at once (e.g. the run's resolved config, config.yaml)."""
+        self.call(self.client.log_text, self.run_id, text, artifact_file)
 
     def log_metrics(self, step: int, values: dict[str, float]) -> None:
         from mlflow.entities import Metric
@@ -240,6 +245,7 @@ class RunLogger(TrainCallback):
 
     def on_samples(self, step: int, image: np.ndarray, samples: torch.Tensor) -> None:
         self.client.log_image(self.run_id, image, key="samples", step=step, synchronous=False)
+        self.last_picture = image
 
     def on_checkpoint(self, state: TrainState) -> None:
         from harness.checkpoint import save_checkpoint
@@ -253,6 +259,10 @@ class RunLogger(TrainCallback):
         with tempfile.TemporaryDirectory() as tmp:
             save_checkpoint(state, Path(tmp) / "checkpoint.pt")
             torch.save(final_samples(state).cpu(), Path(tmp) / "samples.pt")
+            if self.last_picture is not None:  # the last grid under a plain name; images/ holds them by step
+                from PIL import Image
+
+                Image.fromarray(self.last_picture).save(Path(tmp) / "samples.png")
             self.call(self.client.log_artifacts, self.run_id, tmp)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
@@ -326,5 +336,38 @@ def mark_run_killed(uri: str, run_id: str, reason: str) -> None:
 
 
 def set_run_status(uri: str, run_id: str, status: str) -> None:
-    """Parent runs read RUNNING while their study has work left, FINISHED once it is settled."""
-    client(uri).update_run(run_id, status=status)
+    """Parent runs read RUNNING while their study has work left, FINISHED once it is settled.
+
+    A finished or killed parent is terminated, not only relabelled: that sets its end time, and the
+    runs table's Duration column with it."""
+    if status == "RUNNING":
+        client(uri).update_run(run_id, status=status)
+    else:
+        client(uri).set_terminated(run_id, status=status)
+
+
+def log_summary(uri: str, run_id: str, metrics: dict[str, float], tags: dict[str, Any]) -> None:
+    """A parent run's summary over its confirmation seeds: metrics at step 0 (so the runs table can sort
+    the variants) and tags such as the rank and the convergence status."""
+    from mlflow.entities import Metric, RunTag
+
+    now = int(time.time() * 1000)
+    client(uri).log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())],
+                          tags=[RunTag(k, v) for k, v in keys.tags(tags).items()])
+
+
+def ensure_reference_run(uri: str, experiment_id: str, data_name: str, picture: np.ndarray) -> str:
+    """The experiment's one run that shows the real data (callers hold the sweep's init lock).
+
+    Its image `real_data` is what every run's `samples` should come to look like; it is logged once
+    per experiment, not with every trial."""
+    mlflow_client = client(uri)
+    query = f"tags.`{keys.tag(keys.ROLE)}` = '{keys.ROLE_REFERENCE}'"
+    existing = mlflow_client.search_runs([experiment_id], filter_string=query, max_results=1)
+    if existing:
+        return existing[0].info.run_id
+    run_id = mlflow_client.create_run(experiment_id, run_name=f"real data · {data_name}", tags={
+        **base_tags(), **keys.tags({keys.ROLE: keys.ROLE_REFERENCE})}).info.run_id
+    mlflow_client.log_image(run_id, picture, key="real_data", step=0)
+    mlflow_client.set_terminated(run_id, status="FINISHED")
+    return run_id

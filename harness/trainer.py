@@ -273,6 +273,8 @@ def train(cfg: RunConfig, callbacks: Sequence[TrainCallback] = (), state: TrainS
         cb.on_start(state, dict(evaluator.info))
     stats = StepStats(cfg.train.log_every, state.device, recipe.columns)
     sample_z = fixed_noise(sample_count(state.dataset), cfg.model.z_dim, cfg.eval.seed + 1, state.device)
+    if state.step == 0:
+        log_samples(state, callbacks, sample_z)  # the untrained generator: where the UI's step slider starts
     window_start, window_steps = time.perf_counter(), 0
     last_checkpoint = time.monotonic()
     while state.step < cfg.train.steps:
@@ -318,15 +320,22 @@ def after_window(state: TrainState, recipe: Recipe, actions: dict[str, bool], ca
         result.other_seconds += time.perf_counter() - start
         evaluate(state, recipe, evaluator, callbacks, result)
         start = time.perf_counter()
-    if actions["samples"] and callbacks:
-        samples = generate(sampling_generator(state), sample_z)
-        image = render_samples(samples, state.dataset, title=f"{state.cfg.variant} step {step}")
-        for cb in callbacks:
-            cb.on_samples(step, image, samples)
+    if actions["samples"]:
+        log_samples(state, callbacks, sample_z)
     if actions["checkpoint"]:
         for cb in callbacks:
             cb.on_checkpoint(state)
     result.other_seconds += time.perf_counter() - start
+
+
+def log_samples(state: TrainState, callbacks: Sequence[TrainCallback], sample_z: Tensor) -> None:
+    """The generator's picture on the fixed sample noise, handed to the callbacks (none: nothing is drawn)."""
+    if not callbacks:
+        return
+    samples = generate(sampling_generator(state), sample_z)  # the EMA's average when it is on
+    image = render_samples(samples, state.dataset, title=f"{state.cfg.variant} step {state.step}")
+    for cb in callbacks:
+        cb.on_samples(state.step, image, samples)
 
 
 COST_KEYS = ("cost_generator_steps", "cost_critic_updates", "cost_images_seen", "cost_train_seconds")

@@ -10,6 +10,10 @@ from torch import Tensor
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 1000
+# Grids are upscaled (nearest neighbour, so pixels stay sharp blocks) to at least about this many
+# pixels a side: MLflow's UI shows an image at its own size, and 8x8 digits at 73 px were a smudge
+# even in fullscreen. Blocks of one colour cost PNG almost nothing.
+GRID_MIN_PIXELS = 768
 
 
 def image_grid(images: Tensor, nrow: int = 8) -> np.ndarray:
@@ -19,7 +23,7 @@ def image_grid(images: Tensor, nrow: int = 8) -> np.ndarray:
     grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=1, normalize=True,
                      value_range=(-1, 1), pad_value=1.0)
     side = grid.shape[-1]
-    scale = max(1, 256 // side)
+    scale = max(1, GRID_MIN_PIXELS // side)
     array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     array = array.repeat(scale, axis=0).repeat(scale, axis=1)
     return array if array.shape[2] == 3 else np.repeat(array[:, :, :1], 3, axis=2)
@@ -33,7 +37,7 @@ def scatter_plot(points: Tensor, centers: Tensor | None, title: str = "") -> np.
     import matplotlib.pyplot as plt
 
     xy = points.detach().float().cpu().numpy()
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=120)  # 480 px: legible in MLflow's image card
     ax.scatter(xy[:, 0], xy[:, 1], s=3, alpha=0.5, color="tab:blue", label="generated")
     if centers is not None:
         c = centers.cpu().numpy()
@@ -57,6 +61,28 @@ def render_samples(samples: Tensor, dataset: object, title: str = "") -> np.ndar
     if getattr(dataset, "kind", "") == "points":
         return scatter_plot(samples[:SCATTER_POINTS], getattr(dataset, "centers", None), title)
     return image_grid(samples[:GRID_IMAGES])
+
+
+def picture_count(dataset: object) -> int:
+    """How many samples one picture shows: a grid of images, or a cloud of points."""
+    return SCATTER_POINTS if getattr(dataset, "kind", "") == "points" else GRID_IMAGES
+
+
+def real_samples(dataset: object, count: int) -> Tensor:
+    """The same real samples every time: evenly spaced training images (a folder sorted by class
+    still shows every class), or points drawn under a fixed seed without touching the global RNG."""
+    images = getattr(dataset, "images", None)
+    if images is not None:
+        index = torch.linspace(0, images.shape[0] - 1, min(count, images.shape[0])).round().long()
+        return images[index.to(images.device)]
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        torch.manual_seed(0)
+        return dataset.sample(count)  # type: ignore[attr-defined]
+
+
+def real_picture(dataset: object) -> np.ndarray:
+    """The real data as the sample grids show generated data: what a run's pictures should look like."""
+    return render_samples(real_samples(dataset, picture_count(dataset)), dataset, title="real data")
 
 
 def fixed_noise(count: int, z_dim: int, seed: int, device: torch.device) -> Tensor:

@@ -1,7 +1,8 @@
 """A small stored sweep made without training, for the report's tests.
 
 Optuna trials are written with `study.add_trial` (fixed params, values, intermediate values,
-user attrs and datetimes) and MLflow runs with fixed metrics and timestamps through MlflowClient,
+user attrs and datetimes), each search study records its recipe and sweep settings as the sweep
+does, and MLflow runs with fixed metrics and timestamps through MlflowClient,
 into SQLite stores in a folder. Only MLflow's run IDs are random: `normalize` masks them.
 
 The sweep (objective w1, minimize; 3 seeds asked):
@@ -26,7 +27,10 @@ import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config import ExperimentConfig, parse_experiment
+from harness import store_keys as keys
+from harness.config import ExperimentConfig, parse_experiment, resolve_run
+from harness.recipe import recipe_text, sweep_settings_text
+from harness.store_keys import study_names
 
 T0 = datetime(2025, 1, 2, 3, 0, 0)
 GENERATED_AT = datetime(2025, 1, 3, 12, 0, tzinfo=timezone.utc)
@@ -207,10 +211,12 @@ def build_stores(exp: ExperimentConfig, folder: Path) -> None:
     for variant, stages in PLAN.items():
         parent = writer.parent(variant)
         for stage, specs in stages.items():
-            name = f"golden/{variant}" + ("/confirm" if stage == "confirm" else "")
+            name = study_names("golden", variant)[stage == "confirm"]
             study = optuna.create_study(study_name=name, storage=exp.sweep.storage, direction="minimize")
             attrs = {"variant": variant, "objective": "w1", "mlflow_parent_run_id": parent}
-            attrs.update({"budget": 4} if stage == "search" else {"source_trial": SOURCE_TRIAL.get(variant, 0)})
+            attrs.update({"budget": 4, keys.RECIPE: recipe_text(resolve_run(exp, variant)),
+                          keys.SWEEP_SETTINGS: sweep_settings_text(exp)} if stage == "search"
+                         else {"source_trial": SOURCE_TRIAL.get(variant, 0)})
             for key, value in attrs.items():
                 study.set_user_attr(key, value)
             for number, spec in enumerate(specs):

@@ -48,9 +48,18 @@ def sweep_command(config: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "harness.sweep", str(config), *args]
 
 
-def run_sweep_cli(folder: Path, config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(sweep_command(config, *args), cwd=folder, env=cli_env(), capture_output=True, text=True,
-                          timeout=timeout)
+def run_sweep_cli(folder: Path, config: Path, *args: str, timeout: float = 300,
+                  stdout: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI to its end; with `stdout`, its standard output goes to that file (as under nohup or a
+    scheduler) and is read back into the result's `stdout`."""
+    if stdout is None:
+        return subprocess.run(sweep_command(config, *args), cwd=folder, env=cli_env(), capture_output=True,
+                              text=True, timeout=timeout)
+    with open(stdout, "w", encoding="utf-8") as out:
+        done = subprocess.run(sweep_command(config, *args), cwd=folder, env=cli_env(), stdout=out,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+    done.stdout = stdout.read_text(encoding="utf-8")
+    return done
 
 
 def start_sweep_cli(folder: Path, config: Path, *args: str) -> subprocess.Popen:

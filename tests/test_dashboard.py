@@ -1,4 +1,5 @@
-"""optuna-dashboard on a sweep's storage: the real server reads the studies, their trials and the objective's name."""
+"""optuna-dashboard on a sweep's storage: the real server reads the studies, their trials, the objective's name and
+what each study is."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from harness.store_keys import study_names
+from harness.sweep.setup import describe_studies
 from harness.sweep.studies import make_storage, open_studies
 from tests.conftest import tiny_experiment
 from tests.services import free_port, service_env, stop_group
@@ -39,6 +42,8 @@ def test_the_dashboard_shows_a_sweeps_trials_under_the_objectives_name(tmp_path:
     exp = tiny_experiment(data={"name": "ring8"}, variants=["wgan_gp"])
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     studies = open_studies(exp, make_storage(url, exp), "wgan_gp")
+    describe_studies(studies)
+    describe_studies(studies)  # a resumed sweep: the note stays one note
     for value in (0.5, 0.25):
         studies.search.add_trial(optuna.trial.create_trial(value=value))
     port = free_port()
@@ -49,10 +54,17 @@ def test_the_dashboard_shows_a_sweeps_trials_under_the_objectives_name(tmp_path:
         base = f"http://127.0.0.1:{port}"
         summaries = wait_for_api(f"{base}/api/studies", process)["study_summaries"]
         by_name = {s["study_name"]: s["study_id"] for s in summaries}
-        assert set(by_name) == {"tiny/wgan_gp", "tiny/wgan_gp/confirm"}
+        assert set(by_name) == set(study_names("tiny", "wgan_gp"))
         detail = get_json(f"{base}/api/studies/{by_name['tiny/wgan_gp']}")
+        confirm = get_json(f"{base}/api/studies/{by_name[study_names('tiny', 'wgan_gp')[1]]}")
     finally:
         stop_group(process)
+    # The confirmation study says what it is: in its name, its user attributes and the note atop its page.
+    assert "confirmation (same params, different seeds)" in study_names("tiny", "wgan_gp")[1]
+    about = {a["key"]: a["value"] for a in confirm["user_attrs"]}["about"]
+    assert about.startswith("confirmation (same params, different seeds)") and "importances" in about
+    assert confirm["note"]["body"].startswith("## Confirmation (same params, different seeds)")
+    assert confirm["note"]["version"] == 1
     assert detail["objective_names"] == ["w1"]  # set_metric_names: the dashboard labels the axis "w1"
     assert [t["values"] for t in detail["trials"]] == [[0.5], [0.25]]
     assert detail["best_trials"][0]["values"] == [0.25]

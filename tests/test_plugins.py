@@ -168,7 +168,7 @@ def test_a_sweep_searches_the_plugin_knob_and_logs_its_diagnostic(user_dir: Path
     assert gated[0].params["model.hidden"] == 32 and {t.params["model.hidden"] for t in gated} <= {8, 32}
     assert all("model.hidden" not in t.params for name in ("e2e/wgan_gp", "e2e/lsgan")
                for t in studies(user_dir)[name].trials)
-    trained = [r for r in mlflow_runs(user_dir) if r.data.tags.get("harness.role") != "study"]
+    trained = [r for r in mlflow_runs(user_dir) if r.data.tags.get("harness.role") == "trial"]
     assert {r.data.params["model.hidden"] for r in trained if r.data.tags.get("harness.variant") == "gated"} <= {
         "8", "32"}
     trained = [r for r in trained if r.data.tags.get("harness.variant") != "gated"]

@@ -66,26 +66,47 @@ def test_tracking_uri_precedence_flag_then_environment_then_yaml(stores: tuple, 
     assert "no MLflow database at sqlite:///flag.db" in (tmp_path / "flag" / "report.html").read_text()
 
 
-E2E = {"train": {"steps": 20, "eval_every": 10, "sample_every": 10}, "sweep": {"trials_per_variant": 2, "seeds": 2}}
+def test_a_config_that_differs_from_what_ran_is_one_warning_line(stores: tuple, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    _, folder = stores
+    config = write_yaml(tmp_path / "golden.yaml", golden_raw(folder))
+    assert main([str(config), "--out", str(tmp_path / "r"), "--set", "train.steps=80"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: the config given differs from what ran, and the "
+                                                    "report describes what ran: train.steps: 80 given, 40 stored")
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "; 40 generator steps/run " in text and "differs from what ran, which this report describes: " in text
+
+
+E2E = {"train": {"steps": 20, "eval_every": 10, "sample_every": 10}, "sweep": {"trials_per_variant": 2, "seeds": 3}}
 
 
 @pytest.mark.slow
 def test_a_real_tiny_sweep_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture) -> None:
+    """The sweep runs with flags its YAML lacks (30 steps, 2 seeds: 8 runs); a report made from the YAML
+    alone, or with other flags, still describes what ran: both directions of a mismatch."""
     from harness.sweep.__main__ import main as sweep_main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     config = write_yaml(tmp_path / "sweep.yaml", deep_merge(TINY_SWEEP, E2E))
-    assert sweep_main([str(config)]) == 0
-    assert main([str(config)]) == 0
+    assert sweep_main([str(config), "--set", "train.steps=30", "--set", "sweep.seeds=2"]) == 0
+    capsys.readouterr()
+    assert main([str(config)]) == 0  # the YAML's 20 steps and 3 seeds
+    assert "train.steps: 20 given, 30 stored" in capsys.readouterr().err
     report = tmp_path / "reports" / "e2e" / "report.md"
     text = report.read_text(encoding="utf-8")
     print(text)  # shown with -s: a sample of a real report
-    assert "## Verdict\n\nAt equal generator steps (" in text and "ranks first on w1 (lower is better)" in text
+    assert "## Verdict\n\nAt equal generator steps (30 per run)" in text and "ranks first on w1 (lower is better)" in text
+    assert "+ 2 confirmation seeds; 30 generator steps/run " in text
     assert "still improving" in text and (report.parent / "convergence.csv").is_file()
     assert "too few seeds to tell" in text  # 2 seeds per variant
     assert "What is missing" not in text and "| Git commit (of the runs) | unknown" not in text
     assert text.count("| confirm ") == 4 and text.count("| search ") == 4
     for name in ("samples.png", "dynamics.png", "eval_curve.png", "sensitivity.png", "history.png"):
         assert (report.parent / name).stat().st_size > 1000, name
+    assert main([str(config), "--set", "train.steps=120", "--out", "other"]) == 0  # the other direction
+    assert "train.steps: 120 given, 30 stored" in capsys.readouterr().err
+    other = (tmp_path / "other" / "report.md").read_text(encoding="utf-8")
+    assert "(30 per run)" in other and "What is missing" not in other

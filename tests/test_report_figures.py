@@ -30,7 +30,7 @@ def draw_all(folder: Path) -> list[Path]:
     folder.mkdir()
     points = np.random.default_rng(0).normal(size=(50, 2))
     grid = np.zeros((16, 16, 3), dtype=np.uint8)
-    return [figures.sensitivity(SEARCH, DISTS, "w1", COLORS, folder / "sensitivity.png"),
+    return [figures.sensitivity(SEARCH, DISTS, "w1", COLORS, folder / "sensitivity.png")[0],
             figures.history(SEARCH, VARIANTS, "w1", "minimize", COLORS, folder / "history.png"),
             figures.dynamics(CURVES, ["d_loss", "gp"], VARIANTS, COLORS, folder / "dynamics.png"),
             figures.eval_curve(STEPS, "w1", VARIANTS, COLORS, folder / "eval.png"),
@@ -58,3 +58,30 @@ def test_the_x_axis_spans_the_search_range(dist: FloatDistribution, scale: str, 
 def test_panels_switch_off_the_unused_axes() -> None:
     _, axes = figures.panels(5, 3)
     assert len(axes) == 6 and not axes[5].axison and axes[4].axison
+
+
+def test_a_swarm_that_cannot_place_every_point_becomes_a_strip_plot(tmp_path: Path) -> None:
+    """Seaborn piles the points a crowded swarm cannot place on its edges and only warns; the figure
+    must show every trial instead, and say where it switched."""
+    rng = np.random.default_rng(1)
+    crowded = pd.DataFrame({"variant": "vanilla", "number": range(300), "outcome": "complete",
+                            "value": rng.normal(1.0, 0.01, 300), "param.n_critic": rng.choice([1, 2, 5], 300)})
+    few = pd.concat([crowded.iloc[:6], SEARCH[SEARCH.variant == "wgan_gp"]], ignore_index=True)
+    _, strips = figures.sensitivity(crowded, {"vanilla": DISTS["vanilla"]}, "w1", COLORS, tmp_path / "a.png")
+    assert strips == ["vanilla: n_critic"]
+    _, strips = figures.sensitivity(few, DISTS, "w1", COLORS, tmp_path / "b.png")
+    assert strips == []
+    _, axes = figures.panels(1, 1)
+    codes = pd.Categorical(["1", "5", "5"], categories=["1", "2", "5"])
+    figures.strip(axes[0], codes, np.array([1.0, 2.0, 3.0]), ["1", "2", "5"], COLORS["vanilla"])
+    x = axes[0].collections[0].get_offsets()[:, 0]
+    assert len(x) == 3 and abs(x[0]) <= figures.STRIP_JITTER and all(abs(x[1:] - 2) <= figures.STRIP_JITTER)
+
+
+def test_panels_that_compare_one_quantity_share_one_y_range() -> None:
+    _, axes = figures.panels(3, 3)
+    axes[0].plot([1, 2], [0.90, 0.94])
+    axes[1].plot([1, 2], [10.0, 50.0])
+    figures.note(axes[2], "no complete search trial")
+    figures.share_y(axes[:2])
+    assert axes[0].get_ylim() == axes[1].get_ylim() and axes[0].get_ylim()[0] < 0.9 and axes[0].get_ylim()[1] > 50

@@ -30,6 +30,12 @@ def test_html_converts_inline_marks_and_escapes_the_rest() -> None:
     assert "<td><strong>best</strong></td>" in page and "<td>x | y</td>" in page
 
 
+def test_header_cells_are_left_aligned_in_markdown_and_html() -> None:
+    assert to_markdown([Table(FRAME)]).splitlines()[1] == "|:----------|:---------|"
+    page = to_html([Table(FRAME)], "title")
+    assert '<tr style="text-align: left;">' in page and "text-align: right" not in page
+
+
 def test_write_document_writes_the_report_and_csvs(tmp_path: Path) -> None:
     data = pd.DataFrame({"mean": [1 / 3]}, index=pd.Index(["a"], name="variant"))
     path = write_document([Table(FRAME, "t.csv", data, index=True)], tmp_path / "out", "md", "t")

@@ -123,3 +123,20 @@ def test_the_header_shows_each_variants_network_sizes_and_the_metric_protocols(s
     same = dataclasses.replace(inputs, runs=runs.assign(arch="resnet", generator_params="5", critic_params="6"))
     assert sections.models_text(same) == "resnet (G 5, D 6 parameters), every variant"
     assert sections.protocols_text(dataclasses.replace(inputs, runs=runs.assign(protocols=None))) is None
+
+
+def test_run_ids_link_to_the_tracking_servers_ui(stores: tuple, tmp_path: Path) -> None:
+    """With an http(s) tracking URI every run ID in the report is a link to that run's page; a real
+    `mlflow server` serves a copy of the stores' MLflow database."""
+    import re
+    import shutil
+
+    from tests.services import mlflow_server
+
+    exp, folder = stores
+    shutil.copy(folder / "mlflow.db", tmp_path / "mlflow.db")
+    with mlflow_server(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path) as server:
+        text = write_report(exp, exp.sweep.storage, server.url, tmp_path / "r", generated_at=GENERATED_AT).read_text()
+    ids = set(re.findall(r"\b[0-9a-f]{32}\b", text))
+    linked = set(re.findall(rf"\[([0-9a-f]{{32}})\]\({re.escape(server.url)}/#/experiments/\d+/runs/\1\)", text))
+    assert len(ids) == 27 and linked == ids

@@ -37,12 +37,18 @@ def test_without_mlflow_curves_and_samples_are_explained_and_the_eval_curve_stay
     assert (tmp_path / "eval_curve.png").stat().st_size > 0 and not (tmp_path / "dynamics.png").exists()
 
 
-def test_true_modes_only_for_toys_with_modes(stores: tuple) -> None:
+def test_the_real_data_as_it_ran_with_modes_only_for_toys_that_have_them(stores: tuple) -> None:
     exp, _ = stores
     inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
-    assert visuals.true_modes(inputs).shape == (8, 2)
+    ring = visuals.real_data(inputs)
+    assert ring.centers.shape == (8, 2) and ring.picture.shape == (1000, 2) and ring.problem is None
     digits = parse_experiment({"name": "d", "data": {"name": "digits"}, "sweep": {"trials_per_variant": 1}})
-    assert visuals.true_modes(dataclasses.replace(inputs, exp=digits)) is None
+    grid = visuals.real_data(dataclasses.replace(inputs, exp=digits))
+    assert grid.centers is None and grid.picture.ndim == 3 and grid.picture.shape[2] == 3
+    absent = parse_experiment({"name": "m", "data": {"name": "mnist", "root": "/nonexistent"},
+                               "sweep": {"trials_per_variant": 1}})
+    missing = visuals.real_data(dataclasses.replace(inputs, exp=absent))
+    assert missing.picture is None and "/nonexistent" in missing.problem
 
 
 def test_sections_with_no_search_trials_say_so(stores: tuple, tmp_path: Path) -> None:

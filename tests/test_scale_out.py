@@ -30,6 +30,7 @@ import pytest
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from harness.store_keys import study_names
 from harness.sweep.studies import slot_trials
 from harness.urls import redact
 from tests.services import (MlflowServer, PasswordPostgres, database_rows, free_port, fresh_database, mlflow_server,
@@ -189,13 +190,13 @@ def artifact_paths(server: MlflowServer, run_id: str, path: str = "") -> list[st
 
 def search_and_confirm(storage: str, name: str) -> tuple[optuna.Study, optuna.Study]:
     return (optuna.load_study(study_name=f"{name}/wgan_gp", storage=storage),
-            optuna.load_study(study_name=f"{name}/wgan_gp/confirm", storage=storage))
+            optuna.load_study(study_name=study_names(name, "wgan_gp")[1], storage=storage))
 
 
 def assert_exact_counts(storage: str, name: str, runs: list[dict[str, Any]], budget: int, seeds: int) -> None:
     """Budget slots filled exactly once each, and every slot's MLflow child run present exactly once."""
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
-    assert names == {f"{name}/wgan_gp", f"{name}/wgan_gp/confirm"}
+    assert names == set(study_names(name, "wgan_gp"))
     children = [r for r in runs if r["data"]["tags"].get("harness.role") == "trial"]
     by_id = Counter(r["info"]["run_id"] for r in children)
     assert max(by_id.values()) == 1
@@ -271,7 +272,7 @@ def test_two_workers_on_an_empty_database_fill_the_budget_exactly_and_log_to_the
 def assert_sample_grids_served(server: MlflowServer, experiment_id: str, run_id: str) -> None:
     """log_image(key="samples", step=...) grids: listed and downloaded over HTTP, stored by the server."""
     images = [p for p in artifact_paths(server, run_id, "images") if p.endswith(".png")]
-    assert len(images) == 2 and all("samples" in p for p in images), images
+    assert len(images) == 3 and all("samples" in p for p in images), images  # steps 0, 20 and 40
     png = rest(server, "/get-artifact", path=images[0], run_uuid=run_id)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     stored = server.artifacts / experiment_id / run_id / "artifacts" / images[0]

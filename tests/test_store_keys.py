@@ -13,9 +13,21 @@ class Owner:
     user_attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def test_study_names_of_a_variant() -> None:
-    assert keys.study_names("digits-ablation", "wgan_gp") == ("digits-ablation/wgan_gp",
-                                                              "digits-ablation/wgan_gp/confirm")
+def test_study_names_of_a_variant_say_what_the_confirmation_study_is() -> None:
+    assert keys.study_names("digits-ablation", "wgan_gp") == (
+        "digits-ablation/wgan_gp", "digits-ablation/wgan_gp/confirmation (same params, different seeds)")
+
+
+def test_a_store_written_before_the_rename_keeps_its_confirmation_study() -> None:
+    legacy, current = "x/wgan_gp/confirm", keys.study_names("x", "wgan_gp")[1]
+    assert keys.confirm_study_name("x", "wgan_gp", {"x/wgan_gp", legacy}) == legacy
+    assert keys.confirm_study_name("x", "wgan_gp", {"x/wgan_gp"}) == current  # a new store
+    assert keys.confirm_study_name("x", "wgan_gp", {legacy, current}) == current
+
+
+def test_run_names_start_with_the_stage_and_tell_trials_and_seeds_apart() -> None:
+    assert keys.run_name(keys.CONFIRM, "wgan_gp", 7, 2) == "confirm s2 · wgan_gp"
+    assert keys.run_name(keys.SEARCH, "wgan_gp", 3, 0) == "search t3 · wgan_gp"
 
 
 def test_typed_readers_tolerate_absent_owners_and_keys() -> None:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from optuna.trial import TrialState
 
 from harness.report.load import successor_numbers, trial_record
+from harness.store_keys import study_names
 from harness.sweep.objective import INTERRUPTED_REASON
 from harness.sweep.studies import slot_trials
 from tests.sweep_support import mlflow_runs, run_sweep_cli, start_sweep_cli, studies, write_config
@@ -37,7 +40,7 @@ def assert_exact_budget(folder: Path, budget: int, seeds: int, variants: tuple[s
     found = studies(folder)
     runs_by_id = Counter(r.info.run_id for r in child_runs(folder))
     for variant in variants:
-        for name, expected in ((f"e2e/{variant}", budget), (f"e2e/{variant}/confirm", seeds)):
+        for name, expected in zip(study_names("e2e", variant), (budget, seeds)):
             slots = slot_trials(found[name].get_trials(deepcopy=False))
             assert len(slots) == expected, name
             assert all(t.state in FINISHED for t in slots), [t.state for t in slots]
@@ -46,13 +49,18 @@ def assert_exact_budget(folder: Path, budget: int, seeds: int, variants: tuple[s
                 assert runs_by_id[t.user_attrs["mlflow_run_id"]] == 1
 
 
+PROGRESS_LINE = re.compile(r"^\[\d+/10\] (vanilla|wgan_gp) (search t\d+|confirm seed \d): (complete|pruned|diverged)"
+                           r"(, w1 \S+)? in \d+s; sweep \S+ elapsed, ETA \S+", re.MULTILINE)
+
+
 def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Path) -> None:
     config = write_config(tmp_path, sweep={"report": True})
-    done = run_sweep_cli(tmp_path, config)
+    done = run_sweep_cli(tmp_path, config, stdout=tmp_path / "sweep.log")  # a log file, as under nohup
     assert done.returncode == 0, done.stderr
     assert "settled" in done.stdout
+    assert len(PROGRESS_LINE.findall(done.stdout)) == 10, done.stdout  # a line for each finished run
     found = studies(tmp_path)
-    assert set(found) == {"e2e/vanilla", "e2e/vanilla/confirm", "e2e/wgan_gp", "e2e/wgan_gp/confirm"}
+    assert set(found) == {*study_names("e2e", "vanilla"), *study_names("e2e", "wgan_gp")}
     assert_exact_budget(tmp_path, budget=3, seeds=2, variants=("vanilla", "wgan_gp"))
 
     # The config's own values are always measured first; knobs apply only where they mean something.
@@ -60,7 +68,7 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
     assert vanilla[0].params == {"n_critic": 1}
     assert gp[0].params == {"lambda_gp": 10.0, "n_critic": 5}
     assert all("lambda_gp" not in t.params for t in vanilla)
-    confirm = found["e2e/wgan_gp/confirm"].trials
+    confirm = found[study_names("e2e", "wgan_gp")[1]].trials
     history = confirm[0].user_attrs["eval_history"]
     assert history["step"] == [20.0, 40.0] and history["cost_generator_steps"] == [20.0, 40.0]
     assert history["value"][-1] == confirm[0].value
@@ -87,10 +95,17 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
     client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
     # `mlflow ui` opens the experiment on its runs table, not on MLflow 3's GenAI overview.
     assert client.get_experiment_by_name("e2e").tags["mlflow.experimentKind"] == "custom_model_development"
+    assert_parents_summarize_their_seeds(client, parents, found)
+    assert_real_data_shown_once(client, runs)
     for run in children:
         tags = run.data.tags
         assert tags["mlflow.parentRunId"] == parents[tags["harness.variant"]]
         assert tags["harness.stage"] in ("search", "confirm") and "harness.config_hash" in tags
+        assert run.info.run_name.startswith(tags["harness.stage"] + " ") and run.info.run_name.endswith(
+            " · " + tags["harness.variant"])  # `confirm s2 · wgan_gp`: apart at a glance in a narrow column
+        assert ("train.lambda_gp" in run.data.params) == (tags["harness.variant"] == "wgan_gp")  # applicable only
+        assert "train.clip_value" not in run.data.params and "train.device" not in run.data.params
+        assert "data.name" not in run.data.params and run.data.params["seed"] == tags["harness.seed"]  # config.yaml
         assert {"d_loss", "g_loss", "wasserstein", "grad_norm_mean", "grad_norm_max", "lr_G", "lr_D",
                 "seconds_per_step", "w1", "eval_seconds"} <= set(run.data.metrics)
         # the gradient penalty is logged by the constraint that computes it, under its name, and nowhere else
@@ -109,8 +124,33 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
             assert [m.step for m in client.get_metric_history(run.info.run_id, "d_loss")] == [10, 20, 30, 40]
             assert [m.step for m in client.get_metric_history(run.info.run_id, "w1")] == [20, 40]
             images = [a.path for a in client.list_artifacts(run.info.run_id, "images")]
-            assert sum(p.endswith(".png") for p in images) == 2
-            assert {"checkpoint.pt", "samples.pt"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+            assert sum(p.endswith(".png") for p in images) == 3  # steps 0, 20 and 40
+            assert any(p.startswith("images/samples+step+0+") for p in images)  # the untrained G, where the slider starts
+            assert {"checkpoint.pt", "samples.pt", "samples.png", "config.yaml"} <= {
+                a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def assert_parents_summarize_their_seeds(client: Any, parents: dict[str, str], found: dict[str, Any]) -> None:
+    """A parent run holds the objective's mean, sd and CI over its confirmation seeds, its rank and its
+    convergence status: the runs table can sort the variants. Its end time gives it a Duration."""
+    ranks = set()
+    for variant, run_id in parents.items():
+        run = client.get_run(run_id)
+        confirm = [t.value for t in found[study_names("e2e", variant)[1]].trials if t.value is not None]
+        assert run.data.metrics["summary/w1_mean"] == pytest.approx(sum(confirm) / len(confirm))
+        assert {f"summary/{name}" for name in ("w1_sd", "w1_ci_low", "w1_ci_high", "w1_seeds", "modes_mean")} <= set(
+            run.data.metrics)
+        assert run.data.tags["harness.convergence"] in ("converged", "improving", "unknown")
+        ranks.add(run.data.tags["harness.rank"])
+        assert run.info.status == "FINISHED" and run.info.end_time >= run.info.start_time
+    assert ranks == {"1", "2"}
+
+
+def assert_real_data_shown_once(client: Any, runs: list) -> None:
+    reference = [r for r in runs if r.data.tags.get("harness.role") == "reference"]
+    assert len(reference) == 1 and reference[0].info.run_name == "real data · ring8"
+    images = [a.path for a in client.list_artifacts(reference[0].info.run_id, "images")]
+    assert any(p.startswith("images/real_data+step+0+") and p.endswith(".png") for p in images)
 
 
 def test_rerunning_a_settled_sweep_adds_nothing_and_a_bigger_budget_tops_up(tmp_path: Path) -> None:
@@ -120,6 +160,7 @@ def test_rerunning_a_settled_sweep_adds_nothing_and_a_bigger_budget_tops_up(tmp_
     again = run_sweep_cli(tmp_path, config)
     assert again.returncode == 0, again.stderr
     assert len(child_runs(tmp_path)) == runs_before == 3
+    assert [r.data.tags.get("harness.role") for r in mlflow_runs(tmp_path)].count("reference") == 1  # once
     bigger = run_sweep_cli(tmp_path, config, "--set", "sweep.trials_per_variant=3")
     assert bigger.returncode == 0, bigger.stderr
     assert len(studies(tmp_path)["e2e/wgan_gp"].trials) == 3

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR
+from harness.store_keys import study_names
 from harness.sweep.run import unfinished, usable_exit_code
 from harness.sweep.status import StageCounts, VariantStatus
 from tests.sweep_support import run_sweep_cli, studies, write_config
@@ -53,7 +54,7 @@ def test_a_sweep_where_every_trial_diverges_exits_3(tmp_path: Path) -> None:
     done = run_sweep_cli(tmp_path, config, "--set", "sweep.space={}")
     assert done.returncode == EXIT_NOTHING_USABLE, done.stderr
     assert "warning: variant wgan_gp produced nothing usable" in done.stderr
-    confirm = studies(tmp_path)["e2e/wgan_gp/confirm"].trials
+    confirm = studies(tmp_path)[study_names("e2e", "wgan_gp")[1]].trials
     assert confirm and all(t.user_attrs["outcome"] == "diverged" for t in confirm)
 
 

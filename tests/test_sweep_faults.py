@@ -26,6 +26,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from harness.store_keys import study_names
 from harness.sweep.studies import slot_trials
 from tests.services import (admin_connection, fresh_database, mlflow_server, pg_url, postgres_skip_reason,
                             stop_group)
@@ -61,7 +62,7 @@ def running_trial_in(db: Path) -> bool:
 def assert_exact(storage: str, tracking: str, folder: Path) -> None:
     """Search and confirmation hold exactly one finished slot each, each with one FINISHED MLflow run."""
     statuses = {r.info.run_id: r.info.status for r in mlflow_runs(folder, uri=tracking)}
-    for name in ("e2e/wgan_gp", "e2e/wgan_gp/confirm"):
+    for name in study_names("e2e", "wgan_gp"):
         slots = slot_trials(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
         assert len(slots) == 1 and slots[0].state in FINISHED, (name, [t.state for t in slots])
         assert statuses[slots[0].user_attrs["mlflow_run_id"]] == "FINISHED"
@@ -110,7 +111,7 @@ def running_child_run(db: Path) -> bool:
     """A trial's MLflow run is RUNNING (the Optuna storage is in PostgreSQL; MLflow is local)."""
     if not db.exists():
         return False
-    query = "SELECT count(*) FROM runs WHERE status = 'RUNNING' AND name LIKE 'wgan_gp/%'"
+    query = "SELECT count(*) FROM runs WHERE status = 'RUNNING' AND name LIKE '% · wgan_gp'"  # store_keys.run_name
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as connection:
             return connection.execute(query).fetchone()[0] > 0

@@ -16,6 +16,7 @@ from PIL import Image
 from harness.config import load_experiment, resolve_run
 from harness.train import main
 from harness.trainer import build_state, train
+from harness.visualize import GRID_MIN_PIXELS
 
 CONFIG = {
     "name": "cli",
@@ -116,7 +117,8 @@ def test_image_runs_write_a_torchvision_sample_grid(tmp_path: Path, monkeypatch:
     assert main(argv) == 0
     with Image.open(out / "samples" / "step_0000002.png") as image:
         side = 8 * (8 + 1) + 1  # 64 tiles of 8 px with 1 px padding, upscaled by an integer factor
-        assert image.mode == "RGB" and image.size == (side * (256 // side),) * 2
+        assert image.mode == "RGB" and image.size == (side * (GRID_MIN_PIXELS // side),) * 2
+    assert (out / "samples" / "step_0000000.png").is_file()  # the untrained generator, before the first step
     assert torch.load(out / "samples.pt", weights_only=True).shape == (64, 1, 8, 8)
 
 

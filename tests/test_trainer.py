@@ -67,7 +67,7 @@ def test_every_variant_trains_on_every_architecture(variant: str, case: str, mon
 
     assert result.steps == cfg.train.steps
     assert len(critic_steps) == cfg.train.steps * cfg.train.n_critic
-    assert [s for s, _ in recorder.logs] == [3, 6] and recorder.samples == [6]
+    assert [s for s, _ in recorder.logs] == [3, 6] and recorder.samples == [0, 6]  # step 0: the untrained G
     for _, scalars in recorder.logs:
         assert math.isfinite(scalars["d_loss"]) and math.isfinite(scalars["g_loss"])
         assert math.isfinite(scalars["grad_norm_mean"])  # the Lipschitz diagnostic, for every variant

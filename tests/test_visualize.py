@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.visualize import fixed_noise, image_grid, render_samples, scatter_plot
+from harness.visualize import (GRID_MIN_PIXELS, fixed_noise, image_grid, real_picture, real_samples, render_samples,
+                               scatter_plot)
 
 
 def constant_images(values: list[float], side: int = 8, channels: int = 1) -> torch.Tensor:
@@ -16,7 +17,8 @@ def constant_images(values: list[float], side: int = 8, channels: int = 1) -> to
 def test_grid_layout_padding_and_upscaling() -> None:
     grid = image_grid(constant_images([-1.0] * 64))  # 8 x 8 tiles of 8 px, 1 px white padding
     side = 8 * (8 + 1) + 1
-    scale = 256 // side
+    scale = GRID_MIN_PIXELS // side
+    assert scale >= 10  # 8x8 digits fill MLflow's fullscreen view instead of 256 px of it
     assert grid.dtype == np.uint8 and grid.shape == (side * scale, side * scale, 3)
     small = grid[::scale, ::scale]
     assert (small[0, :] == 255).all() and (small[:, 0] == 255).all() and (small[9, :] == 255).all()
@@ -26,7 +28,7 @@ def test_grid_layout_padding_and_upscaling() -> None:
 @pytest.mark.parametrize("value, pixel", [(-1.0, 0), (1.0, 255), (0.0, 128), (-0.5, 64), (3.0, 255), (-7.0, 0)])
 def test_grid_maps_minus_one_one_to_0_255_and_clamps(value: float, pixel: int) -> None:
     grid = image_grid(constant_images([value, value]))  # two tiles: torchvision returns a lone image unpadded
-    scale = 256 // (2 * 9 + 1)
+    scale = GRID_MIN_PIXELS // (2 * 9 + 1)
     assert grid.shape == (10 * scale, 19 * scale, 3)
     assert grid[scale * 1, scale * 1].tolist() == [pixel] * 3  # inside the first tile
     assert grid[scale * 1, scale * 10].tolist() == [pixel] * 3  # inside the second tile
@@ -38,7 +40,7 @@ def test_grid_keeps_colour_channels_and_tile_order() -> None:
     images[0, 0] = 1.0  # red
     images[1, 2] = 1.0  # blue
     grid = image_grid(images, nrow=2)
-    scale = 256 // (2 * 5 + 1)
+    scale = GRID_MIN_PIXELS // (2 * 5 + 1)
     assert grid[scale * 2, scale * 2].tolist() == [255, 0, 0]
     assert grid[scale * 2, scale * 7].tolist() == [0, 0, 255]
 
@@ -83,3 +85,20 @@ def test_fixed_noise_is_repeatable_and_leaves_the_global_rng_alone() -> None:
     assert torch.equal(a, fixed_noise(6, 3, seed=7, device=torch.device("cpu")))
     assert not torch.equal(a, fixed_noise(6, 3, seed=8, device=torch.device("cpu")))
     assert a.shape == (6, 3) and fixed_noise(6, 3, 7, torch.device("meta")).device.type == "meta"
+
+
+def test_real_pictures_are_the_same_every_time_and_leave_the_global_rng_alone() -> None:
+    from harness.data import load_dataset
+    from harness.schema import DataConfig
+
+    cpu = torch.device("cpu")
+    digits, ring = load_dataset(DataConfig("digits"), cpu), load_dataset(DataConfig("ring8"), cpu)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    assert np.array_equal(real_picture(digits), real_picture(digits))
+    assert torch.equal(real_samples(ring, 50), real_samples(ring, 50))
+    assert torch.equal(torch.get_rng_state(), before)
+    spread = real_samples(digits, 64)
+    assert spread.shape == (64, 1, 8, 8) and torch.equal(spread[0], digits.images[0])
+    assert torch.equal(spread[-1], digits.images[-1])  # evenly spaced over the whole set, first to last
+    assert real_picture(digits).shape == image_grid(spread).shape

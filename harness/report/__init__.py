@@ -6,13 +6,16 @@ Reads the stored results (the Optuna storage and MLflow, never by training) and 
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.config import ExperimentConfig
 from harness import tracking_read as mlflow_runs
 from harness.report import sections, tables, validity, validity_sections, visuals
-from harness.report.load import load_sweep
+from harness.report.as_ran import as_ran, differences_line
+from harness.report.load import load_sweep, stored_records
+from harness.report.sources import keep_better_report, poorer_line, write_sources
 from harness.report.render import CSV_FLOAT, FORMATS, Block, write_document
 from harness.report.sections import ReportInputs
 
@@ -21,7 +24,11 @@ __all__ = ["FORMATS", "build", "gather", "write_report"]
 
 def gather(exp: ExperimentConfig, storage_url: str, tracking_uri: str,
            generated_at: datetime | None = None) -> ReportInputs:
-    """Read both stores once (the tracking store may be unreadable: the report says so)."""
+    """Read both stores once (the tracking store may be unreadable: the report says so).
+
+    `exp` is the config given; the inputs hold the experiment as it ran (harness.report.as_ran)."""
+    ran = as_ran(exp, *stored_records(exp, storage_url))
+    exp = ran.exp
     sweep = load_sweep(exp, storage_url)
     problem = mlflow_runs.tracking_problem(tracking_uri)
     runs = experiment_id = None
@@ -32,7 +39,7 @@ def gather(exp: ExperimentConfig, storage_url: str, tracking_uri: str,
         except Exception as exc:  # noqa: BLE001 - a broken or foreign database must not stop the report
             problem = f"cannot read MLflow at {mlflow_runs.redact(tracking_uri)} ({type(exc).__name__})"
     return ReportInputs(exp, storage_url, tracking_uri, sweep, tables.variant_results(sweep), runs, problem,
-                        experiment_id, generated_at or datetime.now(timezone.utc))
+                        experiment_id, generated_at or datetime.now(timezone.utc), ran)
 
 
 def build(inputs: ReportInputs, out_dir: Path) -> list[Block]:
@@ -62,7 +69,13 @@ def write_report(exp: ExperimentConfig, storage_url: str, tracking_uri: str, out
         raise ValueError(f"fmt {fmt!r}; allowed: {', '.join(FORMATS)}")
     inputs = gather(exp, storage_url, tracking_uri, generated_at)  # first: no empty folder when it fails
     out_dir = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
+    keep_better_report(out_dir, fmt, inputs)
+    for line in (differences_line(inputs.ran), poorer_line(inputs)):
+        if line:
+            print(f"warning: {line}", file=sys.stderr, flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     blocks = build(inputs, out_dir)
     inputs.sweep.trials.to_csv(out_dir / "trials.csv", index=False, lineterminator="\n", float_format=CSV_FLOAT)
-    return write_document(blocks, out_dir, fmt, f"GAN ablation report: {exp.name}")
+    path = write_document(blocks, out_dir, fmt, f"GAN ablation report: {exp.name}")
+    write_sources(out_dir, inputs)
+    return path

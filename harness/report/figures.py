@@ -2,7 +2,8 @@
 
 Figures are `matplotlib.figure.Figure` objects (never pyplot), so drawing them changes no global
 state and needs no display. Colours follow the config's variant order in every figure. The same
-data give the same pictures: no jitter (swarm plots place points deterministically), no
+data give the same pictures: no random jitter (swarms place points deterministically, a strip plot's
+jitter has a fixed seed), no
 bootstrap bands (bands are ± one standard deviation), no date or version in the PNG metadata.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from optuna.distributions import BaseDistribution, CategoricalDistribution
@@ -26,6 +28,8 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 DPI = 100
 PANEL_INCHES = (3.6, 2.8)
 POINTS_LIMIT = 2.5  # the toys' mode centres lie within [-2, 2]
+REAL_COLOR = (0.3, 0.3, 0.3)  # the real data's points, apart from every variant's colour
+STRIP_JITTER = 0.3  # half the sideways spread of a strip plot's points, in category widths
 
 
 def palette(variants: list[str]) -> dict[str, tuple[float, float, float]]:
@@ -36,6 +40,7 @@ def panels(count: int, columns: int, inches: tuple[float, float] = PANEL_INCHES)
     rows = max(1, math.ceil(count / columns))
     columns = max(1, min(columns, count))
     fig = Figure(figsize=(inches[0] * columns, inches[1] * rows), dpi=DPI)
+    FigureCanvasAgg(fig)  # a real canvas: seaborn places a swarm (and finds what it cannot place) when drawn
     axes = fig.subplots(rows, columns, squeeze=False).ravel().tolist()
     for extra in axes[count:]:
         extra.set_axis_off()
@@ -48,6 +53,16 @@ def save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def share_y(axes: list[Axes]) -> None:
+    """One y range for panels that compare one quantity, so equal heights mean equal values (a panel
+    with an axis of its own makes a change of 0.04 look as steep as another's change of 40)."""
+    if not axes:
+        return
+    lows, highs = zip(*(ax.get_ylim() for ax in axes))
+    for ax in axes:
+        ax.set_ylim(min(lows), max(highs))
+
+
 def note(ax: Axes, text: str) -> None:
     """An empty panel that says why it is empty."""
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9, color="0.4", transform=ax.transAxes, wrap=True)
@@ -55,20 +70,44 @@ def note(ax: Axes, text: str) -> None:
     ax.set_yticks([])
 
 
-def knob_panel(ax: Axes, rows: pd.DataFrame, knob: str, dist: BaseDistribution, color: tuple) -> None:
-    """Objective against one knob: a swarm per choice, or a scatter (log axis for a log range)."""
+def knob_panel(ax: Axes, rows: pd.DataFrame, knob: str, dist: BaseDistribution, color: tuple) -> bool:
+    """Objective against one knob: a swarm per choice, or a scatter (log axis for a log range).
+
+    Returns True where a swarm could not place every point and a strip plot stands in for it."""
     column = "param." + knob
+    strip = False
     if isinstance(dist, CategoricalDistribution):
         choices = [str(c) for c in dist.choices]
         labels = [next((str(c) for c in dist.choices if c == value), str(value)) for value in rows[column]]
-        x = pd.Categorical(labels, categories=choices)
-        with warnings.catch_warnings():  # crowded swarms warn that some points overlap
-            warnings.simplefilter("ignore", UserWarning)
-            sns.swarmplot(x=x, y=rows["value"].to_numpy(), order=choices, color=color, size=5, ax=ax)
+        strip = not swarm(ax, pd.Categorical(labels, categories=choices), rows["value"].to_numpy(), choices, color)
     else:
         sns.scatterplot(x=rows[column].astype(float).to_numpy(), y=rows["value"].to_numpy(), color=color, ax=ax)
         search_range(ax, dist)
     ax.set_xlabel(knob + (" (log)" if getattr(dist, "log", False) else ""))
+    return strip
+
+
+def swarm(ax: Axes, x: pd.Categorical, y: np.ndarray, order: list[str], color: tuple) -> bool:
+    """A swarm per choice; False (and a strip plot instead) when seaborn cannot place every point.
+
+    A crowded swarm piles the points it cannot place on its edges and only warns: with a hundred
+    trials most of them vanish from sight. Its own warning (at any share of points) is the test."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        sns.swarmplot(x=x, y=y, order=order, color=color, size=5, ax=ax, warn_thresh=0.0)
+    if not any("cannot be placed" in str(w.message) for w in caught):
+        return True
+    ax.cla()
+    strip(ax, x, y, order, color)
+    return False
+
+
+def strip(ax: Axes, x: pd.Categorical, y: np.ndarray, order: list[str], color: tuple) -> None:
+    """Every point, spread sideways within its choice by a fixed-seed jitter (the same picture each time)."""
+    jitter = np.random.default_rng(0).uniform(-STRIP_JITTER, STRIP_JITTER, len(y))
+    ax.scatter(np.asarray(x.codes, dtype=float) + jitter, y, s=9, alpha=0.5, color=color, linewidths=0)
+    ax.set_xticks(range(len(order)), order)
+    ax.set_xlim(-0.5, len(order) - 0.5)
 
 
 def search_range(ax: Axes, dist: BaseDistribution) -> None:
@@ -84,11 +123,13 @@ def search_range(ax: Axes, dist: BaseDistribution) -> None:
 
 
 def sensitivity(search: pd.DataFrame, distributions: dict[str, dict[str, BaseDistribution]], objective: str,
-                colors: dict[str, tuple], path: Path) -> Path:
-    """Grid of variants (rows) x knobs (columns) over the complete search trials."""
+                colors: dict[str, tuple], path: Path) -> tuple[Path, list[str]]:
+    """Grid of variants (rows) x knobs (columns) over the complete search trials; also returns the
+    panels ("variant: knob") drawn as strip plots because a swarm could not place every point."""
     knobs = sorted({k for dists in distributions.values() for k in dists})
     variants = list(distributions)
     fig, axes = panels(len(variants) * len(knobs), len(knobs))
+    strips = []
     for i, variant in enumerate(variants):
         for j, knob in enumerate(knobs):
             ax = axes[i * len(knobs) + j]
@@ -97,11 +138,11 @@ def sensitivity(search: pd.DataFrame, distributions: dict[str, dict[str, BaseDis
                 note(ax, f"{knob} does not apply")
             elif rows.empty:
                 note(ax, "no complete search trial")
-            else:
-                knob_panel(ax, rows, knob, distributions[variant][knob], colors[variant])
+            elif knob_panel(ax, rows, knob, distributions[variant][knob], colors[variant]):
+                strips.append(f"{variant}: {knob}")
             ax.set_title(f"{variant}: {knob}", fontsize=9)
             ax.set_ylabel(objective)
-    return save(fig, path)
+    return save(fig, path), strips
 
 
 def history(search: pd.DataFrame, variants: list[str], objective: str, direction: str,
@@ -160,13 +201,14 @@ def eval_curve(steps: pd.DataFrame, objective: str, variants: list[str], colors:
     return save(fig, path)
 
 
-def samples_panel(ax: Axes, samples: np.ndarray, centers: np.ndarray | None, color: tuple) -> None:
+def samples_panel(ax: Axes, samples: np.ndarray, centers: np.ndarray | None, color: tuple,
+                  label: str = "generated") -> None:
     """An image grid (H, W, 3 uint8), or 2-D points over the true modes."""
     if samples.ndim == 3:
         ax.imshow(samples, interpolation="nearest")
         ax.set_axis_off()
         return
-    ax.scatter(samples[:, 0], samples[:, 1], s=3, alpha=0.5, color=color, label="generated")
+    ax.scatter(samples[:, 0], samples[:, 1], s=3, alpha=0.5, color=color, label=label)
     if centers is not None:
         ax.scatter(centers[:, 0], centers[:, 1], s=40, marker="x", color="tab:red", label="true modes")
     ax.set_xlim(-POINTS_LIMIT, POINTS_LIMIT)
@@ -176,13 +218,17 @@ def samples_panel(ax: Axes, samples: np.ndarray, centers: np.ndarray | None, col
 
 
 def samples(pictures: dict[str, np.ndarray | None], centers: np.ndarray | None, titles: dict[str, str],
-            colors: dict[str, tuple], path: Path) -> Path:
-    """Each variant's final samples side by side (None: the variant has no stored samples)."""
-    fig, axes = panels(len(pictures), 4, (3.6, 3.8))
-    for ax, (variant, picture) in zip(axes, pictures.items()):
+            colors: dict[str, tuple], path: Path, real: np.ndarray | None = None) -> Path:
+    """Each variant's final samples side by side (None: the variant has no stored samples), after the
+    real data's picture when there is one: what the samples should look like."""
+    shown = ({"real data": real} if real is not None else {}) | pictures
+    fig, axes = panels(len(shown), 4, (3.6, 3.8))
+    for ax, (variant, picture) in zip(axes, shown.items()):
         ax.set_title(titles.get(variant, variant), fontsize=9)
         if picture is None:
             note(ax, "no stored samples")
         else:
-            samples_panel(ax, picture, centers, colors[variant])
+            real_panel = real is not None and variant == "real data"
+            samples_panel(ax, picture, centers, REAL_COLOR if real_panel else colors[variant],
+                          "real" if real_panel else "generated")
     return save(fig, path)

@@ -6,6 +6,7 @@ yet (a variant the sweep has not reached) is reported as missing, never created.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -86,6 +87,37 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         raise UserError(f"sweep.storage: cannot open {redact(url)} ({first_line(exc)})") from None
 
 
+@dataclass(frozen=True)
+class StoredRecord:
+    """What a variant's search study recorded of how it ran (None: a study older than the record)."""
+
+    recipe: dict[str, Any] | None  # harness.recipe.recipe: the keys that decide results
+    sweep: dict[str, Any] | None  # harness.recipe.sweep_settings: budget, seeds, sampler, pruner, space
+
+
+def stored_records(exp: ExperimentConfig, storage_url: str) -> tuple[dict[str, StoredRecord], set[str]]:
+    """Each of `exp`'s variants' records, for those with a search study, and every variant the storage
+    holds a search study of under `exp`'s name (today's config may list fewer, or others)."""
+    storage = open_storage(storage_url)
+    try:
+        studies = {s.study_name: s.user_attrs for s in storage.get_all_studies()}
+    except Exception as exc:  # noqa: BLE001 - e.g. a database that holds no Optuna tables
+        raise UserError(f"sweep.storage: cannot read {redact(storage_url)} ({first_line(exc)})") from None
+    stored_variants = {name.split("/")[1] for name in studies if name.count("/") == 1
+                       and name.startswith(exp.name + "/")}
+    records = {}
+    for spec in exp.variants:
+        attrs = studies.get(keys.study_names(exp.name, spec.name)[0])
+        if attrs is not None:
+            records[spec.name] = StoredRecord(json_attr(attrs, keys.RECIPE), json_attr(attrs, keys.SWEEP_SETTINGS))
+    return records, stored_variants
+
+
+def json_attr(attrs: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = attrs.get(key)
+    return None if value is None else json.loads(value)
+
+
 def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
     """Read every variant's search and confirmation study of `exp` from the storage."""
     storage = open_storage(storage_url)
@@ -96,8 +128,9 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
     infos, trial_rows, step_rows, eval_rows = [], [], [], []
     for spec in exp.variants:
         run = resolve_run(exp, spec.name)
+        names = (keys.study_names(exp.name, spec.name)[0], keys.confirm_study_name(exp.name, spec.name, existing))
         search, confirm = (optuna.load_study(study_name=name, storage=storage) if name in existing else None
-                           for name in keys.study_names(exp.name, spec.name))
+                           for name in names)
         trials = {stage: study.get_trials(deepcopy=False) if study else []
                   for stage, study in ((SEARCH, search), (CONFIRM, confirm))}
         # The stored objective names the stored values, even if the config now asks for another one.

@@ -99,7 +99,9 @@ def html_block(block: Block) -> str:
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{inline_html(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Table):
-        table = block.display.map(inline_html).to_html(index=False, escape=False, border=0, classes="report")
+        # pandas right-aligns header cells by default; the cells below them are text, read from the left.
+        table = block.display.map(inline_html).to_html(index=False, escape=False, border=0, classes="report",
+                                                       justify="left")
         link = f'<p>CSV: <a href="{block.csv_name}">{block.csv_name}</a></p>' if block.csv_name else ""
         return table + link
     return f'<img src="{html.escape(block.path)}" alt="{html.escape(block.alt)}">'
@@ -107,7 +109,7 @@ def html_block(block: Block) -> str:
 
 STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
          "table.report{border-collapse:collapse;font-size:90%}"
-         "table.report td,table.report th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}")
+         "table.report td,table.report th{border:1px solid #ccc;padding:3px 6px;text-align:left}img{max-width:100%}")
 
 
 def to_html(blocks: list[Block], title: str) -> str:

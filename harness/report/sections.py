@@ -16,6 +16,7 @@ from harness.data import DATASETS, dataset_entry
 from harness.metrics import METRICS
 from harness import tracking_read as mlflow_runs
 from harness.report import stats, tables
+from harness.report.as_ran import AsRan
 from harness.report.load import StoredSweep
 from harness.report.render import Block, Bullets, Heading, Table, Text
 from harness.strict import to_plain
@@ -39,6 +40,7 @@ class ReportInputs:
     tracking_problem: str | None
     experiment_id: str | None
     generated_at: datetime
+    ran: AsRan | None = None  # what the stores recorded of how the sweep ran; `exp` already holds it
 
     def run_cell(self, run_id: Any) -> str:
         """An MLflow run ID as the report shows it: a link to a tracking server, else the bare ID."""
@@ -72,10 +74,36 @@ def budget_text(inputs: ReportInputs) -> str:
     sweep = inputs.exp.sweep
     budgets = sorted({info.budget for info in inputs.sweep.variants if info.budget is not None})
     trials = "/".join(map(str, budgets)) if budgets else str(sweep.trials_per_variant or "grid")
-    steps = inputs.exp.train.steps
     sampler = sampler_text(inputs.exp, budgets[-1] if budgets else search_budget(inputs.exp))
     return (f"{trials} search trials/variant ({sampler}; {sweep.pruner} pruner) + {sweep.seeds} "
-            f"confirmation seeds; {steps} generator steps/run")
+            f"confirmation seeds; {steps_text(inputs)}")
+
+
+def steps_text(inputs: ReportInputs) -> str:
+    """Generator steps per run as recorded; per variant where a variant's own train.steps differed."""
+    steps = inputs.ran.steps if inputs.ran is not None else {}
+    if len(set(steps.values())) > 1:
+        return "generator steps/run: " + ", ".join(f"{variant} {n}" for variant, n in steps.items())
+    return f"{inputs.exp.train.steps} generator steps/run"
+
+
+def given_text(inputs: ReportInputs) -> str:
+    """How the config given to the report relates to what the stores say ran (docs/report.md, "What ran")."""
+    ran = inputs.ran
+    if ran is None or ran.recorded_hash is None and not ran.unrecorded:
+        return "nothing stored yet to compare with"
+    parts = ["differs from what ran, which this report describes: " + "; ".join(ran.differences)
+             if ran.differences else "matches what ran"]
+    if ran.unrecorded:
+        parts.append(f"the stores hold no {' or '.join(ran.unrecorded)} (a sweep older than these records), so "
+                     "those are described from the given config")
+    return "; ".join(parts)
+
+
+def config_text(inputs: ReportInputs) -> str:
+    """The experiment's name and a hash of what ran (of the stored records; of the given config without them)."""
+    recorded = inputs.ran.recorded_hash if inputs.ran is not None else None
+    return f"`{inputs.exp.name}` (hash `{recorded or experiment_hash(inputs.exp)}`)"
 
 
 def device_text(inputs: ReportInputs) -> str:
@@ -135,7 +163,7 @@ def header(inputs: ReportInputs) -> list[Block]:
         commits = distinct(inputs.runs[inputs.runs.role == "trial"].git_commit.str.slice(0, 12))
     data = f"{exp.data.name} ({DATASETS.get(exp.data.name).kind}" + (
         f", {exp.data.image_size}×{exp.data.image_size})" if exp.data.image_size else ")")
-    fields = {"Config": f"`{exp.name}` (hash `{experiment_hash(exp)}`)", "Dataset": data,
+    fields = {"Config": config_text(inputs), "Given config": given_text(inputs), "Dataset": data,
               "Evaluation classifier": classifier_text(inputs), "Objective": f"{objective} ({direction})", "Variants": ", ".join(v.name for v in exp.variants),
               "Models": models_text(inputs), "Budget": budget_text(inputs),
               "Optuna storage": f"`{redact(inputs.storage_url)}`",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.report import budget, convergence, equal_time, tables
+from harness.report.load import StoredSweep
 from harness.report.render import Block, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import MIN_SEEDS, summarize
@@ -33,11 +34,11 @@ class Validity:
     budget: pd.DataFrame  # variant, k, expected_best, sd, trials
 
 
-def confirm_evals(inputs: ReportInputs) -> dict[str, pd.DataFrame]:
+def confirm_evals(sweep: StoredSweep) -> dict[str, pd.DataFrame]:
     """Per variant, the evaluation histories of its current completed confirmation runs."""
-    evals, out = inputs.sweep.evals, {}
-    for info in inputs.sweep.variants:
-        numbers = set(tables.confirm_trials(inputs.sweep, info).number.astype(int))
+    evals, out = sweep.evals, {}
+    for info in sweep.variants:
+        numbers = set(tables.confirm_trials(sweep, info).number.astype(int))
         out[info.variant] = evals[(evals.variant == info.variant) & (evals.stage == CONFIRM)
                                   & evals.number.isin(numbers)]
     return out
@@ -73,7 +74,7 @@ def budget_frame(inputs: ReportInputs, direction: str) -> pd.DataFrame:
 def assess(inputs: ReportInputs) -> Validity:
     """Every number the validity sections and the verdict's scope need, read once."""
     _, direction = tables.objective_of(inputs.sweep)
-    histories = confirm_evals(inputs)
+    histories = confirm_evals(inputs.sweep)
     ranked = tables.ranked_variants(inputs.results)
     compared = pd.concat([histories[v] for v in ranked]) if ranked else inputs.sweep.evals.iloc[0:0]
     seconds = equal_time.common_time(compared)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from harness.report.figures import note, panels, save
+from harness.report.figures import note, panels, save, share_y
 
 
 def time_curves(curves: dict[str, pd.DataFrame], objective: str, common_seconds: float,
@@ -33,18 +33,23 @@ def time_curves(curves: dict[str, pd.DataFrame], objective: str, common_seconds:
 
 def budget_curves(curves: pd.DataFrame, variants: list[str], objective: str, colors: dict[str, tuple],
                   path: Path) -> Path:
-    """Per variant: expected best objective after k search trials, ± one sd of the best."""
+    """Per variant: expected best objective after k search trials, ± one sd of the best.
+
+    One y range for all panels (figures.share_y): the variants' budgets compare at a glance."""
     fig, axes = panels(len(variants), 4)
+    drawn = []
     for ax, variant in zip(axes, variants):
         rows = curves[curves.variant == variant]
         ax.set_title(variant, fontsize=9)
         if rows.empty:
             note(ax, "no complete search trial")
             continue
+        drawn.append(ax)
         ax.plot(rows.k, rows.expected_best, color=colors[variant], marker="o", markersize=3)
         ax.fill_between(rows.k, rows.expected_best - rows.sd, rows.expected_best + rows.sd, color=colors[variant],
                         alpha=0.2, linewidth=0)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("search trials k")
         ax.set_ylabel(f"expected best {objective}")
+    share_y(drawn)
     return save(fig, path)

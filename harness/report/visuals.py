@@ -7,6 +7,7 @@ figure with `harness.report.figures` beside the report, and says what it shows o
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ import torch
 
 from harness.config import resolve_run
 from harness.constraints import combined
-from harness.data import DATASETS, load_dataset
+from harness.data import load_dataset
+from harness.errors import UserError
 from harness.report import figures, tables
 from harness import tracking_read as mlflow_runs
 from harness.report.render import Block, Bullets, Heading, Image, Table, Text
@@ -23,9 +25,7 @@ from harness.report.sections import ReportInputs
 from harness.report.stats import IMPORTANCE_EVALUATOR
 from harness.stats import COLUMNS
 from harness.store_keys import CONFIRM, SEARCH
-
-SCATTER_POINTS = 1000
-GRID_IMAGES = 64
+from harness.visualize import GRID_IMAGES, SCATTER_POINTS, image_grid, real_samples
 
 
 def train_quantities(inputs: ReportInputs) -> list[str]:
@@ -50,10 +50,13 @@ def sensitivity_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     if not searched:
         return blocks + [Text("No search trial is stored yet.")]
     search = sweep.trials[sweep.trials.stage == SEARCH]
-    figures.sensitivity(search, searched, objective, colors(inputs), out_dir / "sensitivity.png")
+    _, strips = figures.sensitivity(search, searched, objective, colors(inputs), out_dir / "sensitivity.png")
     importance, notes = tables.importances(sweep)
+    crowded = (f" Too many trials for a swarm in {', '.join(strips)}: a **strip plot** there, every point spread "
+               "sideways at random (fixed seed) within its value, so overlapping points hide each other but none "
+               "is dropped." if strips else "")
     blocks += [Text(f"{objective} of every complete search trial against each knob the variant searches (a log "
-                    "axis where the search range is log; a swarm per value for a choice of values)."),
+                    f"axis where the search range is log; a swarm per value for a choice of values).{crowded}"),
                Image("sensitivity.png", "objective against each knob, per variant"),
                Text(f"Optuna's parameter importances of the search trials, by the **{IMPORTANCE_EVALUATOR}** "
                     "evaluator (`optuna.importance.PedAnovaImportanceEvaluator`, Optuna 5's default; not fANOVA), "
@@ -115,18 +118,27 @@ def load_samples(inputs: ReportInputs, run_id: str, tmp: Path) -> np.ndarray | N
     samples = torch.load(path, map_location="cpu", weights_only=True)
     if samples.ndim == 2:
         return samples[:SCATTER_POINTS].float().numpy()
-    from harness.visualize import image_grid
-
     return image_grid(samples[:GRID_IMAGES])
 
 
-def true_modes(inputs: ReportInputs) -> np.ndarray | None:
-    """The toys' mode centres (cheap to build); None for images and mode-less toys."""
+@dataclass(frozen=True)
+class RealData:
+    picture: np.ndarray | None  # an image grid, or points
+    centers: np.ndarray | None  # the toys' true modes
+    problem: str | None  # why the data could not be loaded
+
+
+def real_data(inputs: ReportInputs) -> RealData:
+    """The real data as the sweep trained on it (the stored data settings, today's data.root), on the CPU."""
     run = resolve_run(inputs.exp, inputs.exp.variants[0].name)
-    if DATASETS.get(run.data.name).kind != "points":
-        return None
-    centers = getattr(load_dataset(run.data, torch.device("cpu")), "centers", None)
-    return None if centers is None else centers.cpu().numpy()
+    try:
+        dataset = load_dataset(run.data, torch.device("cpu"))
+    except (UserError, OSError) as exc:  # e.g. MNIST's files are on the machine that trained, not here
+        return RealData(None, None, str(exc))
+    centers = getattr(dataset, "centers", None)
+    real = real_samples(dataset, SCATTER_POINTS if dataset.kind == "points" else GRID_IMAGES)
+    picture = real.float().numpy() if dataset.kind == "points" else image_grid(real)
+    return RealData(picture, None if centers is None else centers.cpu().numpy(), None)
 
 
 def samples_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
@@ -140,10 +152,12 @@ def samples_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
         pictures = {v: load_samples(inputs, row.mlflow_run_id, Path(tmp)) if isinstance(row.mlflow_run_id, str)
                     else None for v, row in best.items()}
     titles = {v: f"{v} ({row.stage} t{row.number}, {objective} {tables.num(row.value)})" for v, row in best.items()}
-    modes = true_modes(inputs)
-    figures.samples(pictures, modes, titles, colors(inputs), out_dir / "samples.png")
-    kind = "generated points over the true modes (red crosses)" if modes is not None else "samples"
-    return [heading, Text(f"Each variant's best run: {kind}, from the generator's samples on the fixed "
+    real = real_data(inputs)
+    figures.samples(pictures, real.centers, titles, colors(inputs), out_dir / "samples.png", real.picture)
+    kind = "generated points over the true modes (red crosses)" if real.centers is not None else "samples"
+    first = (f"First, the **real data** ({inputs.exp.data.name}, the same samples every time) for comparison. "
+             if real.picture is not None else f"(No real-data picture: {real.problem}.) ")
+    return [heading, Text(f"{first}Then each variant's best run: {kind}, from the generator's samples on the fixed "
                           "evaluation noise (`samples.pt`)."), Image("samples.png", "final samples per variant")]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 import torch
+import yaml
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
@@ -22,7 +23,8 @@ from harness.config import config_hash, resolve_run
 from harness.device import resolve_device
 from harness.errors import ServiceLost, UserError, first_line
 from harness.retry import call_with_retries
-from harness.strict import flatten, to_plain
+from harness.recipe import recipe
+from harness.strict import to_plain
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.space import applicable_space, suggest
@@ -99,8 +101,17 @@ def device_name(device: torch.device) -> str:
     return f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else device.type
 
 
-def run_name(variant: str, stage: str, trial: optuna.Trial, seed: int) -> str:
-    return f"{variant}/t{trial.number}" if stage == SEARCH else f"{variant}/confirm-seed{seed}"
+def run_params(run: Any) -> dict[str, Any]:
+    """The MLflow params of a trial's run: its variant, seed, model and training recipe, knobs only where
+    they apply (no train.lambda_gp on vanilla). The data, evaluation and objective, the same for every
+    run of an experiment, stay out: MLflow prints every param above each sample grid. The whole
+    resolved config goes beside them as config.yaml."""
+    kept = {key: value for key, value in recipe(run).items() if key.startswith(("train.", "model."))}
+    return {"variant": run.variant, "seed": run.seed, **kept}
+
+
+def config_yaml(run: Any) -> str:
+    return yaml.safe_dump(to_plain(run), sort_keys=False)
 
 
 def trial_tags(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, stage: str, run: Any) -> dict[str, Any]:
@@ -149,8 +160,9 @@ def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial
         mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
     retry = tracking_retry(ctx.tracking_uri, ctx.exp.tracking.retries, ctx.exp.tracking.retry_seconds)
     logger = RunLogger(ctx.tracking_uri, ctx.experiment_id, studies.search.user_attrs[keys.MLFLOW_PARENT_RUN_ID],
-                       run_name(studies.variant, stage, trial, run.seed), tags, flatten(to_plain(run)), retry,
+                       keys.run_name(stage, studies.variant, trial.number, run.seed), tags, run_params(run), retry,
                        ctx.exp.tracking.system_metrics)
+    logger.log_text(config_yaml(run), "config.yaml")
     trial.set_user_attr(keys.MLFLOW_RUN_ID, logger.run_id)
     return logger, None
 

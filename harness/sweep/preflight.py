@@ -14,10 +14,11 @@ import sqlite3
 from pathlib import Path
 
 from harness.config import ExperimentConfig, resolve_run
-from harness.data import load_dataset
+from harness.data import dataset_entry, load_dataset
 from harness.device import resolve_device
 from harness.errors import ConfigError, UserError, first_line
 from harness.metrics import Evaluator
+from harness.notices import slow_step
 from harness.sweep.locks import lock_engine, reading_lock
 from harness.sweep.paths import folder_problem, make_folder, sqlite_tables
 from harness.sweep.recipe_guard import check_recipes, stored_recipe
@@ -95,7 +96,9 @@ def check_classifiers(exp: ExperimentConfig) -> None:
             continue
         seen.add(key)
         device = resolve_device(run.train.device)
-        Evaluator(run, load_dataset(run.data, device), device).prepare()
+        labelled = "labels" in dataset_entry(run.data).properties
+        with slow_step("training the evaluation classifier" if labelled else "preparing the evaluation metrics"):
+            Evaluator(run, load_dataset(run.data, device), device).prepare()
 
 
 def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:

@@ -17,35 +17,9 @@ from typing import Any
 from harness import store_keys as keys
 from harness.config import ExperimentConfig, resolve_run
 from harness.errors import ConfigError
-from harness.knob_space import knob_applies, space_key
+from harness.recipe import PLUMBING, recipe, recipe_text  # noqa: F401  (the definition lives there; re-exported)
 from harness.schema import RunConfig
-from harness.strict import flatten, to_plain
 from harness.urls import redact
-
-# Keys that never change a run's results, so they may differ between sweeps of one experiment
-# (workers on different machines have their own data paths and devices).
-PLUMBING = ("data.root", "data.download", "train.device", "train.log_every", "train.eval_every",
-            "train.sample_every", "train.checkpoint_every", "train.checkpoint_every_seconds", "eval.metrics",
-            "eval.cache_dir", "eval.classifier_min_accuracy")
-
-
-def recipe(run: RunConfig) -> dict[str, Any]:
-    """The resolved settings that decide a variant's results, as {dotted key: value}."""
-    sections = {"data": to_plain(run.data), "model": to_plain(run.model), "train": to_plain(run.train),
-                "eval": to_plain(run.eval)}
-    flat = {"seed": run.seed, "sweep.objective": run.objective, **flatten(sections)}
-    return {key: value for key, value in sorted(flat.items()) if key not in PLUMBING and applies(run, key)}
-
-
-def applies(run: RunConfig, key: str) -> bool:
-    """A dotted key counts unless it is a knob that the run's entries do not read (lambda_gp on vanilla)."""
-    section, _, name = key.partition(".")
-    knobs = getattr(getattr(run, section, None), "knobs", {})
-    return name not in knobs or knob_applies(run, space_key(section, name))
-
-
-def recipe_text(run: RunConfig) -> str:
-    return json.dumps(recipe(run), sort_keys=True, default=str)
 
 
 def recipe_mismatch(exp: ExperimentConfig, variant: str, stored: str, where: str) -> ConfigError | None:

@@ -12,20 +12,23 @@ import time
 
 from harness.config import ExperimentConfig
 from harness.errors import EXIT_INTERRUPTED, EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
+from harness.notices import slow_step
 from harness.sweep.context import SweepContext
 from harness.sweep.preflight import preflight
 from harness.sweep.progress import ProgressMonitor
-from harness.sweep.setup import finish_parents, prepare_stores
+from harness.sweep.setup import finish_parents, prepare_stores, show_real_data
 from harness.sweep.status import VariantStatus, variant_status
 from harness.sweep.studies import make_storage, open_studies
 from harness.sweep.worker import run_worker, settled, spawned_worker, worker_studies
 
 
 def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, workers: int) -> int:
-    """Run the sweep; the exit code says how it ended (README, "Exit codes")."""
+    """Run the sweep; the exit code says how it ended (docs/operations.md, "Exit codes")."""
     start = time.perf_counter()
     preflight(exp, storage_url, tracking_uri)  # before anything is created: a failed check leaves no trace
-    experiment_id = prepare_stores(exp, storage_url, tracking_uri)
+    with slow_step("preparing the stores (Optuna studies, MLflow experiment and parent runs)"):
+        experiment_id = prepare_stores(exp, storage_url, tracking_uri)
+    show_real_data(exp, storage_url, tracking_uri, experiment_id)
     ctx = SweepContext(exp, storage_url, tracking_uri, experiment_id, sampler_seed=process_sampler_seed(exp.seed, 0))
     try:
         with ProgressMonitor(exp, storage_url):
@@ -105,7 +108,9 @@ def write_final_report(exp: ExperimentConfig, storage_url: str, tracking_uri: st
     from harness.report import write_report  # pandas/seaborn only when a report is asked for
 
     try:
-        print(f"report: {write_report(exp, storage_url, tracking_uri)}")
+        with slow_step("writing the report"):
+            path = write_report(exp, storage_url, tracking_uri)
+        print(f"report: {path}")
     except Exception as exc:  # noqa: BLE001 - the results are stored; a report problem must not fail the sweep
         print(f"warning: no report ({type(exc).__name__}: {exc}); run python -m harness.report CONFIG",
               file=sys.stderr)

@@ -1,17 +1,27 @@
-"""One-time preparation before any worker starts: stores, studies, budgets, MLflow parents.
+"""One-time preparation before any worker starts: stores, studies, budgets, MLflow parents, the real
+data's picture, and at the end the parents' summaries. (The evaluation caches are warmed earlier, by
+preflight: a classifier below its threshold or missing Inception weights stop the sweep before this.)
 
-Everything here runs under the storage lock, so a second copy of the command started at the
-same instant waits, then finds the studies and runs already there and only joins the work.
+Every write to the stores here runs under the storage lock, so a second copy of the command
+started at the same instant waits, then finds the studies and runs already there and only joins
+the work.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness import store_keys as keys
 from harness.config import ExperimentConfig, resolve_run
+from harness.data import load_dataset
+from harness.device import resolve_device
+from harness.notices import slow_step
+from harness.recipe import sweep_settings_text
 from harness.sweep.locks import storage_lock
 from harness.sweep.recipe_guard import record_or_check
-from harness.sweep.studies import fill_search_queue, make_storage, open_studies
-from harness.tracking import ensure_experiment, ensure_parent_run, set_run_status
+from harness.sweep.studies import VariantStudies, fill_search_queue, make_storage, open_studies
+from harness.tracking import ensure_experiment, ensure_parent_run, ensure_reference_run, log_summary, set_run_status
+from harness.visualize import real_picture
 
 
 def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> str:
@@ -20,24 +30,84 @@ def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -
         storage = make_storage(storage_url, exp)
         experiment_id = ensure_experiment(tracking_uri, exp.name)
         for spec in exp.variants:
-            studies = open_studies(exp, storage, spec.name)
-            run = resolve_run(exp, spec.name)
-            record_or_check(exp, studies.search, run, storage_url)
-            parent = ensure_parent_run(tracking_uri, experiment_id, studies.search.study_name, spec.name,
-                                       {keys.VARIANT: spec.name, keys.OBJECTIVE: run.objective})
-            set_run_status(tracking_uri, parent, "RUNNING")
-            for study in (studies.search, studies.confirm):
-                study.set_user_attr(keys.VARIANT, spec.name)
-                study.set_user_attr(keys.OBJECTIVE, run.objective)
-                study.set_user_attr(keys.MLFLOW_PARENT_RUN_ID, parent)
-            fill_search_queue(exp, studies)
+            prepare_variant(exp, open_studies(exp, storage, spec.name), storage_url, tracking_uri, experiment_id)
     return experiment_id
 
 
+def prepare_variant(exp: ExperimentConfig, studies: VariantStudies, storage_url: str, tracking_uri: str,
+                    experiment_id: str) -> None:
+    """One variant's recipe check, parent run, study attributes and queued search budget."""
+    run = resolve_run(exp, studies.variant)
+    record_or_check(exp, studies.search, run, storage_url)
+    parent = ensure_parent_run(tracking_uri, experiment_id, studies.search.study_name, studies.variant,
+                               {keys.VARIANT: studies.variant, keys.OBJECTIVE: run.objective})
+    set_run_status(tracking_uri, parent, "RUNNING")
+    for study in (studies.search, studies.confirm):
+        study.set_user_attr(keys.VARIANT, studies.variant)
+        study.set_user_attr(keys.OBJECTIVE, run.objective)
+        study.set_user_attr(keys.MLFLOW_PARENT_RUN_ID, parent)
+    describe_studies(studies)
+    # The budget, seeds and sampler this sweep queued with: the report describes these, not the YAML of its day.
+    studies.search.set_user_attr(keys.SWEEP_SETTINGS, sweep_settings_text(exp))
+    fill_search_queue(exp, studies)
+
+
+CONFIRM_NOTE = "## Confirmation (same params, different seeds)\n\n" + keys.CONFIRM_ABOUT
+
+
+def describe_studies(studies: VariantStudies) -> None:
+    """Say in each study what it is, for whoever browses the storage: optuna-dashboard shows the user
+    attributes under the study's charts, and its note on the study's Note page."""
+    studies.search.set_user_attr(keys.ABOUT, keys.SEARCH_ABOUT)
+    studies.confirm.set_user_attr(keys.ABOUT, keys.CONFIRM_ABOUT)
+    dashboard_note(studies.confirm, CONFIRM_NOTE)
+
+
+def dashboard_note(study: Any, text: str) -> None:
+    """optuna-dashboard's own note (its Note page), when the package is installed.
+
+    The study's name and `about` attribute say the same thing without it. Written once: each save
+    is a new version in the storage.
+    """
+    try:
+        from optuna_dashboard import get_note, save_note
+    except ImportError:
+        return
+    if not get_note(study):
+        save_note(study, text)
+
+
+def show_real_data(exp: ExperimentConfig, storage_url: str, tracking_uri: str, experiment_id: str) -> None:
+    """Show the real data in MLflow once per experiment (a grid beside the runs' sample grids).
+
+    `data` is experiment-wide (a variant cannot override it), so the first variant's run stands for
+    all of them here.
+    """
+    run = resolve_run(exp, exp.variants[0].name)
+    with slow_step(f"loading the data ({run.data.name})"):
+        dataset = load_dataset(run.data, resolve_device(run.train.device))
+    with storage_lock(storage_url, exp.name, exp.sweep.connect_timeout_seconds):
+        ensure_reference_run(tracking_uri, experiment_id, run.data.name, real_picture(dataset))
+
+
 def finish_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str, status: str = "FINISHED") -> None:
-    """FINISHED once settled; KILLED when the sweep stops with work left (Ctrl-C, a crash, a lost service)."""
+    """FINISHED once settled, with each variant's summary over its confirmation seeds (metrics and tags
+    that let MLflow's runs table sort the variants); KILLED when the sweep stops with work left (Ctrl-C,
+    a crash, a lost service)."""
     storage = make_storage(storage_url, exp)
+    summaries = {s.variant: s for s in settled_summaries(exp, storage_url)} if status == "FINISHED" else {}
     for spec in exp.variants:
         parent = open_studies(exp, storage, spec.name).search.user_attrs.get(keys.MLFLOW_PARENT_RUN_ID)
-        if parent:
-            set_run_status(tracking_uri, parent, status)
+        if not parent:
+            continue
+        if spec.name in summaries:
+            log_summary(tracking_uri, parent, summaries[spec.name].metrics, summaries[spec.name].tags)
+        set_run_status(tracking_uri, parent, status)
+
+
+def settled_summaries(exp: ExperimentConfig, storage_url: str) -> list[Any]:
+    """The report's numbers per variant (harness.report.summary), read back from the storage."""
+    from harness.report.load import load_sweep  # pandas and the report's statistics: only at the end
+    from harness.report.summary import parent_summaries
+
+    return parent_summaries(load_sweep(exp, storage_url))

@@ -44,8 +44,25 @@ class VariantStudies:
     confirm: optuna.Study
 
 
-def study_names(exp: ExperimentConfig, variant: str) -> tuple[str, str]:
-    return keys.study_names(exp.name, variant)
+def study_names(exp: ExperimentConfig, variant: str, storage: RDBStorage | None = None) -> tuple[str, str]:
+    """(search, confirm) names; with a storage, a confirmation study stored under its legacy name keeps it."""
+    search, confirm = keys.study_names(exp.name, variant)
+    if storage is None:
+        return search, confirm
+    legacy = keys.legacy_confirm_name(exp.name, variant)
+    return search, keys.confirm_study_name(exp.name, variant, stored_names(storage, (legacy, confirm)))
+
+
+def stored_names(storage: RDBStorage, names: tuple[str, ...]) -> set[str]:
+    """Which of `names` the storage holds a study of."""
+    found = set()
+    for name in names:
+        try:
+            storage.get_study_id_from_name(name)
+        except KeyError:
+            continue
+        found.add(name)
+    return found
 
 
 def requeue_callback(exp: ExperimentConfig) -> RetryHeartbeatStaleTrialCallback:
@@ -90,7 +107,7 @@ def direction(run: RunConfig) -> str:
 def open_studies(exp: ExperimentConfig, storage: RDBStorage, variant: str, sampler: Any = None,
                  pruner: Any = None) -> VariantStudies:
     run = resolve_run(exp, variant)
-    search_name, confirm_name = study_names(exp, variant)
+    search_name, confirm_name = study_names(exp, variant, storage)
     studies = [optuna.create_study(study_name=name, storage=storage, direction=direction(run), load_if_exists=True,
                                    sampler=sampler if name == search_name else None, pruner=pruner)
                for name in (search_name, confirm_name)]
