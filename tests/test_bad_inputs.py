@@ -47,7 +47,8 @@ def settled_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         os.chdir(previous)
     counts = sqlite_row_counts(folder)
-    assert counts["runs/optuna.db:trials"] == 1 and counts["runs/mlflow.db:runs"] == 2  # a parent and a trial
+    # a parent, a trial and the experiment's real-data run
+    assert counts["runs/optuna.db:trials"] == 1 and counts["runs/mlflow.db:runs"] == 3
     return folder / "runs"
 
 

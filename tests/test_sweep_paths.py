@@ -56,3 +56,26 @@ def test_sqlite_tables_are_read_without_writing(tmp_path: Path) -> None:
     (tmp_path / "damaged.db").write_bytes(b"SQLite format 3\x00" + b"x" * 100)
     with pytest.raises(sqlite3.DatabaseError):
         sqlite_tables(tmp_path / "damaged.db")
+
+
+def test_a_hot_journal_left_by_a_killed_writer_still_lists_the_tables(tmp_path: Path) -> None:
+    """kill -9 of a sweep mid-transaction leaves a rollback journal that a read-only connection may not
+    roll back ("attempt to write a readonly database"); the rerun must still recognise its own store."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "mlflow.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE experiments (id INTEGER)")
+    killer = ("import os, signal, sqlite3; c = sqlite3.connect(r'%s'); c.execute('PRAGMA cache_size=1');"
+              "c.execute('BEGIN');"
+              "c.executemany('INSERT INTO experiments VALUES (?)', [(i,) for i in range(20000)]);"
+              "c.execute('CREATE TABLE later (x)'); os.kill(os.getpid(), signal.SIGKILL)" % db)
+    subprocess.run([sys.executable, "-c", killer], timeout=60)
+    assert (tmp_path / "mlflow.db-journal").is_file()  # hot: the killed transaction is still to roll back
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):  # what the plain read-only open says
+        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as connection:
+            connection.execute("SELECT name FROM sqlite_master").fetchall()
+    before = db.read_bytes()
+    assert sqlite_tables(db) == ["experiments"] or sqlite_tables(db) == ["experiments", "later"]
+    assert db.read_bytes() == before and (tmp_path / "mlflow.db-journal").is_file()  # nothing written

@@ -69,7 +69,19 @@ def sqlite_tables(path: Path) -> list[str]:
 
     Raises sqlite3.Error for a file SQLite cannot read (e.g. a damaged database).
     """
-    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        return table_names(path, "mode=ro")
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+        # A hot journal left by a writer killed mid-transaction (kill -9 of a sweep): a read-only
+        # connection may not roll it back. Read the names as the file stands (immutable: no lock, no
+        # journal); the sweep's own first connection rolls the journal back, as SQLite always does.
+        return table_names(path, "mode=ro&immutable=1")
+
+
+def table_names(path: Path, options: str) -> list[str]:
+    uri = f"{path.resolve().as_uri()}?{options}"
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
         rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
     return [name for (name,) in rows]
