@@ -41,7 +41,7 @@ def load_plugins(raw: Any) -> tuple[str, ...]:
 
 def import_guarded(name: str, path: str) -> None:
     """Import one plugin; any failure (SystemExit included) is one ConfigError, its registrations undone."""
-    before = {kind: set(registry.names()) for kind, registry in CATALOG.items()}
+    before = registered_names()
     try:
         importlib.import_module(name)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code: whatever it raises is reported
@@ -56,6 +56,11 @@ def failure_text(name: str, exc: BaseException) -> str:
     if isinstance(exc, ModuleNotFoundError) and exc.name == name:
         return f"{name!r} cannot be imported: {first_line(exc)} (looked in the working directory and PYTHONPATH)"
     return f"{name!r} cannot be imported: {type(exc).__name__}: {first_line(exc)}"
+
+
+def registered_names() -> dict[str, set[str]]:
+    """What every registry holds now, by kind: the `before` of `forget_new_entries`."""
+    return {kind: set(registry.names()) for kind, registry in CATALOG.items()}
 
 
 def forget_new_entries(before: dict[str, set[str]]) -> None:

@@ -230,11 +230,10 @@ def command_line(row: Row, services: Services, folder: Path, config: Path) -> li
 
 def run_in_process(row: Row, argv: list[str], folder: Path, capfd: pytest.CaptureFixture) -> tuple[int, str]:
     """The command's exit code and its stderr, as a real process would have them."""
-    from harness.plugin_loader import forget_new_entries
-    from harness.registry import CATALOG
+    from harness.plugin_loader import forget_new_entries, registered_names
 
     capfd.readouterr()
-    registered = {kind: set(registry.names()) for kind, registry in CATALOG.items()}
+    registered = registered_names()
     importlib.invalidate_caches()  # plugin modules written a moment ago must be found
     crash = ""
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,18 @@ def tiny_run(variant: str = "wgan_gp", case: str = "mlp-ring8", **sections: Any)
     elif "variants" not in sections and variant not in DEFAULT_VARIANTS:
         sections["variants"] = [variant]
     return resolve_run(tiny_experiment(**deep_merge(ARCH_CASES[case], sections)), variant)
+
+
+@contextlib.contextmanager
+def registries_restored() -> Iterator[None]:
+    """Whatever a plugin registers inside the block (any registry, its knobs too) is unregistered after it."""
+    from harness.plugin_loader import forget_new_entries, registered_names
+
+    before = registered_names()
+    try:
+        yield
+    finally:
+        forget_new_entries(before)
 
 
 @pytest.fixture(autouse=True)

@@ -9,22 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.constraints import CONSTRAINTS
 from harness.errors import ConfigError
-from harness.generator_hooks import GENERATOR_HOOKS
 from harness.knobs import KNOBS
-from harness.losses import LOSSES
 from harness.metrics import METRICS
-from harness.models import ARCHS
-from harness.schedules import SCHEDULES
-from tests.conftest import tiny_experiment
+from tests.conftest import registries_restored, tiny_experiment
 from tests.sweep_support import TINY_SWEEP, mlflow_runs, studies
 
 EXAMPLE = Path(__file__).parent / "plugin_example" / "my_recipes.py"
 PLUGIN_VARIANT = {"preset": "wgan_gp", "name": "lsgan", "train": {"loss": "least_squares", "constraint": "drift"}}
 ARCH_VARIANT = {"preset": "wgan_gp", "name": "gated", "model": {"arch": "gated_mlp"}}
-PLUGIN_ENTRIES = ((LOSSES, "least_squares"), (CONSTRAINTS, "drift"), (SCHEDULES, "warmup"), (ARCHS, "gated_mlp"),
-                  (GENERATOR_HOOKS, "orthogonal"), (METRICS, "radius_error"))
 
 
 @pytest.fixture
@@ -33,11 +26,9 @@ def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     shutil.copy(EXAMPLE, tmp_path / "my_recipes.py")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
+    with registries_restored():
+        yield tmp_path
     sys.modules.pop("my_recipes", None)
-    for registry, name in PLUGIN_ENTRIES:
-        if name in registry:
-            registry.remove(name)
 
 
 def test_plugin_entries_and_knobs_validate_like_built_ins(user_dir: Path) -> None:

@@ -72,26 +72,22 @@ def test_the_guard_covers_a_plugins_knobs_where_they_apply(tmp_path: Path, monke
     import shutil
     import sys
 
-    from harness.constraints import CONSTRAINTS
-    from harness.losses import LOSSES
-    from harness.schedules import SCHEDULES
+    from tests.conftest import registries_restored
 
     shutil.copy(Path(__file__).parent / "plugin_example" / "my_recipes.py", tmp_path / "my_recipes.py")
     monkeypatch.syspath_prepend(str(tmp_path))
     lsgan = [{"preset": "wgan_gp", "name": "lsgan", "train": {"loss": "least_squares"}}]
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
-    try:
-        exp = tiny_experiment(plugins=["my_recipes"], variants=lsgan)
-        storage = make_storage(url, exp)
-        record_or_check(exp, open_studies(exp, storage, "lsgan").search, resolve_run(exp, "lsgan"), url)
-        assert json.loads(stored_recipe(storage, "tiny/lsgan"))["train.ls_target"] == 1.0
-        check_stored_recipes(tiny_experiment(plugins=["my_recipes"], variants=lsgan, train={"drift_weight": 0.5}),
-                             url)  # drift is not lsgan's constraint: its knob changes nothing
-        with pytest.raises(ConfigError, match=r"^train.ls_target: 2.0 differs from 1.0"):
-            check_stored_recipes(tiny_experiment(plugins=["my_recipes"], variants=lsgan, train={"ls_target": 2.0}),
-                                 url)
-    finally:
-        sys.modules.pop("my_recipes", None)
-        for registry, name in ((LOSSES, "least_squares"), (CONSTRAINTS, "drift"), (SCHEDULES, "warmup")):
-            if name in registry:
-                registry.remove(name)
+    with registries_restored():  # the plugin's entries are forgotten afterwards, whatever it registers
+        try:
+            exp = tiny_experiment(plugins=["my_recipes"], variants=lsgan)
+            storage = make_storage(url, exp)
+            record_or_check(exp, open_studies(exp, storage, "lsgan").search, resolve_run(exp, "lsgan"), url)
+            assert json.loads(stored_recipe(storage, "tiny/lsgan"))["train.ls_target"] == 1.0
+            check_stored_recipes(tiny_experiment(plugins=["my_recipes"], variants=lsgan, train={"drift_weight": 0.5}),
+                                 url)  # drift is not lsgan's constraint: its knob changes nothing
+            with pytest.raises(ConfigError, match=r"^train.ls_target: 2.0 differs from 1.0"):
+                check_stored_recipes(tiny_experiment(plugins=["my_recipes"], variants=lsgan,
+                                                     train={"ls_target": 2.0}), url)
+        finally:
+            sys.modules.pop("my_recipes", None)
