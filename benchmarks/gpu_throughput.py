@@ -37,6 +37,7 @@ from harness.device import seed_everything
 from harness.errors import cli_entry
 from harness.metrics import METRICS
 from harness.models import build_models
+from harness.optimizers import build_optimizer
 from harness.schedules import SCHEDULES
 from harness.trainer import TrainState
 
@@ -94,12 +95,20 @@ def synthetic_state(cfg: RunConfig, images: torch.Tensor, option: str) -> TrainS
     G, D = (m.to(device) for m in build_models(dataset.sample_shape, cfg.model))
     if option == "channels_last":
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    betas, fused = (cfg.train.beta1, cfg.train.beta2), (True if option == "fused_adam" else None)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.train.lr, betas=betas, fused=fused)
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.train.lr, betas=betas, fused=fused)
+    opt_G, opt_D = (optimizer(model, cfg, option) for model in (G, D))
     schedule, direction = SCHEDULES.get(cfg.train.scheduler), METRICS.get(cfg.objective).direction
     return TrainState(cfg, device, dataset, G, D, opt_G, opt_D, schedule.build(opt_G, cfg.train, direction),
                       schedule.build(opt_D, cfg.train, direction))
+
+
+def optimizer(model: torch.nn.Module, cfg: RunConfig, option: str) -> torch.optim.Optimizer:
+    """The run's optimizer, as build_state makes it; the fused_adam rows switch Adam's fused kernel on
+    (both sides; an RMSProp variant's rows stay unfused)."""
+    built = build_optimizer(model.parameters(), cfg.train)
+    if option == "fused_adam" and isinstance(built, torch.optim.Adam):
+        return torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=(cfg.train.beta1, cfg.train.beta2),
+                                fused=True)
+    return built
 
 
 @contextmanager

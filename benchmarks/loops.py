@@ -48,21 +48,26 @@ def build_bare(cfg: RunConfig, sample_shape: tuple[int, ...], device: torch.devi
     """G, D and Adam exactly as the harness configures them; the schedule written out by hand."""
     train = cfg.train
     if train.loss not in ("bce", "wasserstein") or train.constraint not in ("none", "clip", "gp") \
-            or train.scheduler not in ("none", "linear"):
-        raise SystemExit(f"error: the bare loop knows the four default variants only, not "
-                         f"{train.loss}/{train.constraint}/{train.scheduler}")
+            or train.scheduler not in ("none", "linear") or train.optimizer not in ("adam", "rmsprop"):
+        raise SystemExit(f"error: the bare loop knows the four default variants with Adam or RMSProp only, not "
+                         f"{train.loss}/{train.constraint}/{train.scheduler}/{train.optimizer}")
     G, D = (m.to(device) for m in build_models(sample_shape, cfg.model))
     if channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    betas = (train.beta1, train.beta2)
-    fused = True if fused_adam else None  # None: torch's default (foreach on CUDA)
-    opt_G = torch.optim.Adam(G.parameters(), lr=train.lr, betas=betas, fused=fused)
-    opt_D = torch.optim.Adam(D.parameters(), lr=train.lr, betas=betas, fused=fused)
+    opt_G, opt_D = (hand_written_optimizer(model, cfg, fused_adam) for model in (G, D))
     schedulers: list[Any] = []
     if train.scheduler == "linear":  # lr * (1 - step/steps), as in the WGAN-GP CIFAR-10 code
         schedulers = [torch.optim.lr_scheduler.LinearLR(opt, 1.0, 0.0, total_iters=train.steps)
                       for opt in (opt_G, opt_D)]
     return BareGAN(cfg, G, D, opt_G, opt_D, schedulers, batches, device, read_losses)
+
+
+def hand_written_optimizer(model: nn.Module, cfg: RunConfig, fused_adam: bool) -> torch.optim.Optimizer:
+    train = cfg.train
+    if train.optimizer == "rmsprop":  # WGAN's, as its code wrote it
+        return torch.optim.RMSprop(model.parameters(), lr=train.lr, alpha=train.rmsprop_alpha)
+    fused = True if fused_adam else None  # None: torch's default (foreach on CUDA)
+    return torch.optim.Adam(model.parameters(), lr=train.lr, betas=(train.beta1, train.beta2), fused=fused)
 
 
 def bare_critic_step(gan: BareGAN) -> Tensor:

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness import generator_hooks as _generator_hooks  # noqa: F401  (registers ema and its knobs)
 from harness import losses as _losses  # noqa: F401  (registers the losses the schema names)
+from harness import optimizers as _optimizers  # noqa: F401  (registers the optimizers and their knobs)
 from harness import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
 from harness import schedules as _schedules  # noqa: F401  (registers the schedules)
 from harness.constraints import combined

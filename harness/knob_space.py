@@ -3,7 +3,7 @@
 A knob is a `train.*` key, written bare in `sweep.space` (`lambda_gp`, `lr`), or a `model.*` key,
 written with its section (`model.ngf`, `model.z_dim`). A knob that registry entries declare
 (`lambda_gp`, `clip_value`, `plateau_factor`, `ngf`, ...) applies to a run only where a selected
-loss, constraint, schedule or architecture declares it, so wgan_clip never gets a lambda_gp and
+loss, constraint, schedule, optimizer or architecture declares it, so wgan_clip never gets a lambda_gp and
 a resnet never a dcgan width, and the stored trials show it. Generator hooks (EMA, ...) are
 consulted in every run, so their knobs always apply. The report's "does not apply" and the sweep's
 suggestions both read `knob_applies`.
@@ -24,10 +24,10 @@ from harness.strict import field_specs, join, parse_value, unknown_key_message
 from harness.urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url
 
 # Keys that define a variant or the run's plumbing, never a hyperparameter to search.
-NOT_KNOBS = ("loss", "constraint", "device", "log_every", "eval_every", "sample_every", "checkpoint_every",
+NOT_KNOBS = ("loss", "constraint", "optimizer", "device", "log_every", "eval_every", "sample_every", "checkpoint_every",
              "model.arch")
 # The train.* field each recipe registry's entries are selected by (registry kind -> field).
-AXES = {"loss": "loss", "constraint": "constraint", "scheduler": "scheduler"}
+AXES = {"loss": "loss", "constraint": "constraint", "scheduler": "scheduler", "optimizer": "optimizer"}
 SECTIONS: dict[str, type] = {TRAIN: TrainConfig, MODEL: ModelConfig}  # the sections sweep.space searches
 GENERATOR_HOOKS = "generator_hook"  # the registry kind whose every entry is consulted in every run
 

@@ -12,6 +12,8 @@ kind of entry goes.
   `penalty`, `after_critic_step(D, train)` and `prepare(D, train)`;
 - `@register_schedule(name, steps_on=..., knobs=...)` on `build(optimizer, train, direction)`
   returning a torch LR scheduler (or None), stepped after every generator step or each evaluation;
+- `@register_optimizer(name, knobs=...)` on `build(parameters, train)` returning a torch optimizer at
+  `train.lr` (built once for G and once for D);
 - `@register_arch(name, kind=..., knobs=...)` on a class with `generator(sample_shape, model)` and
   `critic(sample_shape, model, norm)`; its knobs are `model.<name>` keys, searchable as `model.<name>`;
 - `@register_generator_hook(name, enabled=..., knobs=...)` on a `GeneratorHook` subclass (a
@@ -30,7 +32,9 @@ from harness.knobs import Knob
 from harness.losses import register_loss
 from harness.metrics import register_metric
 from harness.models import register_arch
+from harness.optimizers import register_optimizer
 from harness.schedules import register_schedule
 
 __all__ = ["GeneratorHook", "Knob", "register_arch", "register_constraint", "register_dataset",
-           "register_generator_hook", "register_loss", "register_metric", "register_schedule"]
+           "register_generator_hook", "register_loss", "register_metric", "register_optimizer",
+           "register_schedule"]

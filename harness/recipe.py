@@ -21,6 +21,9 @@ from harness.strict import flatten, to_plain
 PLUMBING = ("data.root", "data.download", "train.device", "train.log_every", "train.eval_every",
             "train.sample_every", "train.checkpoint_every", "train.checkpoint_every_seconds", "eval.metrics",
             "eval.cache_dir", "eval.classifier_min_accuracy")
+# Recipe keys added after stores were first written, with the value every run before them had: a
+# study recorded without `train.optimizer` trained with Adam, so it reads as "adam" and still resumes.
+LATER_KEYS: dict[str, Any] = {"train.optimizer": "adam"}
 # The `sweep` keys that decide what a sweep queued, and so what its report describes. The others
 # (workers, storage, heartbeats, retries, report) are how it ran, not what.
 DESCRIBED_SWEEP_KEYS = ("trials_per_variant", "sampler", "startup_trials", "pruner", "pruner_startup_trials",
@@ -50,6 +53,11 @@ def recipe(run: RunConfig) -> dict[str, Any]:
 
 def recipe_text(run: RunConfig) -> str:
     return json.dumps(recipe(run), sort_keys=True, default=str)
+
+
+def read_recipe(text: str) -> dict[str, Any]:
+    """A stored recipe, with the keys added since it was written at the value it ran with."""
+    return {**LATER_KEYS, **json.loads(text)}
 
 
 def sweep_settings(exp: ExperimentConfig) -> dict[str, Any]:

@@ -70,8 +70,8 @@ class TrainConfig(KnobAttributes):
     steps: int = field(default=2000, metadata=rule(min=1))  # generator steps
     batch_size: int = field(default=64, metadata=rule(min=2, max=65536))
     lr: float = field(default=1e-4, metadata=rule(min=0, min_exclusive=True, max=1))
-    beta1: float = field(default=0.5, metadata=rule(min=0, max=1, max_exclusive=True))
-    beta2: float = field(default=0.9, metadata=rule(min=0, max=1, max_exclusive=True))
+    # Adam's betas and RMSProp's decay are the optimizers' knobs (train.beta1, train.rmsprop_alpha, ...).
+    optimizer: str = field(default="adam", metadata=rule(choices=registered("optimizer")))
     n_critic: int = field(default=5, metadata=rule(min=1, max=100))
     loss: str = field(default="wasserstein", metadata=rule(choices=registered("loss")))
     # One constraint, or a list that combines them (e.g. [spectral_norm, r1]).

@@ -24,6 +24,7 @@ from harness.generator_hooks import GeneratorHook, build_hooks, evaluation_gener
 from harness.losses import LOSSES, GanLoss, critic_grad_norms
 from harness.metrics import METRICS, Evaluator
 from harness.models import build_models, generate
+from harness.optimizers import build_optimizer
 from harness.schedules import EVALUATION, GENERATOR_STEP, SCHEDULES, Schedule
 from harness.stats import COLUMNS, StepStats, first_divergence, summarize
 from harness.visualize import GRID_IMAGES, SCATTER_POINTS, fixed_noise, render_samples
@@ -74,7 +75,8 @@ class TrainState:
 
 @dataclass(frozen=True)
 class Recipe:
-    """The three axes of a variant, resolved from their registries once per run."""
+    """A variant's loss, constraint and schedule, resolved from their registries once per run (its
+    optimizer is built with the state)."""
 
     loss: GanLoss
     constraint: LipschitzConstraint
@@ -108,16 +110,14 @@ class TrainResult:
 
 
 def build_state(cfg: RunConfig, device: torch.device | None = None) -> TrainState:
-    """Seed, load data, build G/D, Adam for both, and the schedulers."""
+    """Seed, load data, build G/D, the optimizer for each, and the schedulers."""
     device = device or resolve_device(cfg.train.device)
     seed_everything(cfg.seed)
     dataset = load_dataset(cfg.data, device)
     G, D = build_models(dataset.sample_shape, cfg.model)
     combined(cfg.train.constraints).prepare(D, cfg.train)  # e.g. spectral norm wraps D's weights
     G, D = G.to(device), D.to(device)
-    betas = (cfg.train.beta1, cfg.train.beta2)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.train.lr, betas=betas)
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.train.lr, betas=betas)
+    opt_G, opt_D = build_optimizer(G.parameters(), cfg.train), build_optimizer(D.parameters(), cfg.train)
     schedule = SCHEDULES.get(cfg.train.scheduler)
     direction = METRICS.get(cfg.objective).direction
     return TrainState(cfg, device, dataset, G, D, opt_G, opt_D,

@@ -36,6 +36,14 @@ def test_bare_loop_retraces_the_harness_from_the_same_seed(variant: str) -> None
     assert retraces_harness(cfg) == "yes"
 
 
+def test_bare_loop_retraces_wgan_as_published_with_rmsprop() -> None:
+    cfg = run_config(MODEL_CONFIGS["mlp"], "wgan_clip", ["train.device=cpu", "train.batch_size=32",
+                                                         "train.optimizer=rmsprop", "train.rmsprop_alpha=0.9",
+                                                         "sweep.space={}"])  # Adam's beta1 applies to none
+    assert type(loops.hand_written_optimizer(loops.nn.Linear(2, 1), cfg, False)).__name__ == "RMSprop"
+    assert retraces_harness(cfg) == "yes"
+
+
 def test_retrace_check_catches_a_bare_loop_that_computes_something_else(monkeypatch) -> None:
     real_penalty = loops.gradient_penalty
     monkeypatch.setattr(loops, "gradient_penalty", lambda D, real, fake: 2 * real_penalty(D, real, fake))

@@ -12,6 +12,7 @@ import harness.trainer as trainer
 from harness.checkpoint import FORMAT_VERSION, RESUMABLE_CHANGES, load_checkpoint, save_checkpoint
 from harness.config import RunConfig
 from harness.errors import UserError
+from harness.optimizers import OPTIMIZERS
 from harness.strict import flatten, to_plain
 from harness.trainer import TrainCallback, TrainState, build_state, train
 from tests.conftest import VARIANTS, tiny_run
@@ -117,6 +118,16 @@ def test_resume_is_bit_identical_to_training_straight(variant: str, case: str, t
         assert expected.sched_G.state_dict() == resumed.sched_G.state_dict()
         assert expected.sched_D.state_dict() == resumed.sched_D.state_dict()
         assert resumed.opt_G.param_groups[0]["lr"] == 0.0  # the linear decay ends at 0
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS.names())
+def test_resume_is_bit_identical_with_every_optimizer(optimizer: str, tmp_path: Path) -> None:
+    cfg = run_cfg("wgan_clip", "mlp-ring8", optimizer=optimizer)
+    expected = straight(cfg)
+    first_half(cfg, tmp_path / "ckpt.pt")
+    resumed = load_checkpoint(tmp_path / "ckpt.pt", cfg)
+    train(cfg, [], resumed)
+    assert type(resumed.opt_D) is type(expected.opt_D) and differing(expected, resumed) == []
 
 
 def test_resumed_run_ends_with_the_same_rng_stream(tmp_path: Path) -> None:
@@ -254,6 +265,18 @@ def test_a_different_config_is_refused_naming_the_keys(saved: tuple[Path, RunCon
         load_checkpoint(path, other)
     assert str(info.value) == (f"checkpoint {str(path)!r} was written with a different config "
                                "(differs in train.lr, train.n_critic); resume with the same config")
+
+
+def test_a_checkpoint_written_before_a_key_existed_resumes_at_that_keys_old_value(
+        saved: tuple[Path, RunConfig], tmp_path: Path) -> None:
+    path, cfg = saved
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["config"]["train"]["optimizer"]  # written before the optimizer axis: every run used Adam
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt", cfg).step == 2
+    with pytest.raises(UserError, match=r"\(differs in train\.optimizer\); resume with the same config$"):
+        load_checkpoint(tmp_path / "old.pt", run_cfg("wgan_gp", "mlp-ring8", steps=2, checkpoint_every=0, log_every=2,
+                                                     eval_every=2, sample_every=2, optimizer="rmsprop"))
 
 
 def test_resumable_keys_may_change(saved: tuple[Path, RunConfig]) -> None:

@@ -1,5 +1,5 @@
-"""Plugins: a user module outside the package adds a loss, a constraint, a schedule, an architecture and a
-generator hook, each with its own knob."""
+"""Plugins: a user module outside the package adds a loss, a constraint, a schedule, an optimizer, an
+architecture and a generator hook, each with its own knob."""
 
 from __future__ import annotations
 
@@ -60,6 +60,30 @@ def test_a_plugin_schedule_validates_its_knob_and_drives_the_learning_rate(user_
     # LambdaLR has applied factor(step) after `step` generator steps: (step + 1) / 4, capped at 1
     assert [round(scalars["lr_G"], 12) for _, scalars in recorder.logs] == [5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3, 1e-3]
     assert all(scalars["lr_D"] == scalars["lr_G"] for _, scalars in recorder.logs)
+
+
+def test_a_plugin_optimizer_trains_both_networks_and_its_knob_applies_where_it_is_selected(user_dir: Path) -> None:
+    import torch
+
+    from harness.config import resolve_run
+    from harness.knob_space import knob_applies
+    from harness.trainer import build_state, train
+
+    nesterov = {"preset": "wgan_gp", "name": "sgd", "train": {"optimizer": "nesterov", "momentum": 0.5}}
+    exp = tiny_experiment(plugins=["my_recipes"], data={"name": "ring8"}, train={"steps": 2},
+                          sweep={"space": {"momentum": {"low": 0.0, "high": 0.9}}}, variants=["wgan_gp", nesterov])
+    sgd, adam = resolve_run(exp, "sgd"), resolve_run(exp, "wgan_gp")
+    assert knob_applies(sgd, "momentum") and not knob_applies(adam, "momentum")
+    assert not knob_applies(sgd, "beta1") and knob_applies(adam, "beta1")
+    state = build_state(sgd)
+    before = [p.detach().clone() for p in state.G.parameters()]
+    train(sgd, [], state)
+    for opt in (state.opt_G, state.opt_D):
+        assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["momentum"] == 0.5
+        assert opt.param_groups[0]["nesterov"] is True and opt.state  # it stepped: momentum buffers exist
+    assert any(not torch.equal(a, b) for a, b in zip(before, state.G.parameters()))
+    with pytest.raises(ConfigError, match=r"^train.momentum: 1.0 is out of range"):
+        tiny_experiment(plugins=["my_recipes"], train={"momentum": 1.0}, variants=[nesterov])
 
 
 def test_a_plugin_architecture_reads_its_model_knob_where_it_is_selected(user_dir: Path) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from harness.config import resolve_run
-from harness.recipe import DESCRIBED_SWEEP_KEYS, applicable_settings, recipe, sweep_settings
+from harness.recipe import (DESCRIBED_SWEEP_KEYS, LATER_KEYS, applicable_settings, read_recipe, recipe,
+                            recipe_text, sweep_settings)
 from tests.conftest import tiny_experiment
 
 
@@ -22,3 +25,12 @@ def test_the_sweep_settings_are_what_decides_the_queue_and_nothing_else() -> Non
     assert settings["space"] == {"n_critic": {"low": None, "high": None, "log": False, "step": None,
                                               "choices": [1, 5]}}
     assert "workers" not in settings and "storage" not in settings  # how it ran, not what
+
+
+def test_a_stored_recipe_reads_back_with_the_keys_added_since_at_the_value_it_ran_with() -> None:
+    run = resolve_run(tiny_experiment(), "wgan_gp")
+    assert read_recipe(recipe_text(run)) == json.loads(json.dumps(recipe(run)))
+    old = {key: value for key, value in recipe(run).items() if key not in LATER_KEYS}
+    assert read_recipe(json.dumps(old)) == read_recipe(recipe_text(run))  # an old store reads as what ran
+    rmsprop = resolve_run(tiny_experiment(train={"optimizer": "rmsprop"}), "wgan_gp")
+    assert read_recipe(recipe_text(rmsprop))["train.optimizer"] == "rmsprop"  # a stored value wins

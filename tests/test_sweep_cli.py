@@ -435,10 +435,15 @@ def test_the_paper_scale_config_runs_on_the_cpu_at_a_tiny_scale(tmp_path: Path) 
         tmp_path, config, "--set", f"data.root={tmp_path / 'sets' / 'cifar-photos'}", "model.ngf=8", "model.ndf=8",
         "train.steps=4", "train.batch_size=8", "train.log_every=2", "train.eval_every=2", "train.sample_every=4",
         "train.device=cpu", "train.n_critic=1", "eval.num_samples=20", "eval.metrics=[swd]", "sweep.objective=swd",
-        "sweep.trials_per_variant=1", "sweep.seeds=0", "sweep.space={}", "variants=[wgan_gp_sched, sngan]",
+        "sweep.trials_per_variant=1", "sweep.seeds=0", "sweep.space={}",
+        "variants=[wgan_gp_sched, sngan, {preset: wgan_clip, train: {optimizer: rmsprop, lr: 5.0e-5}}]",
         "sweep.report=false")
     assert done.returncode == 0, done.stderr[-3000:]
     runs = [r for r in mlflow_runs(tmp_path, "cifar10-resnet") if r.data.tags.get("harness.role") == "trial"]
-    assert {r.data.tags["harness.variant"] for r in runs} == {"wgan_gp_sched", "sngan"}
+    assert {r.data.tags["harness.variant"] for r in runs} == {"wgan_gp_sched", "sngan", "wgan_clip"}
+    optimizers = {r.data.tags["harness.variant"]: r.data.params["train.optimizer"] for r in runs}
+    assert optimizers == {"wgan_gp_sched": "adam", "sngan": "adam", "wgan_clip": "rmsprop"}
+    assert all(("train.beta1" in r.data.params) == (optimizers[r.data.tags["harness.variant"]] == "adam")
+               for r in runs)  # Adam's betas are logged only where Adam trains
     assert all(r.data.params["model.arch"] == "resnet" and r.data.params["model.ngf"] == "8" for r in runs)
     assert all(int(r.data.params["model.critic_params"]) > 0 and "swd" in r.data.metrics for r in runs)

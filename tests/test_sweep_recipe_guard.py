@@ -91,3 +91,16 @@ def test_the_guard_covers_a_plugins_knobs_where_they_apply(tmp_path: Path, monke
                                                      train={"ls_target": 2.0}), url)
         finally:
             sys.modules.pop("my_recipes", None)
+
+
+def test_a_recipe_stored_before_the_optimizer_axis_resumes_as_adam_and_refuses_rmsprop() -> None:
+    """Stores written before `train.optimizer` existed hold no such key; every one of their runs used Adam."""
+    old = recipe(resolve_run(tiny_experiment(variants=VARIANTS), "wgan_gp"))
+    del old["train.optimizer"]
+    stored = json.dumps(old, sort_keys=True)
+    assert recipe_mismatch(tiny_experiment(variants=VARIANTS), "wgan_gp", stored, "x") is None
+    rmsprop = tiny_experiment(variants=VARIANTS, train={"optimizer": "rmsprop"})
+    error = recipe_mismatch(rmsprop, "wgan_gp", stored, "x")
+    assert error is not None and error.path == "train.optimizer"  # the cause is named, not its consequences
+    assert str(error).startswith("train.optimizer: 'rmsprop' differs from 'adam'")
+    assert "(and 3 more key(s))" in str(error)  # Adam's betas no longer apply, RMSProp's alpha does

@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from harness.config import ExperimentConfig, resolve_run
 from harness.errors import UserError, first_line
 from harness.metrics import METRICS
+from harness.recipe import read_recipe
 from harness import store_keys as keys
 from harness.store_keys import CONFIRM, SEARCH
 from harness.urls import redact, sqlalchemy_url, sqlite_path
@@ -109,7 +110,9 @@ def stored_records(exp: ExperimentConfig, storage_url: str) -> tuple[dict[str, S
     for spec in exp.variants:
         attrs = studies.get(keys.study_names(exp.name, spec.name)[0])
         if attrs is not None:
-            records[spec.name] = StoredRecord(json_attr(attrs, keys.RECIPE), json_attr(attrs, keys.SWEEP_SETTINGS))
+            recipe = attrs.get(keys.RECIPE)
+            records[spec.name] = StoredRecord(None if recipe is None else read_recipe(recipe),
+                                              json_attr(attrs, keys.SWEEP_SETTINGS))
     return records, stored_variants
 
 

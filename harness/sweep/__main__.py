@@ -45,7 +45,7 @@ def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int)
     lines = [f"plan for {exp.name!r}: data {first.data.name}, objective {objective.name} ({objective.direction}), "
              f"sampler {sampler_text(exp, search_budget(exp))}, pruner {exp.sweep.pruner}, {workers} worker(s)",
              f"  storage  {redact(storage)}", f"  tracking {redact(tracking)}",
-             f"  {'variant':<16}{'loss':<13}{'constraint':<16}{'scheduler':<11}{'trials':>7}{'seeds':>7}  knobs"]
+             f"  {'variant':<16}{'loss':<13}{'constraint':<16}{'scheduler':<11}{'optimizer':<10}{'trials':>7}{'seeds':>7}  knobs"]
     total = 0
     for spec in exp.variants:
         run = resolve_run(exp, spec.name)
@@ -54,7 +54,7 @@ def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int)
         knobs = ", ".join(sorted(applicable_space(exp, run))) or "(none: the defaults only)"
         constraint = "+".join(run.train.constraints)
         lines.append(f"  {spec.name:<16}{run.train.loss:<12} {constraint:<15} {run.train.scheduler:<11}"
-                     f"{trials:>7}{exp.sweep.seeds:>7}  {knobs}")
+                     f"{run.train.optimizer:<10}{trials:>7}{exp.sweep.seeds:>7}  {knobs}")
     lines.append(f"  total: {total} search trials + {exp.sweep.seeds * len(exp.variants)} confirmation runs, "
                  f"{first.train.steps} generator steps each")
     return lines

@@ -17,15 +17,18 @@ from typing import Any
 from harness import store_keys as keys
 from harness.config import ExperimentConfig, resolve_run
 from harness.errors import ConfigError
-from harness.recipe import PLUMBING, recipe, recipe_text  # noqa: F401  (the definition lives there; re-exported)
+from harness.recipe import PLUMBING, read_recipe, recipe, recipe_text  # noqa: F401  (the definition lives there; re-exported)
 from harness.schema import RunConfig
 from harness.urls import redact
 
 
 def recipe_mismatch(exp: ExperimentConfig, variant: str, stored: str, where: str) -> ConfigError | None:
     """The error for a variant whose stored recipe differs from the config's, naming the first key."""
-    old, new = json.loads(stored), json.loads(recipe_text(resolve_run(exp, variant)))
-    differing = sorted(key for key in old.keys() | new.keys() if old.get(key, "absent") != new.get(key, "absent"))
+    old, new = read_recipe(stored), json.loads(recipe_text(resolve_run(exp, variant)))
+    # A key both sides hold comes first: it is the cause (train.optimizer), a key one side lacks its
+    # consequence (Adam's betas, which only apply under Adam).
+    differing = sorted((key for key in old.keys() | new.keys() if old.get(key, "absent") != new.get(key, "absent")),
+                       key=lambda key: (key not in old or key not in new, key))
     if not differing:
         return None
     key = differing[0]

@@ -1,12 +1,12 @@
 """A user's own recipes, outside the package: a least-squares loss, a drift penalty, an LR warm-up, an
-architecture and a generator regularizer, each with a knob, and a metric.
+optimizer, an architecture and a generator regularizer, each with a knob, and a metric.
 
 tests/test_plugins.py copies this file into a scratch directory and names it under `plugins:`;
 the README's example is the loss half of it.
 """
 
 from harness.plugins import (GeneratorHook, Knob, register_arch, register_constraint, register_generator_hook,
-                             register_loss, register_metric, register_schedule)
+                             register_loss, register_metric, register_optimizer, register_schedule)
 
 
 @register_loss("least_squares", knobs=(Knob("ls_target", float, 1.0, min=0.1, max=10.0,
@@ -38,6 +38,15 @@ def warmup(optimizer, train, direction):
     from torch.optim.lr_scheduler import LambdaLR
 
     return LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / train.warmup_steps))
+
+
+@register_optimizer("nesterov", knobs=(Knob("momentum", float, 0.9, min=0.0, max=1.0, max_exclusive=True,
+                                             doc="SGD's Nesterov momentum"),))
+def nesterov(parameters, train):
+    """SGD with Nesterov momentum at train.lr (a baseline some GAN papers tune against Adam)."""
+    import torch
+
+    return torch.optim.SGD(parameters, lr=train.lr, momentum=train.momentum, nesterov=True)
 
 
 @register_arch("gated_mlp", kind="points", knobs=(Knob("hidden", int, 32, min=2, max=1024,
