@@ -105,9 +105,8 @@ def optimizer(model: torch.nn.Module, cfg: RunConfig, option: str) -> torch.opti
     """The run's optimizer, as build_state makes it; the fused_adam rows switch Adam's fused kernel on
     (both sides; an RMSProp variant's rows stay unfused)."""
     built = build_optimizer(model.parameters(), cfg.train)
-    if option == "fused_adam" and isinstance(built, torch.optim.Adam):
-        return torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=(cfg.train.beta1, cfg.train.beta2),
-                                fused=True)
+    if option == "fused_adam" and isinstance(built, torch.optim.Adam):  # the same settings, read back from it
+        return torch.optim.Adam(model.parameters(), **{**built.defaults, "fused": True})
     return built
 
 

@@ -14,7 +14,7 @@ import torch
 from harness.config import RunConfig
 from harness.device import rng_state, set_rng_state
 from harness.errors import UserError, first_line
-from harness.recipe import LATER_KEYS
+from harness.recipe import with_later_keys
 from harness.schedules import SCHEDULES
 from harness.strict import flatten, to_plain
 from harness.trainer import TrainResult, TrainState, build_state
@@ -69,7 +69,7 @@ def save_checkpoint(state: TrainState, path: str | Path) -> Path:
 
 def config_differences(saved: dict[str, Any], cfg: RunConfig) -> list[str]:
     """Keys whose change would make the resumed run a different run."""
-    old, new = {**LATER_KEYS, **flatten(saved)}, flatten(to_plain(cfg))  # a key added since: what that run used
+    old, new = with_later_keys(flatten(saved)), flatten(to_plain(cfg))
     free = set(RESUMABLE_CHANGES)
     if SCHEDULES.get(cfg.train.scheduler).spans_run:
         free.discard("train.steps")  # a linear/cosine decay was laid out over the original length

@@ -24,8 +24,8 @@ from harness.strict import field_specs, join, parse_value, unknown_key_message
 from harness.urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url
 
 # Keys that define a variant or the run's plumbing, never a hyperparameter to search.
-NOT_KNOBS = ("loss", "constraint", "optimizer", "device", "log_every", "eval_every", "sample_every", "checkpoint_every",
-             "model.arch")
+NOT_KNOBS = ("loss", "constraint", "optimizer", "device", "log_every", "eval_every", "sample_every",
+             "checkpoint_every", "model.arch")
 # The train.* field each recipe registry's entries are selected by (registry kind -> field).
 AXES = {"loss": "loss", "constraint": "constraint", "scheduler": "scheduler", "optimizer": "optimizer"}
 SECTIONS: dict[str, type] = {TRAIN: TrainConfig, MODEL: ModelConfig}  # the sections sweep.space searches

@@ -55,9 +55,15 @@ def recipe_text(run: RunConfig) -> str:
     return json.dumps(recipe(run), sort_keys=True, default=str)
 
 
-def read_recipe(text: str) -> dict[str, Any]:
-    """A stored recipe, with the keys added since it was written at the value it ran with."""
-    return {**LATER_KEYS, **json.loads(text)}
+def with_later_keys(settings: dict[str, Any]) -> dict[str, Any]:
+    """Flat settings stored by an earlier harness (a recipe, a checkpoint's config), with each key
+    added since at the value that run had."""
+    return {**LATER_KEYS, **settings}
+
+
+def read_recipe(text: str | None) -> dict[str, Any] | None:
+    """A stored recipe (None when none was recorded), with the keys added since it was written."""
+    return None if text is None else with_later_keys(json.loads(text))
 
 
 def sweep_settings(exp: ExperimentConfig) -> dict[str, Any]:

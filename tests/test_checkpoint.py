@@ -249,9 +249,17 @@ def test_schedulers_are_none_without_a_schedule(tmp_path: Path) -> None:
 # --- refusing what cannot be resumed ------------------------------------------------------------------
 
 
+SAVED_RUN = {"steps": 2, "checkpoint_every": 0, "log_every": 2, "eval_every": 2, "sample_every": 2}
+
+
+def saved_like(**changes) -> RunConfig:
+    """The saved checkpoint's run (wgan_gp on the ring), with `changes` to its train section."""
+    return run_cfg("wgan_gp", "mlp-ring8", **{**SAVED_RUN, **changes})
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunConfig]:
-    cfg = run_cfg("wgan_gp", "mlp-ring8", steps=2, checkpoint_every=0, log_every=2, eval_every=2, sample_every=2)
+    cfg = saved_like()
     path = tmp_path_factory.mktemp("ckpt") / "ckpt.pt"
     save_checkpoint(straight(cfg), path)
     return path, cfg
@@ -259,8 +267,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunConfig]:
 
 def test_a_different_config_is_refused_naming_the_keys(saved: tuple[Path, RunConfig]) -> None:
     path, _ = saved
-    other = run_cfg("wgan_gp", "mlp-ring8", steps=2, checkpoint_every=0, log_every=2, eval_every=2, sample_every=2,
-                    lr=3e-4, n_critic=2)
+    other = saved_like(lr=3e-4, n_critic=2)
     with pytest.raises(UserError) as info:
         load_checkpoint(path, other)
     assert str(info.value) == (f"checkpoint {str(path)!r} was written with a different config "
@@ -275,8 +282,7 @@ def test_a_checkpoint_written_before_a_key_existed_resumes_at_that_keys_old_valu
     torch.save(ckpt, tmp_path / "old.pt")
     assert load_checkpoint(tmp_path / "old.pt", cfg).step == 2
     with pytest.raises(UserError, match=r"\(differs in train\.optimizer\); resume with the same config$"):
-        load_checkpoint(tmp_path / "old.pt", run_cfg("wgan_gp", "mlp-ring8", steps=2, checkpoint_every=0, log_every=2,
-                                                     eval_every=2, sample_every=2, optimizer="rmsprop"))
+        load_checkpoint(tmp_path / "old.pt", saved_like(optimizer="rmsprop"))
 
 
 def test_resumable_keys_may_change(saved: tuple[Path, RunConfig]) -> None:

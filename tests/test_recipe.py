@@ -34,3 +34,4 @@ def test_a_stored_recipe_reads_back_with_the_keys_added_since_at_the_value_it_ra
     assert read_recipe(json.dumps(old)) == read_recipe(recipe_text(run))  # an old store reads as what ran
     rmsprop = resolve_run(tiny_experiment(train={"optimizer": "rmsprop"}), "wgan_gp")
     assert read_recipe(recipe_text(rmsprop))["train.optimizer"] == "rmsprop"  # a stored value wins
+    assert read_recipe(None) is None  # a study that recorded no recipe

@@ -110,8 +110,7 @@ def stored_records(exp: ExperimentConfig, storage_url: str) -> tuple[dict[str, S
     for spec in exp.variants:
         attrs = studies.get(keys.study_names(exp.name, spec.name)[0])
         if attrs is not None:
-            recipe = attrs.get(keys.RECIPE)
-            records[spec.name] = StoredRecord(None if recipe is None else read_recipe(recipe),
+            records[spec.name] = StoredRecord(read_recipe(attrs.get(keys.RECIPE)),
                                               json_attr(attrs, keys.SWEEP_SETTINGS))
     return records, stored_variants
 

@@ -45,7 +45,8 @@ def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int)
     lines = [f"plan for {exp.name!r}: data {first.data.name}, objective {objective.name} ({objective.direction}), "
              f"sampler {sampler_text(exp, search_budget(exp))}, pruner {exp.sweep.pruner}, {workers} worker(s)",
              f"  storage  {redact(storage)}", f"  tracking {redact(tracking)}",
-             f"  {'variant':<16}{'loss':<13}{'constraint':<16}{'scheduler':<11}{'optimizer':<10}{'trials':>7}{'seeds':>7}  knobs"]
+             f"  {'variant':<16}{'loss':<13}{'constraint':<16}{'scheduler':<11}{'optimizer':<10}"
+             f"{'trials':>7}{'seeds':>7}  knobs"]
     total = 0
     for spec in exp.variants:
         run = resolve_run(exp, spec.name)

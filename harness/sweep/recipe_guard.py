@@ -17,14 +17,15 @@ from typing import Any
 from harness import store_keys as keys
 from harness.config import ExperimentConfig, resolve_run
 from harness.errors import ConfigError
-from harness.recipe import PLUMBING, read_recipe, recipe, recipe_text  # noqa: F401  (the definition lives there; re-exported)
+from harness.recipe import (PLUMBING, recipe, recipe_text,  # noqa: F401  (the definition lives there; re-exported)
+                            with_later_keys)
 from harness.schema import RunConfig
 from harness.urls import redact
 
 
 def recipe_mismatch(exp: ExperimentConfig, variant: str, stored: str, where: str) -> ConfigError | None:
     """The error for a variant whose stored recipe differs from the config's, naming the first key."""
-    old, new = read_recipe(stored), json.loads(recipe_text(resolve_run(exp, variant)))
+    old, new = with_later_keys(json.loads(stored)), json.loads(recipe_text(resolve_run(exp, variant)))
     # A key both sides hold comes first: it is the cause (train.optimizer), a key one side lacks its
     # consequence (Adam's betas, which only apply under Adam).
     differing = sorted((key for key in old.keys() | new.keys() if old.get(key, "absent") != new.get(key, "absent")),
