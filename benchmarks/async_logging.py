@@ -25,9 +25,9 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks`, `harness` a
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import timing
-from harness import tracking
-from harness.errors import cli_entry
-from harness.tracking import RunLogger, ensure_experiment, ensure_parent_run
+from harness.tracking import write as tracking
+from harness.core.errors import cli_entry
+from harness.tracking.write import RunLogger, ensure_experiment, ensure_parent_run
 from tests.services import mlflow_server  # the same real server the tests start
 
 QUICK = {"windows": 4, "repeats": 2, "log_every": 25}

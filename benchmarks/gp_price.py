@@ -1,6 +1,6 @@
 """The price of the gradient penalty: ms per critic step of wgan_gp vs wgan_clip on the same model.
 
-Both the harness's own critic step (`harness.trainer.critic_step`, which also keeps the step's
+Both the harness's own critic step (`harness.train.trainer.critic_step`, which also keeps the step's
 scores on the device for logging) and the bare hand-written critic step of benchmarks/loops.py are timed,
 for the toy MLP and the DCGAN; the four contenders of a model run interleaved.
 
@@ -22,8 +22,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `harness
 from benchmarks import timing
 from benchmarks.harness_runs import MODEL_CONFIGS, MODEL_LABELS, run_config
 from benchmarks.loops import bare_critic_step, build_bare, harness_data_batches
-from harness.errors import cli_entry
-from harness.trainer import Recipe, build_state, critic_step
+from harness.core.errors import cli_entry
+from harness.train.trainer import Recipe, build_state, critic_step
 
 QUICK = {"steps": 5, "repeats": 3, "threads": 1}  # a smoke run; one thread stays steady on shared cores
 HEADERS = ["model", "path", "batch", "wgan_clip ms/critic step", "wgan_gp ms/critic step", "gp/clip"]
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     device = timing.pick_device(args.device)
     print("# The price of the gradient penalty: critic step of wgan_gp vs wgan_clip")
     print("\n".join(timing.environment_lines(device, threads)))
-    print("harness = harness.trainer.critic_step (batch, fake, loss, penalty or clipping, Adam step, scores")
+    print("harness = harness.train.trainer.critic_step (batch, fake, loss, penalty or clipping, Adam step, scores")
     print("  kept for logging; no Lipschitz diagnostic); bare = benchmarks/loops.py bare_critic_step (the same work,")
     print("  nothing kept). Same model and data per row; only the Lipschitz constraint differs between the columns.")
     print(f"timing: one untimed block each, then {args.repeats} blocks of {args.steps} critic steps per contender,")

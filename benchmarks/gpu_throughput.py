@@ -1,6 +1,6 @@
 """GPU throughput: the harness's step on images resident on the GPU vs the PyTorch tutorial's loop.
 
-Harness: `harness.trainer.train` with the sweep's MLflow callback on synthetic images of `--shape`
+Harness: `harness.train.trainer.train` with the sweep's MLflow callback on synthetic images of `--shape`
 (MNIST's 1x28x28 by default; 3,32,32 with `--config experiments/cifar10.yaml` for the ResNet at
 CIFAR-10's size) held on the GPU (random values in [-1, 1]; nothing is downloaded). Tutorial: the same model, loss
 and optimizer fed the way the PyTorch DCGAN tutorial feeds it (a DataLoader over CPU tensors with
@@ -31,15 +31,15 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `harness
 from benchmarks import timing
 from benchmarks.harness_runs import Tracking, benchmark_config, block_sizes, open_tracking, run_config, run_interleaved
 from benchmarks.loops import build_bare, loader_batches, run_steps
-from harness.config import DEFAULT_VARIANTS, RunConfig
+from harness.config.resolve import DEFAULT_VARIANTS, RunConfig
 from harness.data.images import ImageTensorDataset
-from harness.device import seed_everything
-from harness.errors import cli_entry
+from harness.train.device import seed_everything
+from harness.core.errors import cli_entry
 from harness.metrics import METRICS
 from harness.models import build_models
-from harness.optimizers import build_optimizer
-from harness.schedules import SCHEDULES
-from harness.trainer import TrainState
+from harness.recipes.optimizers import build_optimizer
+from harness.recipes.schedules import SCHEDULES
+from harness.train.trainer import TrainState
 
 OPTIONS = ("tf32", "fused_adam", "channels_last")
 QUICK = {"batch_sizes": "64", "variants": "wgan_gp", "steps": 10, "warmup": 10, "repeats": 2, "images": 4096,
@@ -86,7 +86,7 @@ def synthetic_images(count: int, shape: tuple[int, int, int] = (1, 28, 28), seed
 
 
 def synthetic_state(cfg: RunConfig, images: torch.Tensor, option: str) -> TrainState:
-    """What harness.trainer.build_state builds, on the given device-resident images instead of a
+    """What harness.train.trainer.build_state builds, on the given device-resident images instead of a
     named dataset (whose loader would download MNIST)."""
     device = images.device
     seed_everything(cfg.seed)
@@ -154,7 +154,7 @@ def header(args: argparse.Namespace, device: torch.device, threads: int) -> list
         *timing.environment_lines(device, threads),
         f"torch defaults: matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}, "
         f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}; config {args.config} {' '.join(args.overrides)}",
-        f"data: {args.images} synthetic {args.shape} images in [-1, 1]. harness = harness.trainer.train with the MLflow",
+        f"data: {args.images} synthetic {args.shape} images in [-1, 1]. harness = harness.train.trainer.train with the MLflow",
         "  RunLogger, images resident on the device (evaluation and samples excluded, as in step_overhead.py).",
         f"tutorial = DataLoader(TensorDataset(cpu images), shuffle=True, num_workers={args.loader_workers}),",
         "  .to(device) per batch, .item() of every loss; same models, losses, penalty, clipping, schedule, Adam.",
@@ -177,7 +177,7 @@ def batch_sizes(text: str) -> list[int]:
 
 def config_variants(config: str) -> list[str]:
     """The variant names the benchmark's config defines (a variant is measured as the sweep would train it)."""
-    from harness.config import load_experiment
+    from harness.config.resolve import load_experiment
 
     path = Path(config) if Path(config).is_absolute() else timing.REPO / config
     return [spec.name for spec in load_experiment(path).variants]

@@ -1,4 +1,4 @@
-"""Running the real harness — `harness.trainer.train` with the sweep's MLflow callback — against
+"""Running the real harness — `harness.train.trainer.train` with the sweep's MLflow callback — against
 another training loop, block by block inside one `train` call.
 
 `BlockTimer` is a TrainCallback: at every block boundary (an `on_log`, i.e. right after the
@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 from benchmarks import timing
-from harness.config import RunConfig, config_hash, load_experiment, resolve_run
-from harness.device import resolve_device
-from harness.strict import flatten, to_plain
-from harness.tracking import RunLogger, ensure_experiment, ensure_parent_run
-from harness.trainer import TrainCallback, TrainState, train
+from harness.config.resolve import RunConfig, config_hash, load_experiment, resolve_run
+from harness.train.device import resolve_device
+from harness.core.strict import flatten, to_plain
+from harness.tracking.write import RunLogger, ensure_experiment, ensure_parent_run
+from harness.train.trainer import TrainCallback, TrainState, train
 
 # The two models of issue 7: the toy MLP on the 8-Gaussian ring, the DCGAN on 8x8 digits.
 MODEL_CONFIGS = {"mlp": "experiments/toy.yaml", "dcgan": "experiments/ablation.yaml"}

@@ -2,7 +2,7 @@
 
 `BareGAN` is what a user writes from a tutorial: plain Adam, the loss inlined, no logging, no
 callbacks, no registries. It shares only the model builder with the harness (so G and D are
-identical) and the public `harness.losses.gradient_penalty`. Two flavours:
+identical) and the public `harness.recipes.losses.gradient_penalty`. Two flavours:
 
 - *bare*: batches come from the same data already on the device; nothing is read back to the host.
 - *tutorial* (the PyTorch DCGAN tutorial's habits): a DataLoader over CPU tensors with shuffle,
@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness.config import RunConfig
-from harness.losses import gradient_penalty
+from harness.config.resolve import RunConfig
+from harness.recipes.losses import gradient_penalty
 from harness.models import build_models
 
 

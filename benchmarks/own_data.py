@@ -142,7 +142,7 @@ def measure(out: Path, cache_dir: Path) -> list[str]:
     """The default evaluation classifier's accuracy on each labelled set, trained fresh into `cache_dir`."""
     import torch
 
-    from harness.config import parse_experiment, resolve_run
+    from harness.config.resolve import parse_experiment, resolve_run
     from harness.data import dataset_entry, load_dataset
     from harness.metrics.classifier import ClassifierSpec, load_or_train
 

@@ -1,6 +1,6 @@
 """Step overhead: the harness's training step (tracking on, buffered) vs a bare hand-written loop.
 
-For every variant and model: median ms per generator step of `harness.trainer.train` with the
+For every variant and model: median ms per generator step of `harness.train.trainer.train` with the
 sweep's MLflow callback, and of the bare loop in benchmarks/loops.py on identical models, data,
 losses and optimizer settings; and their ratio (target <= 1.05 on CPU and on GPU).
 
@@ -26,11 +26,11 @@ from benchmarks import timing
 from benchmarks.harness_runs import (MODEL_CONFIGS, MODEL_LABELS, Tracking, benchmark_config, block_sizes,
                                      open_tracking, run_config, run_interleaved)
 from benchmarks.loops import build_bare, harness_data_batches, run_steps
-from harness.config import DEFAULT_VARIANTS, RunConfig
-from harness.device import seed_everything
-from harness.errors import cli_entry
-from harness.stats import StepStats
-from harness.trainer import Recipe, TrainState, build_state, training_step
+from harness.config.resolve import DEFAULT_VARIANTS, RunConfig
+from harness.train.device import seed_everything
+from harness.core.errors import cli_entry
+from harness.train.step_stats import StepStats
+from harness.train.trainer import Recipe, TrainState, build_state, training_step
 
 # A smoke run only: 5-step logging windows (more flushes than the real configs), 5-step blocks, batch 64
 # for both models, and one thread, which stays steady when other jobs share the cores (two then stall).
@@ -65,7 +65,7 @@ def header(args: argparse.Namespace, device_lines: list[str]) -> list[str]:
     return [
         "# Step overhead: harness training step vs a bare hand-written loop",
         *device_lines,
-        "harness = harness.trainer.train(cfg, [RunLogger, timer]): the training steps, the per-step scalars kept",
+        "harness = harness.train.trainer.train(cfg, [RunLogger, timer]): the training steps, the per-step scalars kept",
         "  on the device, the per-window flush (one host sync per train.log_every steps) and divergence check, the",
         "  Lipschitz diagnostic at window ends, and the sweep's MLflow RunLogger.on_log (buffered; SQLite store in",
         "  a temporary folder). Excluded: start-up (data, models, MLflow run), evaluation and sample pictures",

@@ -11,8 +11,8 @@ import sys
 from typing import Any
 
 from harness import __version__
-from harness.cli_args import OneLineParser, parse
-from harness.errors import cli_entry
+from harness.config.cli_args import OneLineParser, parse
+from harness.core.errors import cli_entry
 
 EXIT_CODES = """exit codes:
   0    sweep settled; every variant has a complete confirmation run
@@ -27,7 +27,7 @@ def subcommands() -> dict[str, tuple[Any, str]]:
     from harness.fetch_weights import build_parser as fetch_weights_parser
     from harness.report.__main__ import build_parser as report_parser
     from harness.sweep.__main__ import build_parser as sweep_parser
-    from harness.train import build_parser as train_parser
+    from harness.train.__main__ import build_parser as train_parser
 
     return {"sweep": (sweep_parser, "run, or resume, an ablation sweep"),
             "report": (report_parser, "write the report from stored results"),

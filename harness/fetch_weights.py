@@ -11,8 +11,8 @@ import argparse
 import sys
 from typing import Any
 
-from harness.cli_args import OneLineParser
-from harness.errors import UserError, cli_entry, first_line
+from harness.config.cli_args import OneLineParser
+from harness.core.errors import UserError, cli_entry, first_line
 
 
 def build_parser(prog: str = "python -m harness.fetch_weights", parser: Any = None) -> argparse.ArgumentParser:

@@ -25,15 +25,15 @@ kind of entry goes.
   architecture, a `model.<name>` key).
 """
 
-from harness.constraints import register_constraint
+from harness.recipes.constraints import register_constraint
 from harness.data import register_dataset
-from harness.generator_hooks import GeneratorHook, register_generator_hook
-from harness.knobs import Knob
-from harness.losses import register_loss
+from harness.recipes.generator_hooks import GeneratorHook, register_generator_hook
+from harness.core.knobs import Knob
+from harness.recipes.losses import register_loss
 from harness.metrics import register_metric
 from harness.models import register_arch
-from harness.optimizers import register_optimizer
-from harness.schedules import register_schedule
+from harness.recipes.optimizers import register_optimizer
+from harness.recipes.schedules import register_schedule
 
 __all__ = ["GeneratorHook", "Knob", "register_arch", "register_constraint", "register_dataset",
            "register_generator_hook", "register_loss", "register_metric", "register_optimizer",

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.schema import DataConfig, EvalConfig, ModelConfig, SweepConfig, TrackingConfig, TrainConfig
-from harness.strict import field_specs
+from harness.core.schema import DataConfig, EvalConfig, ModelConfig, SweepConfig, TrackingConfig, TrainConfig
+from harness.core.strict import field_specs
 from tests.bad_input_support import Row
 from tests.image_folders import write_class_folders, write_flat_folder, write_png_bomb
 

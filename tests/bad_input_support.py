@@ -217,7 +217,7 @@ def entry_point(command: str) -> Callable[[list[str]], Any]:
     elif command == "gan-ablate":
         from harness.cli import main
     elif command == "train":
-        from harness.train import main
+        from harness.train.__main__ import main
     else:
         from harness.report.__main__ import main
     return main
@@ -230,7 +230,7 @@ def command_line(row: Row, services: Services, folder: Path, config: Path) -> li
 
 def run_in_process(row: Row, argv: list[str], folder: Path, capfd: pytest.CaptureFixture) -> tuple[int, str]:
     """The command's exit code and its stderr, as a real process would have them."""
-    from harness.plugin_loader import forget_new_entries, registered_names
+    from harness.config.plugin_loader import forget_new_entries, registered_names
 
     capfd.readouterr()
     registered = registered_names()

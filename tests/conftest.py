@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import torch
 
-from harness.config import DEFAULT_VARIANTS, ExperimentConfig, RunConfig, parse_experiment, resolve_run
+from harness.config.resolve import DEFAULT_VARIANTS, ExperimentConfig, RunConfig, parse_experiment, resolve_run
 from harness.data import DATASETS
-from harness.knob_space import AXES
+from harness.config.knob_space import AXES
 from harness.models import ARCHS
-from harness.presets import PRESETS
-from harness.registry import CATALOG
+from harness.recipes.presets import PRESETS
+from harness.core.registry import CATALOG
 
 VARIANTS = tuple(PRESETS.names())  # every preset, derived: a new one is trained by the parametrized tests
 BASE_PRESET = "wgan_gp"  # the recipe whose other axes stay fixed while one axis runs through its entries
@@ -85,7 +85,7 @@ def tiny_run(variant: str = "wgan_gp", case: str = "mlp-ring8", **sections: Any)
 @contextlib.contextmanager
 def registries_restored() -> Iterator[None]:
     """Whatever a plugin registers inside the block (any registry, its knobs too) is unregistered after it."""
-    from harness.plugin_loader import forget_new_entries, registered_names
+    from harness.config.plugin_loader import forget_new_entries, registered_names
 
     before = registered_names()
     try:

@@ -27,10 +27,10 @@ import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from harness import store_keys as keys
-from harness.config import ExperimentConfig, parse_experiment, resolve_run
-from harness.recipe import recipe_text, sweep_settings_text
-from harness.store_keys import study_names
+from harness.stores import keys
+from harness.config.resolve import ExperimentConfig, parse_experiment, resolve_run
+from harness.config.recipe import recipe_text, sweep_settings_text
+from harness.stores.keys import study_names
 
 T0 = datetime(2025, 1, 2, 3, 0, 0)
 GENERATED_AT = datetime(2025, 1, 3, 12, 0, tzinfo=timezone.utc)

@@ -17,7 +17,7 @@ import pytest
 import benchmarks.loops as loops
 from benchmarks.harness_runs import MODEL_CONFIGS, run_config
 from benchmarks.step_overhead import retraces_harness
-from harness.config import DEFAULT_VARIANTS
+from harness.config.resolve import DEFAULT_VARIANTS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,7 +96,7 @@ def test_gpu_throughput_runs_the_resnet_on_cifar_shaped_images() -> None:
 def test_photo_patches_writes_real_photographs_the_loaders_read(tmp_path: Path) -> None:
     import torch
 
-    from harness.config import parse_experiment, resolve_run
+    from harness.config.resolve import parse_experiment, resolve_run
     from harness.data import load_dataset
 
     lines = run_script("photo_patches.py", str(tmp_path), "--small")
@@ -134,7 +134,7 @@ def test_own_data_writes_sets_that_the_harness_loaders_read(tmp_path: Path) -> N
     """The sets docs/metrics.md measures the yardstick on: each loads through its dataset entry."""
     import torch
 
-    from harness.config import parse_experiment, resolve_run
+    from harness.config.resolve import parse_experiment, resolve_run
     from harness.data import load_dataset
 
     lines = run_script("own_data.py", str(tmp_path), "--write-only", "--small")

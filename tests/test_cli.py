@@ -14,7 +14,7 @@ from harness import __version__
 from harness.cli import main
 from harness.data import DATASETS
 from harness.metrics import METRICS
-from harness.presets import PRESETS
+from harness.recipes.presets import PRESETS
 
 REPO = Path(__file__).resolve().parent.parent
 TOY = str(REPO / "experiments" / "toy.yaml")

@@ -20,7 +20,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from harness.urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url
+from harness.stores.urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -158,7 +158,7 @@ def test_the_worker_command_is_the_sweep_cli_with_urls_the_harness_accepts() -> 
 
 
 def test_the_default_experiment_is_a_valid_config() -> None:
-    from harness.config import load_experiment
+    from harness.config.resolve import load_experiment
 
     command = compose()["services"]["worker"]["command"]
     assert load_experiment(REPO / command[3]).variants

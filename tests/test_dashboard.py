@@ -14,7 +14,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from harness.store_keys import study_names
+from harness.stores.keys import study_names
 from harness.sweep.setup import describe_studies
 from harness.sweep.studies import make_storage, open_studies
 from tests.conftest import tiny_experiment

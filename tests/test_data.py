@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from benchmarks import own_data
-from harness.config import DataConfig
+from harness.config.resolve import DataConfig
 from harness.data import DATASETS, Dataset, load_dataset
 from harness.data.images import ImageTensorDataset
-from harness.errors import UserError
+from harness.core.errors import UserError
 
 CPU = torch.device("cpu")
 RING_RADIUS = 2 / 1.414

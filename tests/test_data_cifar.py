@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.config import DataConfig, parse_experiment, resolve_run
+from harness.config.resolve import DataConfig, parse_experiment, resolve_run
 from harness.data import load_dataset
-from harness.errors import ConfigError, UserError
+from harness.core.errors import ConfigError, UserError
 from tests.conftest import TINY, deep_merge
 from tests.image_folders import write_cifar10
 

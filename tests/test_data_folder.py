@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from harness.config import DataConfig, parse_experiment, resolve_run
+from harness.config.resolve import DataConfig, parse_experiment, resolve_run
 from harness.data import dataset_entry, load_dataset
 from harness.data import folder as folder_module
 from harness.data.base import stratified_holdout
 from harness.data.images import to_device
-from harness.errors import ConfigError, UserError
+from harness.core.errors import ConfigError, UserError
 from tests.conftest import TINY, deep_merge
 from tests.image_folders import digit_pixels, write_class_folders, write_flat_folder, write_png_bomb
 

@@ -1,4 +1,5 @@
-"""Layering: the import graph of harness/ has no cycle, and the config schema does not import torch."""
+"""Layering: the import graph of harness/ has no cycle, no package imports one beside or above it, and
+the config schema does not import torch."""
 
 from __future__ import annotations
 
@@ -10,6 +11,22 @@ from pathlib import Path
 import harness
 
 ROOT = Path(harness.__file__).parent
+
+
+# The packages (and the top-level modules) from the bottom up; docs/extending.md, "The code's layout",
+# shows the same rows. A module may import its own package and the packages of lower rows only.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("core",),
+    ("recipes", "models", "data", "stores"),
+    ("metrics",),
+    ("config",),
+    ("train",),
+    ("tracking",),
+    ("report",),
+    ("sweep",),
+    ("plugins", "fetch_weights"),
+    ("cli",),
+)
 
 
 def module_name(path: Path) -> str:
@@ -74,12 +91,12 @@ def test_the_cycle_finder_finds_a_planted_cycle() -> None:
 
 def test_the_import_graph_of_harness_has_no_cycle() -> None:
     graph = import_graph()
-    assert "harness.config" in graph["harness.sweep.studies"]  # the graph sees real imports
+    assert "harness.config.resolve" in graph["harness.sweep.studies"]  # the graph sees real imports
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
 def test_importing_the_config_schema_does_not_import_torch() -> None:
-    code = "import sys, harness.schema; print('torch' in sys.modules, 'optuna' in sys.modules)"
+    code = "import sys, harness.core.schema; print('torch' in sys.modules, 'optuna' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
@@ -92,3 +109,49 @@ def test_only_the_command_line_imports_the_sweep() -> None:
     offenders = {module: sorted(dep for dep in deps if dep.startswith("harness.sweep"))
                  for module, deps in graph.items() if not module.startswith("harness.sweep") and module != "harness.cli"}
     assert {module: deps for module, deps in offenders.items() if deps} == {}
+
+
+def unit(module: str) -> str:
+    """The layer unit a module belongs to: its package under harness/, or itself at the top."""
+    return module.split(".")[1] if module.count(".") else module
+
+
+def arrows_against_layers(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...]) -> list[str]:
+    """Every import from one unit into another on the same or a higher row, as 'a -> b'."""
+    row = {name: index for index, names in enumerate(layers) for name in names}
+    bad = []
+    for module, deps in sorted(graph.items()):
+        for dep in sorted(deps):
+            if dep == "harness" or unit(dep) == unit(module):
+                continue
+            if row[unit(dep)] >= row[unit(module)]:
+                bad.append(f"{module} -> {dep}")
+    return bad
+
+
+def test_the_layer_check_finds_an_arrow_up_and_one_sideways() -> None:
+    layers = (("low",), ("mid", "side"), ("top",))
+    graph = {"harness.low.a": set(), "harness.mid.b": {"harness.low.a"}, "harness.side.c": set(),
+             "harness.top": {"harness.mid.b", "harness.low.a"}}
+    assert arrows_against_layers(graph, layers) == []
+    graph["harness.low.a"] = {"harness.mid.b"}
+    graph["harness.side.c"] = {"harness.mid.b"}
+    assert arrows_against_layers(graph, layers) == ["harness.low.a -> harness.mid.b", "harness.side.c -> harness.mid.b"]
+
+
+def test_every_package_has_a_row_and_the_top_holds_only_packages_and_the_entry_points() -> None:
+    placed = {name for names in LAYERS for name in names}
+    units = {unit(module) for module in import_graph() if module != "harness"}
+    assert units == placed, f"not placed in LAYERS: {sorted(units - placed)}; gone: {sorted(placed - units)}"
+    loose = sorted(p.stem for p in ROOT.glob("*.py") if p.stem != "__init__")
+    assert loose == ["cli", "fetch_weights", "plugins"]
+
+
+def test_no_package_imports_one_beside_or_above_it() -> None:
+    assert arrows_against_layers(import_graph(), LAYERS) == []
+
+
+def test_every_package_says_what_it_holds_and_what_it_may_import() -> None:
+    for init in sorted(ROOT.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        assert len(doc.split()) >= 20 and "import" in doc, f"{init.relative_to(ROOT.parent)}: {doc[:60]!r}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.config import parse_experiment, resolve_run
+from harness.config.resolve import parse_experiment, resolve_run
 from harness.data import dataset_entry
 from harness.metrics import DEFAULT_OBJECTIVES, METRICS, EvalContext, default_objective, metrics_for, register_metric
 

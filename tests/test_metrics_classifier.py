@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.config import parse_experiment, resolve_run
+from harness.config.resolve import parse_experiment, resolve_run
 from harness.data import load_dataset
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.metrics import classifier
 from harness.metrics.classifier import (
     ClassifierSpec,

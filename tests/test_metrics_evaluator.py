@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from harness.config import RunConfig, parse_experiment, resolve_run
+from harness.config.resolve import RunConfig, parse_experiment, resolve_run
 from harness.data import load_dataset
 from harness.metrics import Evaluator, images
 

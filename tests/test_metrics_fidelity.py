@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.metrics import METRICS, Evaluator, EvalContext
 from harness.metrics import fidelity, inception
 from harness.metrics.inception import to_uint8

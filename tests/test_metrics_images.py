@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.config import RunConfig, parse_experiment, resolve_run
+from harness.config.resolve import RunConfig, parse_experiment, resolve_run
 from harness.data import load_dataset
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.metrics.base import METRICS, EvalContext
 from harness.metrics.images import prepare_classifier, reference_indices
 

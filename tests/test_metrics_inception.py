@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from harness.data import DATASETS
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.metrics import inception, metrics_for
 from harness.metrics.inception import to_uint8
 from tests.inception_support import image_set, write_random_inception

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from harness.config import RunConfig, parse_experiment, resolve_run
+from harness.config.resolve import RunConfig, parse_experiment, resolve_run
 from harness.data import load_dataset
 from harness.metrics.base import METRICS, EvalContext
 from harness.metrics.toys import HQ_STDS, W1_MAX_POINTS, assign_modes, mode_histogram, seeded_sample

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from harness.errors import ConfigError
-from harness.knobs import KNOBS, Knob
+from harness.core.errors import ConfigError
+from harness.core.knobs import KNOBS, Knob
 from harness.models import ARCHS, Critic, build_models, generate, parameter_count, register_arch
-from harness.schema import ModelConfig
+from harness.core.schema import ModelConfig
 from tests.conftest import ARCH_CASES, ARCHITECTURES, VARIANTS, tiny_run
 
 
@@ -57,7 +57,7 @@ def test_batch_norm_critic_mixes_samples_which_is_why_gp_refuses_it() -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("case", list(ARCH_CASES))
 def test_resolved_critics_have_no_batch_norm_under_a_per_sample_penalty(variant: str, case: str) -> None:
-    from harness.constraints import combined
+    from harness.recipes.constraints import combined
 
     run = tiny_run(variant, case)
     _, D = build_models(shape_of(case), run.model)
@@ -70,7 +70,7 @@ def test_spectral_norm_wraps_every_critic_layer(case: str) -> None:
     """Under `spectral_norm` every Linear and Conv of the critic is normalized, shortcuts and heads included."""
     from torch.nn.utils import parametrize
 
-    from harness.trainer import build_state
+    from harness.train.trainer import build_state
 
     state = build_state(tiny_run("sngan", case))
     weighted = layers_of(state.D, (nn.Linear, nn.Conv2d))

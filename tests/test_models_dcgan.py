@@ -8,7 +8,7 @@ from torch import nn
 
 from harness.models import build_models
 from harness.models.blocks import size_plan
-from harness.schema import ModelConfig
+from harness.core.schema import ModelConfig
 from tests.conftest import tiny_run
 
 
@@ -48,7 +48,7 @@ def test_dcgan_critic_returns_raw_scores_of_shape_n(size: int, norm: str) -> Non
 @pytest.mark.parametrize("size", [8, 16, 28, 32, 64])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan_takes_a_training_step_at_every_size_and_channel_count(tmp_path, size: int, channels: int) -> None:
-    from harness.trainer import build_state, train
+    from harness.train.trainer import build_state, train
     from tests.image_folders import write_flat_folder
 
     root = write_flat_folder(tmp_path, count=6, side=size, mode="RGB")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from harness.models import build_models
-from harness.schema import ModelConfig
+from harness.core.schema import ModelConfig
 
 
 def cfg(norm: str = "none", **knobs: int) -> ModelConfig:

@@ -8,7 +8,7 @@ from torch import nn
 
 from harness.models import build_models, parameter_count
 from harness.models.blocks import DownBlock, FirstDownBlock, UpBlock
-from harness.schema import ModelConfig
+from harness.core.schema import ModelConfig
 
 # mimicry's sngan_32 (ResNetGenerator32 / ResNetDiscriminator32) at its published widths, the numbers.
 REFERENCE_G, REFERENCE_D = 4_276_739, 1_053_825

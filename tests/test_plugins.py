@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.knobs import KNOBS
+from harness.core.errors import ConfigError
+from harness.core.knobs import KNOBS
 from harness.metrics import METRICS
 from tests.conftest import registries_restored, tiny_experiment
 from tests.sweep_support import TINY_SWEEP, mlflow_runs, studies
@@ -43,9 +43,9 @@ def test_plugin_entries_and_knobs_validate_like_built_ins(user_dir: Path) -> Non
 
 
 def test_a_plugin_schedule_validates_its_knob_and_drives_the_learning_rate(user_dir: Path) -> None:
-    from harness.config import resolve_run
-    from harness.trainer import train
-    from tests.test_trainer import Recorder
+    from harness.config.resolve import resolve_run
+    from harness.train.trainer import train
+    from tests.test_train_trainer import Recorder
 
     variant = {"preset": "wgan_gp", "name": "warm", "train": {"scheduler": "warmup"}}
     with pytest.raises(ConfigError, match=r"^train.warmup_steps: 0 is out of range; allowed: >= 1"):
@@ -65,9 +65,9 @@ def test_a_plugin_schedule_validates_its_knob_and_drives_the_learning_rate(user_
 def test_a_plugin_optimizer_trains_both_networks_and_its_knob_applies_where_it_is_selected(user_dir: Path) -> None:
     import torch
 
-    from harness.config import resolve_run
-    from harness.knob_space import knob_applies
-    from harness.trainer import build_state, train
+    from harness.config.resolve import resolve_run
+    from harness.config.knob_space import knob_applies
+    from harness.train.trainer import build_state, train
 
     nesterov = {"preset": "wgan_gp", "name": "sgd", "train": {"optimizer": "nesterov", "momentum": 0.5}}
     exp = tiny_experiment(plugins=["my_recipes"], data={"name": "ring8"}, train={"steps": 2},
@@ -89,8 +89,8 @@ def test_a_plugin_optimizer_trains_both_networks_and_its_knob_applies_where_it_i
 def test_a_plugin_architecture_reads_its_model_knob_where_it_is_selected(user_dir: Path) -> None:
     import torch
 
-    from harness.config import resolve_run
-    from harness.knob_space import knob_applies
+    from harness.config.resolve import resolve_run
+    from harness.config.knob_space import knob_applies
     from harness.models import build_models, parameter_count
 
     exp = tiny_experiment(plugins=["my_recipes"], data={"name": "ring8"}, model={"hidden": 8},
@@ -111,8 +111,8 @@ def test_a_plugin_architecture_reads_its_model_knob_where_it_is_selected(user_di
 def test_a_plugin_generator_hook_adds_orthogonal_regularization(user_dir: Path) -> None:
     import torch
 
-    from harness.config import resolve_run
-    from harness.generator_hooks import build_hooks
+    from harness.config.resolve import resolve_run
+    from harness.recipes.generator_hooks import build_hooks
 
     exp = tiny_experiment(plugins=["my_recipes"], train={"ortho_weight": 0.25}, variants=["wgan_gp"])
     G = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
@@ -130,8 +130,8 @@ def test_a_plugin_generator_hook_adds_orthogonal_regularization(user_dir: Path) 
 
 def test_a_plugin_metric_declared_as_the_docs_say_is_computed(user_dir: Path) -> None:
     """docs/extending.md and harness.plugins document `register_metric(name, direction=..., needs=(...))`."""
-    from harness.config import resolve_run
-    from harness.trainer import train
+    from harness.config.resolve import resolve_run
+    from harness.train.trainer import train
 
     exp = tiny_experiment(plugins=["my_recipes"], data={"name": "ring8"}, eval={"metrics": ["w1", "radius_error"]},
                           variants=["wgan_gp"])
@@ -156,7 +156,7 @@ def test_a_fresh_process_registers_the_plugins_of_a_parsed_config(user_dir: Path
 
     exp = tiny_experiment(plugins=["my_recipes"], variants=[PLUGIN_VARIANT])
     (user_dir / "exp.pickle").write_bytes(pickle.dumps(exp))
-    code = ("import pickle; from harness.config import load_plugins; from harness.losses import LOSSES; "
+    code = ("import pickle; from harness.config.resolve import load_plugins; from harness.recipes.losses import LOSSES; "
             "exp = pickle.load(open('exp.pickle', 'rb')); load_plugins(exp.plugins); "
             "print('least_squares' in LOSSES, exp.train.ls_target)")
     out = subprocess.run([sys.executable, "-c", code], cwd=user_dir, capture_output=True, text=True, check=True)

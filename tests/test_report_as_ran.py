@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from harness.config import ExperimentConfig, parse_experiment
+from harness.config.resolve import ExperimentConfig, parse_experiment
 from harness.report import gather
 from harness.report.as_ran import as_ran, differences_line
 from harness.report.load import StoredRecord, stored_records
 from harness.report.sections import budget_text, given_text
-from harness.schema import VariantSpec
+from harness.core.schema import VariantSpec
 from tests.conftest import deep_merge
 from tests.report_support import GENERATED_AT, golden_raw, shared_stores
 

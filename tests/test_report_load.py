@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import VariantSpec
-from harness.errors import UserError
+from harness.config.resolve import VariantSpec
+from harness.core.errors import UserError
 from harness.report.load import load_sweep
 from tests.report_support import shared_stores
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ExperimentConfig, VariantSpec
+from harness.config.resolve import ExperimentConfig, VariantSpec
 from harness.report import gather, sections, write_report
 from harness.report.render import Text, to_markdown
 from harness.report.tables import pairwise
@@ -91,7 +91,7 @@ def test_a_variant_not_started_next_to_finished_ones(stores: tuple, tmp_path: Pa
 def test_the_header_shows_the_classifier_accuracy_and_threshold(stores: tuple) -> None:
     import pandas as pd
 
-    from harness.config import DataConfig
+    from harness.config.resolve import DataConfig
 
     exp, _ = stores
     inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)

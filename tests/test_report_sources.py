@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.report import write_report
 from harness.report.__main__ import main
 from tests.report_support import GENERATED_AT, golden_raw, shared_stores

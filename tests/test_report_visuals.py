@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import parse_experiment
+from harness.config.resolve import parse_experiment
 from harness.report import gather, visuals
 from harness.report.render import Image, to_markdown
 from tests.report_support import GENERATED_AT, shared_stores

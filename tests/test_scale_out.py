@@ -30,9 +30,9 @@ import pytest
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.store_keys import study_names
+from harness.stores.keys import study_names
 from harness.sweep.studies import slot_trials
-from harness.urls import redact
+from harness.stores.urls import redact
 from tests.services import (MlflowServer, PasswordPostgres, database_rows, free_port, fresh_database, mlflow_server,
                             password_postgres, password_postgres_skip_reason, pg_url, postgres_skip_reason)
 from tests.sweep_support import cli_env

@@ -17,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from harness.report.load import successor_numbers, trial_record
-from harness.store_keys import study_names
+from harness.stores.keys import study_names
 from harness.sweep.objective import INTERRUPTED_REASON
 from harness.sweep.studies import slot_trials
 from tests.sweep_support import mlflow_runs, run_sweep_cli, start_sweep_cli, studies, write_config
@@ -203,7 +203,7 @@ SHIPPED = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("
 @pytest.mark.parametrize("config", SHIPPED, ids=lambda path: path.name)
 def test_every_shipped_experiment_validates_and_plans(config: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     """The README's configs load strictly and plan every variant they name (in-process, nothing is created)."""
-    from harness.config import load_experiment
+    from harness.config.resolve import load_experiment
     from harness.sweep.__main__ import main
 
     monkeypatch.chdir(tmp_path)
@@ -386,7 +386,7 @@ def test_pruned_and_diverged_trials_are_recorded_with_reasons(tmp_path: Path, mo
     """In-process CLI run; trial 1 diverges, trial 2 reports a hopeless objective and gets pruned."""
     import harness.sweep.objective as objective
     from harness.sweep.__main__ import main
-    from harness.trainer import Diverged, TrainCallback
+    from harness.train.trainer import Diverged, TrainCallback
 
     class Sabotage(TrainCallback):
         def on_eval(self, step, metrics):

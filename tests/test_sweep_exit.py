@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR
-from harness.store_keys import study_names
+from harness.core.errors import EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR
+from harness.stores.keys import study_names
 from harness.sweep.run import unfinished, usable_exit_code
 from harness.sweep.status import StageCounts, VariantStatus
 from tests.sweep_support import run_sweep_cli, studies, write_config

@@ -26,7 +26,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from harness.store_keys import study_names
+from harness.stores.keys import study_names
 from harness.sweep.studies import slot_trials
 from tests.services import (admin_connection, fresh_database, mlflow_server, pg_url, postgres_skip_reason,
                             stop_group)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness.sweep.objective import Heartbeat, eval_history
-from harness.trainer import COST_KEYS, TrainResult
+from harness.train.trainer import COST_KEYS, TrainResult
 
 
 def test_eval_history_is_column_wise_with_non_finite_values_as_none() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.sweep.paths import NAME_MAX, folder_problem, make_folder, sqlite_tables
 
 

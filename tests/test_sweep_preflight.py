@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, UserError
+from harness.core.errors import ConfigError, UserError
 from harness.sweep.preflight import check_sqlite_store, preflight
 from tests.conftest import tiny_experiment
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 from optuna.distributions import CategoricalDistribution
 
-from harness import store_keys as keys
+from harness.stores import keys
 from harness.sweep.progress_log import RunLog, duration, eta_text
 from harness.sweep.studies import VariantStudies, make_storage, open_studies
 from tests.conftest import tiny_experiment

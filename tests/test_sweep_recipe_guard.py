@@ -8,9 +8,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from harness import store_keys as keys
-from harness.config import resolve_run
-from harness.errors import ConfigError
+from harness.stores import keys
+from harness.config.resolve import resolve_run
+from harness.core.errors import ConfigError
 from harness.sweep.preflight import check_stored_recipes, holds_studies
 from harness.sweep.recipe_guard import recipe, recipe_mismatch, recipe_text, record_or_check, stored_recipe
 from harness.sweep.studies import make_storage, open_studies

@@ -90,7 +90,7 @@ def test_curves_of_a_resumed_run_continue_from_the_saved_step(tmp_path: Path) ->
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
-    from harness.tracking import metric_history
+    from harness.tracking.write import metric_history
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import resolve_run
-from harness.errors import ConfigError
-from harness.schema import KnobSpace
+from harness.config.resolve import resolve_run
+from harness.core.errors import ConfigError
+from harness.core.schema import KnobSpace
 from harness.sweep.space import grid_points, knob_applies, suggest
 from tests.conftest import tiny_experiment
 

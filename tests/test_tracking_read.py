@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import tracking as runs
+from harness.tracking import write as runs
 from tests.report_support import shared_stores
 
 

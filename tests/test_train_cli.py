@@ -13,10 +13,10 @@ import torch
 import yaml
 from PIL import Image
 
-from harness.config import load_experiment, resolve_run
-from harness.train import main
-from harness.trainer import build_state, train
-from harness.visualize import GRID_MIN_PIXELS
+from harness.config.resolve import load_experiment, resolve_run
+from harness.train.__main__ import main
+from harness.train.trainer import build_state, train
+from harness.train.visualize import GRID_MIN_PIXELS
 
 CONFIG = {
     "name": "cli",
@@ -95,7 +95,7 @@ def test_bad_config_exits_2_with_one_error_line_and_no_traceback(tmp_path: Path)
 
 
 def test_image_runs_write_a_torchvision_sample_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.trainer as trainer
+    import harness.train.trainer as trainer
 
     class ConstantEvaluator:  # the image metrics' classifier is tested with the metrics, not here
         def __init__(self, cfg, dataset, device) -> None:

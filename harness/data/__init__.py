@@ -1,4 +1,8 @@
-"""Datasets by name. Every dataset hands out batches already on the training device."""
+"""Datasets by name (`@register_dataset`): the 2-D toys, digits, MNIST and Fashion-MNIST, CIFAR-10 and
+your own image folder. Every dataset hands out batches already on the training device.
+
+May import `harness.core` only.
+"""
 
 from harness.data.base import DATASETS, Dataset, DatasetEntry, ImageDataset, ToyDataset, dataset_entry, load_dataset, register_dataset
 from harness.data import images as _images  # noqa: F401  (registers digits, mnist, fashion_mnist)

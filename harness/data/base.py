@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.errors import ConfigError
-from harness.registry import Registry
+from harness.core.errors import ConfigError
+from harness.core.registry import Registry
 
 if TYPE_CHECKING:
-    from harness.schema import DataConfig
+    from harness.core.schema import DataConfig
 
 
 @runtime_checkable

@@ -16,10 +16,10 @@ import torch
 
 from harness.data.base import DATASETS, DatasetEntry
 from harness.data.images import RawSplits, image_loader, to_unit_range
-from harness.errors import UserError
+from harness.core.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.schema import DataConfig
+    from harness.core.schema import DataConfig
 
 FOLDER = "cifar-10-batches-py"  # the archive's top folder, as torchvision unpacks it
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))

@@ -25,10 +25,10 @@ import torch
 from harness.data.base import DATASETS, DatasetEntry, stratified_holdout, with_properties
 from harness.data.folder_scan import IMAGE_SUFFIXES, Layout, is_image, resolve_root, scan  # noqa: F401
 from harness.data.images import RawSplits, image_loader, to_unit_range
-from harness.errors import ConfigError, UserError, first_line
+from harness.core.errors import ConfigError, UserError, first_line
 
 if TYPE_CHECKING:
-    from harness.schema import DataConfig
+    from harness.core.schema import DataConfig
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from harness.data.base import DATASETS, DatasetEntry, dataset_entry
-from harness.errors import UserError
+from harness.core.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.schema import DataConfig
+    from harness.core.schema import DataConfig
 
 Splits = tuple[Tensor, Tensor | None, Tensor, Tensor | None]  # train images, labels, test images, labels
 

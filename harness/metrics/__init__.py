@@ -4,6 +4,8 @@ Importing this package registers every metric: the toys' (`modes`, `hq_fraction`
 `w1`), the labelled images' (`fd_classifier`, `kid`, `class_coverage`, `class_kl`), every image
 dataset's `swd`, and the optional ones a paper quotes (`fid`, `is`, `kid_inception`, `precision`,
 `recall`, in TF-Inception features). docs/metrics.md says what each one measures and its caveats.
+
+May import `harness.core`, `harness.data` and `harness.stores` (the names of the stored protocol params).
 """
 
 from harness.metrics import images as _images  # noqa: F401  (registers fd_classifier, kid, class_coverage, class_kl)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from torch import Tensor
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 
 if TYPE_CHECKING:
     import torch
 
-    from harness.schema import RunConfig
+    from harness.core.schema import RunConfig
     from harness.data import Dataset
 
 DIRECTIONS = ("minimize", "maximize")

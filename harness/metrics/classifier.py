@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from harness.data.base import stratified_holdout
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.metrics.disk_cache import data_fingerprint, save_atomic
 
 if TYPE_CHECKING:

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from harness.metrics.base import METRICS, EvalContext
-from harness.store_keys import PROTOCOL_PREFIX
+from harness.stores.keys import PROTOCOL_PREFIX
 
 if TYPE_CHECKING:
-    from harness.schema import RunConfig
+    from harness.core.schema import RunConfig
     from harness.data import Dataset
 
 GENERATION_CHUNK = 1024  # samples per generator call, to bound memory on big evaluations

@@ -32,7 +32,7 @@ from harness.metrics.kid import subset_kernel_distance
 
 if TYPE_CHECKING:
     from harness.data import ImageDataset
-    from harness.schema import RunConfig
+    from harness.core.schema import RunConfig
 
 IS_SPLITS = 10
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000

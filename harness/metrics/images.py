@@ -24,7 +24,7 @@ from harness.metrics.frechet import frechet_distance, gaussian_stats
 from harness.metrics.kid import kernel_distance
 
 if TYPE_CHECKING:
-    from harness.schema import RunConfig
+    from harness.core.schema import RunConfig
     from harness.data import ImageDataset
 
 LABELLED_IMAGES = ("images", "labels")  # what the classifier's metrics need of a dataset

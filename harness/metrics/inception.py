@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.metrics.disk_cache import file_sha256
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"

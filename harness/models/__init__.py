@@ -3,6 +3,8 @@
 Importing this package registers `mlp` (2-D points), `dcgan`, `resnet` (the SNGAN / WGAN-GP CIFAR
 ResNet) and `sngan_cnn` (Miyato et al.'s standard CNN). A user's own architecture is one
 `@register_arch` in a plugin (docs/extending.md).
+
+May import `harness.core` only. Critics return raw scores; the loss decides what to do with them.
 """
 
 from harness.models.base import (ARCHS, Architecture, Critic, build_models, generate, parameter_count,

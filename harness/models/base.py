@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 from torch import Tensor, nn
 
-from harness.knobs import MODEL, Knob
-from harness.registry import Registry
-from harness.schema import CRITIC_NORMS
+from harness.core.knobs import MODEL, Knob
+from harness.core.registry import Registry
+from harness.core.schema import CRITIC_NORMS
 
 if TYPE_CHECKING:
-    from harness.schema import ModelConfig
+    from harness.core.schema import ModelConfig
 
 # (sample shape, model config) -> G;  (sample shape, model config, critic norm) -> D
 GeneratorFn = Callable[[tuple[int, ...], "ModelConfig"], nn.Module]

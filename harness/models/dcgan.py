@@ -11,7 +11,7 @@ from harness.models.blocks import conv_norm, size_plan, square_plannable
 from harness.models.mlp import WIDTH
 
 if TYPE_CHECKING:
-    from harness.schema import ModelConfig
+    from harness.core.schema import ModelConfig
 
 
 @register_arch("dcgan", kind="images", knobs=(WIDTH,), default_critic_norm="layer", supports_shape=square_plannable)

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from harness.knobs import Knob
+from harness.core.knobs import Knob
 from harness.models.base import Critic, register_arch
 
 if TYPE_CHECKING:
-    from harness.schema import ModelConfig
+    from harness.core.schema import ModelConfig
 
 WIDTH = Knob("width", int, 64, min=1, max=4096, doc="hidden units (mlp) or base channels (dcgan, sngan_cnn)")
 DEPTH = Knob("depth", int, 3, min=1, max=32, doc="hidden layers of the mlp")

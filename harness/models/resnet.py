@@ -15,12 +15,12 @@ import torch
 from torch import Tensor, nn
 import torch.nn.functional as F
 
-from harness.knobs import Knob
+from harness.core.knobs import Knob
 from harness.models.base import register_arch
 from harness.models.blocks import DownBlock, FirstDownBlock, UpBlock, size_plan, square_plannable, xavier
 
 if TYPE_CHECKING:
-    from harness.schema import ModelConfig
+    from harness.core.schema import ModelConfig
 
 NGF = Knob("ngf", int, 256, min=1, max=4096, doc="resnet generator channels (256 in SNGAN)")
 NDF = Knob("ndf", int, 128, min=1, max=4096, doc="resnet critic channels (128 in SNGAN)")

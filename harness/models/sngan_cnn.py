@@ -18,7 +18,7 @@ from harness.models.blocks import conv_norm, size_plan, square_plannable
 from harness.models.mlp import WIDTH
 
 if TYPE_CHECKING:
-    from harness.schema import ModelConfig
+    from harness.core.schema import ModelConfig
 
 SLOPE = 0.1  # the paper's LeakyReLU slope
 

@@ -2,6 +2,8 @@
 
 Reads the stored results (the Optuna storage and MLflow, never by training) and writes
 `reports/<name>/report.md` with its figures and CSV tables beside it.
+
+May import `harness.tracking` (its read side) and everything below it, never the sweep.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.config import ExperimentConfig
-from harness import tracking_read as mlflow_runs
+from harness.config.resolve import ExperimentConfig
+from harness.tracking import read as mlflow_runs
 from harness.report import sections, tables, validity, validity_sections, visuals
 from harness.report.as_ran import as_ran, differences_line
 from harness.report.load import load_sweep, stored_records

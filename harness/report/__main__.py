@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.cli_args import make_parser, parse, print_config
-from harness.config import load_experiment
-from harness.errors import cli_entry
-from harness.urls import redact, resolve_urls
+from harness.config.cli_args import make_parser, parse, print_config
+from harness.config.resolve import load_experiment
+from harness.core.errors import cli_entry
+from harness.stores.urls import redact, resolve_urls
 
 
 EXAMPLES = """  gan-ablate report experiments/ablation.yaml                   # reports/<name>/report.md

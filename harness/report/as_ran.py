@@ -1,7 +1,7 @@
 """The experiment as it ran: the report describes what the stores recorded, not today's YAML.
 
 A sweep records on each variant's search study its recipe (the keys that decide results) and the
-sweep settings it queued its budget with (harness.recipe). The report puts those in place of the
+sweep settings it queued its budget with (harness.config.recipe). The report puts those in place of the
 config it was given (steps, seeds, budget, sampler, dataset, seed, objective), so a report made
 without the sweep's `--set` flags, or after the YAML was edited, still says what ran, and it says in
 one line where the config given today differs (docs/report.md, "What ran"). Keys the stores did not
@@ -16,11 +16,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import ExperimentConfig, resolve_run
-from harness.recipe import recipe_text, sweep_settings_text
+from harness.config.resolve import ExperimentConfig, resolve_run
+from harness.config.recipe import recipe_text, sweep_settings_text
 from harness.report.load import StoredRecord
-from harness.schema import KnobSpace, SweepConfig
-from harness.strict import flatten, replace
+from harness.core.schema import KnobSpace, SweepConfig
+from harness.core.strict import flatten, replace
 
 ABSENT = "absent"
 MAX_LISTED = 8  # differences named in the one line; the rest are counted

@@ -18,13 +18,13 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config import ExperimentConfig, resolve_run
-from harness.errors import UserError, first_line
+from harness.config.resolve import ExperimentConfig, resolve_run
+from harness.core.errors import UserError, first_line
 from harness.metrics import METRICS
-from harness.recipe import read_recipe
-from harness import store_keys as keys
-from harness.store_keys import CONFIRM, SEARCH
-from harness.urls import redact, sqlalchemy_url, sqlite_path
+from harness.config.recipe import read_recipe
+from harness.stores import keys
+from harness.stores.keys import CONFIRM, SEARCH
+from harness.stores.urls import redact, sqlalchemy_url, sqlite_path
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -92,8 +92,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 class StoredRecord:
     """What a variant's search study recorded of how it ran (None: a study older than the record)."""
 
-    recipe: dict[str, Any] | None  # harness.recipe.recipe: the keys that decide results
-    sweep: dict[str, Any] | None  # harness.recipe.sweep_settings: budget, seeds, sampler, pruner, space
+    recipe: dict[str, Any] | None  # harness.config.recipe.recipe: the keys that decide results
+    sweep: dict[str, Any] | None  # harness.config.recipe.sweep_settings: budget, seeds, sampler, pruner, space
 
 
 def stored_records(exp: ExperimentConfig, storage_url: str) -> tuple[dict[str, StoredRecord], set[str]]:

@@ -11,18 +11,18 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import ExperimentConfig
+from harness.config.resolve import ExperimentConfig
 from harness.data import DATASETS, dataset_entry
 from harness.metrics import METRICS
-from harness import tracking_read as mlflow_runs
+from harness.tracking import read as mlflow_runs
 from harness.report import stats, tables
 from harness.report.as_ran import AsRan
 from harness.report.load import StoredSweep
 from harness.report.render import Block, Bullets, Heading, Table, Text
-from harness.strict import to_plain
-from harness.store_keys import CONFIRM
-from harness.samplers import sampler_text, search_budget
-from harness.urls import redact
+from harness.core.strict import to_plain
+from harness.stores.keys import CONFIRM
+from harness.config.samplers import sampler_text, search_budget
+from harness.stores.urls import redact
 
 UNKNOWN = "unknown"
 

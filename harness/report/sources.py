@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.report.sections import ReportInputs
-from harness.urls import redact
+from harness.stores.urls import redact
 
 SOURCES = "sources.json"
 

@@ -19,7 +19,7 @@ from harness.report import tables
 from harness.report.convergence import convergence_table
 from harness.report.load import StoredSweep
 from harness.report.validity import confirm_evals
-from harness import store_keys as keys
+from harness.stores import keys
 
 # The results table's statistics, under the names a parent run's metrics carry.
 STAT_NAMES = {"mean": "mean", "std": "sd", "ci_low": "ci_low", "ci_high": "ci_high", "n": "seeds"}

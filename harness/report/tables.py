@@ -15,7 +15,7 @@ import pandas as pd
 from harness.metrics import METRICS
 from harness.report.load import METRIC, PARAM, StoredSweep, VariantInfo
 from harness.report.stats import compare, conclusion, holm, param_importances, summarize
-from harness.store_keys import CONFIRM, SEARCH, SOURCE_TRIAL
+from harness.stores.keys import CONFIRM, SEARCH, SOURCE_TRIAL
 
 DASH = "–"
 FAILED_OUTCOMES = ("error", "failed", "killed", "interrupted")

@@ -17,7 +17,7 @@ from harness.report.load import StoredSweep
 from harness.report.render import Block, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import MIN_SEEDS, summarize
-from harness.store_keys import CONFIRM, SEARCH
+from harness.stores.keys import CONFIRM, SEARCH
 
 DOCS = "docs/validity.md"
 

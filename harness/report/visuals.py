@@ -14,18 +14,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.config import resolve_run
-from harness.constraints import combined
+from harness.config.resolve import resolve_run
+from harness.recipes.constraints import combined
 from harness.data import load_dataset
-from harness.errors import UserError
+from harness.core.errors import UserError
 from harness.report import figures, tables
-from harness import tracking_read as mlflow_runs
+from harness.tracking import read as mlflow_runs
 from harness.report.render import Block, Bullets, Heading, Image, Table, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import IMPORTANCE_EVALUATOR
-from harness.stats import COLUMNS
-from harness.store_keys import CONFIRM, SEARCH
-from harness.visualize import GRID_IMAGES, SCATTER_POINTS, image_grid, real_samples
+from harness.train.step_stats import COLUMNS
+from harness.stores.keys import CONFIRM, SEARCH
+from harness.train.visualize import GRID_IMAGES, SCATTER_POINTS, image_grid, real_samples
 
 
 def train_quantities(inputs: ReportInputs) -> list[str]:

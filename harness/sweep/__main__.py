@@ -12,15 +12,15 @@ import multiprocessing
 import sys
 from typing import Any
 
-from harness.cli_args import make_parser, parse, print_config
-from harness.config import ExperimentConfig, SweepConfig, load_experiment, resolve_run
-from harness.errors import cli_entry
+from harness.config.cli_args import make_parser, parse, print_config
+from harness.config.resolve import ExperimentConfig, SweepConfig, load_experiment, resolve_run
+from harness.core.errors import cli_entry
 from harness.metrics import METRICS
 from harness.sweep.space import applicable_space
-from harness.samplers import sampler_text
-from harness.strict import field_specs, parse_value
+from harness.config.samplers import sampler_text
+from harness.core.strict import field_specs, parse_value
 from harness.sweep.studies import search_budget, search_queue
-from harness.urls import redact, resolve_urls
+from harness.stores.urls import redact, resolve_urls
 
 
 EXAMPLES = """  gan-ablate sweep experiments/ablation.yaml                    # run, or resume, the whole ablation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.config import ExperimentConfig
+from harness.config.resolve import ExperimentConfig
 
 
 @dataclass(frozen=True)

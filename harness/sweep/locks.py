@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.errors import UserError, first_line
-from harness.urls import redact, sqlalchemy_url, sqlite_path
+from harness.core.errors import UserError, first_line
+from harness.stores.urls import redact, sqlalchemy_url, sqlite_path
 
 def lock_key(experiment: str) -> int:
     """The advisory-lock id of one experiment's sweeps: unrelated sweeps on one server never wait for

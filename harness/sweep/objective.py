@@ -18,20 +18,20 @@ import yaml
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from harness.checkpoint import load_checkpoint
-from harness.config import config_hash, resolve_run
-from harness.device import resolve_device
-from harness.errors import ServiceLost, UserError, first_line
-from harness.retry import call_with_retries
-from harness.recipe import recipe
-from harness.strict import to_plain
+from harness.train.checkpoint import load_checkpoint
+from harness.config.resolve import config_hash, resolve_run
+from harness.train.device import resolve_device
+from harness.core.errors import ServiceLost, UserError, first_line
+from harness.stores.retry import call_with_retries
+from harness.config.recipe import recipe
+from harness.core.strict import to_plain
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.space import applicable_space, suggest
 from harness.sweep.studies import SEARCH, VariantStudies, requeue_callback, storage_retry
-from harness.tracking import RunLogger, download_checkpoint, mark_run_killed, resume_point, tracking_retry
-from harness.trainer import COST_KEYS, Diverged, TrainCallback, TrainResult, TrainState, train
-from harness import store_keys as keys
+from harness.tracking.write import RunLogger, download_checkpoint, mark_run_killed, resume_point, tracking_retry
+from harness.train.trainer import COST_KEYS, Diverged, TrainCallback, TrainResult, TrainState, train
+from harness.stores import keys
 
 KILLED_REASON = "worker died (no heartbeat); re-queued"
 INTERRUPTED_REASON = "interrupted (Ctrl-C); re-queued"

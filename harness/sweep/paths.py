@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 NAME_MAX = 255  # bytes in one path component on Linux's file systems; longer fails only at mkdir
 PROBE_PREFIX = ".harness-probe-"

@@ -13,18 +13,18 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from harness.config import ExperimentConfig, resolve_run
+from harness.config.resolve import ExperimentConfig, resolve_run
 from harness.data import dataset_entry, load_dataset
-from harness.device import resolve_device
-from harness.errors import ConfigError, UserError, first_line
+from harness.train.device import resolve_device
+from harness.core.errors import ConfigError, UserError, first_line
 from harness.metrics import Evaluator
-from harness.notices import slow_step
+from harness.sweep.notices import slow_step
 from harness.sweep.locks import lock_engine, reading_lock
 from harness.sweep.paths import folder_problem, make_folder, sqlite_tables
 from harness.sweep.recipe_guard import check_recipes, stored_recipe
 from harness.sweep.studies import make_storage, study_names
-from harness.tracking import check_reachable
-from harness.urls import redact, sqlite_file_problem, sqlite_path
+from harness.tracking.write import check_reachable
+from harness.stores.urls import redact, sqlite_file_problem, sqlite_path
 
 # A table each store's own application creates first: a SQLite file with tables but without this one
 # belongs to something else (MLflow's database given as the Optuna storage, or the other way round).

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from harness.config import ExperimentConfig
+from harness.config.resolve import ExperimentConfig
 from harness.sweep.progress_log import RunLog
 from harness.sweep.status import variant_status
 from harness.sweep.studies import VariantStudies, make_storage, open_studies

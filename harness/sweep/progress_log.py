@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from optuna.trial import FrozenTrial, TrialState
 
-from harness import store_keys as keys
+from harness.stores import keys
 from harness.sweep.status import variant_status
 from harness.sweep.studies import CONFIRM, SEARCH, VariantStudies
 

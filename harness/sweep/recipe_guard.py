@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness import store_keys as keys
-from harness.config import ExperimentConfig, resolve_run
-from harness.errors import ConfigError
-from harness.recipe import (PLUMBING, recipe, recipe_text,  # noqa: F401  (the definition lives there; re-exported)
+from harness.stores import keys
+from harness.config.resolve import ExperimentConfig, resolve_run
+from harness.core.errors import ConfigError
+from harness.config.recipe import (PLUMBING, recipe, recipe_text,  # noqa: F401  (the definition lives there; re-exported)
                             with_later_keys)
-from harness.schema import RunConfig
-from harness.urls import redact
+from harness.core.schema import RunConfig
+from harness.stores.urls import redact
 
 
 def recipe_mismatch(exp: ExperimentConfig, variant: str, stored: str, where: str) -> ConfigError | None:

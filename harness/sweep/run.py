@@ -10,9 +10,9 @@ import socket
 import sys
 import time
 
-from harness.config import ExperimentConfig
-from harness.errors import EXIT_INTERRUPTED, EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
-from harness.notices import slow_step
+from harness.config.resolve import ExperimentConfig
+from harness.core.errors import EXIT_INTERRUPTED, EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
+from harness.sweep.notices import slow_step
 from harness.sweep.context import SweepContext
 from harness.sweep.preflight import preflight
 from harness.sweep.progress import ProgressMonitor

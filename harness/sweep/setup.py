@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import store_keys as keys
-from harness.config import ExperimentConfig, resolve_run
+from harness.stores import keys
+from harness.config.resolve import ExperimentConfig, resolve_run
 from harness.data import load_dataset
-from harness.device import resolve_device
-from harness.notices import slow_step
-from harness.recipe import sweep_settings_text
+from harness.train.device import resolve_device
+from harness.sweep.notices import slow_step
+from harness.config.recipe import sweep_settings_text
 from harness.sweep.locks import storage_lock
 from harness.sweep.recipe_guard import record_or_check
 from harness.sweep.studies import VariantStudies, fill_search_queue, make_storage, open_studies
-from harness.tracking import ensure_experiment, ensure_parent_run, ensure_reference_run, log_summary, set_run_status
-from harness.visualize import real_picture
+from harness.tracking.write import ensure_experiment, ensure_parent_run, ensure_reference_run, log_summary, set_run_status
+from harness.train.visualize import real_picture
 
 
 def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> str:

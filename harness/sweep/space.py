@@ -1,7 +1,7 @@
 """Sweep search spaces: grid points of `sweep.space`, and a trial's suggestions from it.
 
 Where each knob applies and the rules of `sweep.space` live one layer down, with the resolver,
-in `harness.knob_space`; they are re-exported here for the sweep's modules.
+in `harness.config.knob_space`; they are re-exported here for the sweep's modules.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from harness.knob_space import applicable_space, knob_applies, knob_names, knob_type, knob_value  # noqa: F401
-from harness.schema import KnobSpace
+from harness.config.knob_space import applicable_space, knob_applies, knob_names, knob_type, knob_value  # noqa: F401
+from harness.core.schema import KnobSpace
 
 if TYPE_CHECKING:
     import optuna

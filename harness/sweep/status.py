@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from harness.config import ExperimentConfig
+from harness.config.resolve import ExperimentConfig
 from harness.sweep.studies import VariantStudies, retried_numbers, slot_trials
-from harness import store_keys as keys
+from harness.stores import keys
 
 
 @dataclass(frozen=True)

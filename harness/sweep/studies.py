@@ -16,15 +16,15 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config import ExperimentConfig, RunConfig, resolve_run
-from harness.errors import UserError, first_line
+from harness.config.resolve import ExperimentConfig, RunConfig, resolve_run
+from harness.core.errors import UserError, first_line
 from harness.metrics import METRICS
-from harness import store_keys as keys
-from harness.store_keys import CONFIRM, SEARCH  # noqa: F401  (re-exported: the sweep's modules use them)
-from harness.retry import RetryPolicy
-from harness.samplers import search_budget
+from harness.stores import keys
+from harness.stores.keys import CONFIRM, SEARCH  # noqa: F401  (re-exported: the sweep's modules use them)
+from harness.stores.retry import RetryPolicy
+from harness.config.samplers import search_budget
 from harness.sweep.space import applicable_space, grid_points, knob_value
-from harness.urls import redact, sqlalchemy_url, sqlite_path
+from harness.stores.urls import redact, sqlalchemy_url, sqlite_path
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 # Workers claim trials with ask() under the storage lock and run their own heartbeat thread.

@@ -17,18 +17,18 @@ import torch
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config import load_plugins, resolve_run
-from harness.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, first_line
+from harness.config.resolve import load_plugins, resolve_run
+from harness.core.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, first_line
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
 from harness.sweep.objective import abandon_trial, finish_trial, start_trial
-from harness.samplers import build_pruner, build_sampler
-from harness.retry import call_with_retries
+from harness.config.samplers import build_pruner, build_sampler
+from harness.stores.retry import call_with_retries
 from harness.sweep.studies import (CONFIRM, SEARCH, VariantStudies, fill_confirm_queue, make_storage,
                                    missing_confirm_seeds, open_studies, search_finished, storage_retry)
-from harness.tracking import mark_run_killed
-from harness import store_keys as keys
+from harness.tracking.write import mark_run_killed
+from harness.stores import keys
 
 
 class StaleTrialHandler:

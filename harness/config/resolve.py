@@ -1,0 +1,263 @@
+"""The resolver: strict loading, `--set`, plugins, and resolution of one variant into a RunConfig.
+
+The dataclasses live in `harness.core.schema` (re-exported here); this module sits above the
+registries and reads them. Precedence for a run: schema defaults < the YAML's sections < the variant's preset < the
+variant's own overrides < sweep knobs (trial params). Everything is validated at load time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.recipes import generator_hooks as _generator_hooks  # noqa: F401  (registers ema and its knobs)
+from harness.recipes import losses as _losses  # noqa: F401  (registers the losses the schema names)
+from harness.recipes import optimizers as _optimizers  # noqa: F401  (registers the optimizers and their knobs)
+from harness.config import samplers as _samplers  # noqa: F401  (registers the sampler and pruner names)
+from harness.recipes import schedules as _schedules  # noqa: F401  (registers the schedules)
+from harness.recipes.constraints import combined
+from harness.data import dataset_entry
+from harness.data.base import DatasetEntry
+from harness.core.errors import ConfigError, UserError
+from harness.config.knob_space import knob_applies, space_key, split_params, validate_sweep
+from harness.core.knobs import owned_by
+from harness.metrics import METRICS, default_objective, metrics_for
+from harness.models import ARCHS
+from harness.config.plugin_loader import load_plugins  # noqa: F401  (re-exported: spawned workers call it)
+from harness.recipes.presets import PRESETS, default_presets
+from harness.core.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
+                            ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
+from harness.core.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value, replace,
+                            rule, to_plain, unknown_key_message)
+
+DEFAULT_VARIANTS = default_presets()  # the presets flagged `default` (the mission's four recipes)
+# Names become Optuna study names `<name>/<variant>/confirm` (at most 512 characters) and MLflow's
+# experiment name (at most 256): bounded here so a long one is refused before anything is stored.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+MAX_NAME_CHARS = {"name": 200, "variant": 100}
+OVERRIDABLE_SECTIONS = {"model": ModelConfig, "train": TrainConfig}
+
+
+def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> ExperimentConfig:
+    """Read, override (`key.path=value`), parse and validate an experiment YAML."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
+    raw = load_yaml_text(text, str(path))
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("", f"{path}: the top level must be a mapping of sections")
+    return parse_experiment(apply_overrides(raw, overrides))
+
+
+def parse_experiment(raw: dict[str, Any]) -> ExperimentConfig:
+    raw = dict(raw)
+    load_plugins(raw.get("plugins"))
+    variants = parse_variants(raw.pop("variants", list(DEFAULT_VARIANTS)))
+    exp = dataclasses.replace(parse_dataclass(ExperimentConfig, raw, ""), variants=variants)
+    check_no_dead_keys(raw, exp.variants)
+    check_name("name", exp.name, MAX_NAME_CHARS["name"])
+    runs = [resolve_run(exp, spec.name, path=f"variants[{i}]") for i, spec in enumerate(exp.variants)]
+    check_knobs_are_read(exp.variants, runs)
+    validate_sweep(exp, runs)
+    return exp
+
+
+def check_knobs_are_read(variants: tuple[VariantSpec, ...], runs: list[RunConfig]) -> None:
+    """A knob a variant sets for itself that its own entries do not read would be silently ignored: refuse it.
+
+    `{preset: wgan_gp, model: {arch: resnet, width: 8}}` (resnet reads ngf and ndf) or `{preset: vanilla,
+    train: {lambda_gp: 5}}` is a mistake: the user believes a setting that never reaches the run. The
+    top-level sections are shared by every variant, so a knob there only has to be read by some variant
+    or none (the YAML keeps the papers' values while `--set variants=[...]` narrows the comparison).
+    """
+    for section in OVERRIDABLE_SECTIONS:
+        for i, (spec, run) in enumerate(zip(variants, runs)):
+            for key, value in spec.overrides.get(section, {}).items():
+                if key in getattr(run, section).knobs and not knob_applies(run, space_key(section, key)):
+                    raise ConfigError(f"variants[{i}].{section}.{key}", f"{value!r} is not read by variant "
+                                      f"{spec.name!r} ({knob_readers(section, key)})")
+
+
+def knob_readers(section: str, key: str) -> str:
+    """Who reads a knob, for a message: 'read by arch dcgan, mlp'."""
+    readers = ", ".join(f"{kind.removeprefix('model.')} {entry}" for kind, entry in owned_by(key))
+    return f"it is read by {readers}"
+
+
+def check_name(path: str, name: str, max_chars: int) -> None:
+    """A name the stores can hold: letters, digits, '_', '.', '-', and not too long for them."""
+    if len(name) > max_chars:
+        raise ConfigError(path, f"{name[:20]!r}... has {len(name)} characters; allowed: at most {max_chars} (it "
+                                "names the Optuna studies and the MLflow experiment)")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(path, f"{name!r} must be letters, digits, '_', '.', '-'")
+
+
+def shadowing(spec: VariantSpec, section: str) -> dict[str, Any]:
+    """Values of `section` that the variant's preset or overrides set, hiding the top level's."""
+    return {**PRESETS.get(spec.preset).get(section, {}), **spec.overrides.get(section, {})}
+
+
+def check_no_dead_keys(raw: dict[str, Any], variants: tuple[VariantSpec, ...]) -> None:
+    """A top-level value that every variant replaces would be silently ignored: refuse it."""
+    for section in OVERRIDABLE_SECTIONS:
+        for key, value in (raw.get(section) or {}).items():
+            hidden = {spec.name: shadowing(spec, section)[key] for spec in variants if key in shadowing(spec, section)}
+            if len(hidden) == len(variants):
+                used = ", ".join(f"{name}: {v!r}" for name, v in hidden.items())
+                raise ConfigError(f"{section}.{key}", f"{value!r} is replaced in every variant ({used}); set it "
+                                                      f"per variant, e.g. variants: [{{preset: ..., {section}: "
+                                                      f"{{{key}: {value!r}}}}}]")
+
+
+def parse_variants(raw: Any) -> tuple[VariantSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("variants", f"{raw!r} must be a non-empty list of preset names or mappings")
+    specs = [parse_variant(item, f"variants[{i}]") for i, item in enumerate(raw)]
+    names = [s.name for s in specs]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"variants[{i}]", f"{name!r} appears twice; give one a `name:`")
+    return tuple(specs)
+
+
+def parse_variant(item: Any, path: str) -> VariantSpec:
+    if isinstance(item, str):
+        item = {"preset": item}
+    if not isinstance(item, dict):
+        raise ConfigError(path, f"{item!r} must be a preset name or a mapping with `preset:`")
+    allowed = ["preset", "name", *OVERRIDABLE_SECTIONS]
+    for key in item:
+        if key not in allowed:
+            raise ConfigError(join(path, str(key)), unknown_key_message(str(key), allowed))
+    preset = parse_value(str, item.get("preset"), join(path, "preset"), rule(choices=PRESETS.names))
+    name = parse_value(str, item.get("name", preset), join(path, "name"))
+    check_name(join(path, "name"), name, MAX_NAME_CHARS["variant"])
+    overrides = {section: parse_partial(cls, {} if item.get(section) is None else item[section], join(path, section))
+                 for section, cls in OVERRIDABLE_SECTIONS.items()}
+    return VariantSpec(name=name, preset=preset, overrides=overrides)
+
+
+def parse_partial(cls: type, raw: Any, path: str) -> dict[str, Any]:
+    """Validate only the keys present (types and ranges), for overrides of a section."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, f"{raw!r} must be a mapping")
+    specs = field_specs(cls)
+    out = {}
+    for key, value in raw.items():
+        if key not in specs:
+            raise ConfigError(join(path, str(key)), unknown_key_message(str(key), list(specs)))
+        tp, meta = specs[key]
+        out[key] = parse_value(tp, value, join(path, key), meta)
+    return out
+
+
+def resolve_run(
+    exp: ExperimentConfig,
+    variant: str,
+    params: dict[str, Any] | None = None,
+    seed: int | None = None,
+    path: str = "",
+) -> RunConfig:
+    """The RunConfig of one variant, with optional trial params (space keys: `lr`, `model.ngf`) and seed."""
+    spec = exp.variant(variant)
+    preset = PRESETS.get(spec.preset)
+    by_section = split_params(params or {})
+    sections: dict[str, Any] = {}
+    for section, cls in OVERRIDABLE_SECTIONS.items():
+        layered = {**preset.get(section, {}), **spec.overrides.get(section, {})}
+        layered.update(parse_partial(cls, by_section.get(section, {}), "params"))
+        sections[section] = replace(getattr(exp, section), layered)
+    run = RunConfig(name=exp.name, variant=spec.name, seed=exp.seed if seed is None else seed,
+                    objective=exp.sweep.objective or "", data=exp.data, eval=exp.eval, **sections)
+    try:
+        return finalize_run(run)
+    except ConfigError as exc:
+        where = f"{path}, variant {spec.name}" if path else f"variant {spec.name}"
+        raise ConfigError(exc.path, f"{exc.detail} [{where}]") from None
+
+
+def finalize_run(run: RunConfig) -> RunConfig:
+    """Resolve every `auto`, then check the rules that span sections."""
+    entry = dataset_entry(run.data)
+    model = resolve_model(run.model, entry.kind, run.data.name, run.train)
+    check_image_size(run.data, entry, model)
+    objective = run.objective or default_objective(entry.properties)
+    check_metric_applies(objective, entry, run.data.name, "sweep.objective")
+    metrics = run.eval.metrics
+    if metrics is None:
+        metrics = tuple(metrics_for(entry.properties))
+    for i, metric in enumerate(metrics):
+        check_metric_applies(metric, entry, run.data.name, f"eval.metrics[{i}]")
+    if objective not in metrics:
+        metrics = (*metrics, objective)
+    return dataclasses.replace(run, model=model, objective=objective, eval=dataclasses.replace(
+        run.eval, metrics=metrics, classifier_min_accuracy=classifier_threshold(run, entry)))
+
+
+def classifier_threshold(run: RunConfig, entry: DatasetEntry) -> float | None:
+    """eval.classifier_min_accuracy, or the dataset's default; None (only) for datasets without labels."""
+    if "labels" not in entry.properties:
+        if run.eval.classifier_min_accuracy is not None:
+            raise ConfigError("eval.classifier_min_accuracy", f"{run.eval.classifier_min_accuracy!r}: data.name "
+                              f"{run.data.name!r} has no labels, so no evaluation classifier; allowed: null")
+        return None
+    if run.eval.classifier_min_accuracy is None:
+        return entry.classifier_min_accuracy
+    return run.eval.classifier_min_accuracy
+
+
+def resolve_model(model: ModelConfig, kind: str, data_name: str, train: TrainConfig) -> ModelConfig:
+    arch_name = model.arch
+    if arch_name == "auto":
+        arch_name = next(a for a in ARCHS.names() if ARCHS.get(a).kind == kind)
+    arch = ARCHS.get(arch_name)
+    if arch.kind != kind:
+        fitting = [a for a in ARCHS.names() if ARCHS.get(a).kind == kind]
+        raise ConfigError("model.arch", f"{arch_name!r} models {arch.kind} but data.name {data_name!r} is "
+                                        f"{kind}; allowed: auto, {', '.join(fitting)}")
+    norm = arch.default_critic_norm if model.critic_norm == "auto" else model.critic_norm
+    constraint = combined(train.constraints, "train.constraint")
+    if norm == "batch" and not constraint.allows_batch_norm:
+        raise ConfigError("model.critic_norm", f"'batch' is not allowed with train.constraint "
+                          f"{train.constraint!r}: batch norm couples the samples of a batch and breaks the "
+                          "per-sample gradient penalty; allowed: none, layer")
+    return dataclasses.replace(model, arch=arch_name, critic_norm=norm)
+
+
+def check_image_size(data: DataConfig, entry: DatasetEntry, model: ModelConfig) -> None:
+    if entry.kind == "points":
+        if data.image_size is not None:
+            raise ConfigError("data.image_size", f"{data.image_size!r}: {data.name!r} is a 2-D toy, not images; "
+                                                 "allowed: null")
+        return
+    shape = entry.sample_shape(data.image_size)
+    if not ARCHS.get(model.arch).supports_shape(shape):
+        sizes = [s for s in range(4, 129) if ARCHS.get(model.arch).supports_shape((entry.channels, s, s))]
+        raise ConfigError("data.image_size", f"{shape[-1]!r} is not supported by {model.arch}; "
+                                             f"allowed: {', '.join(map(str, sizes))}")
+
+
+def check_metric_applies(metric: str, entry: DatasetEntry, data_name: str, path: str) -> None:
+    """A metric runs only on datasets with every property it needs (images, labels, points, modes)."""
+    missing = METRICS.get(metric).needs - entry.properties
+    if missing:
+        allowed = metrics_for(entry.properties, include_optional=True)
+        raise ConfigError(path, f"{metric!r} needs {' and '.join(sorted(missing))}, which data.name {data_name!r} "
+                                f"lacks; allowed: {', '.join(allowed)}")
+
+
+def config_hash(run: RunConfig) -> str:
+    """A short stable hash of the resolved run config (tags runs; names cache entries)."""
+    text = json.dumps(to_plain(run), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
