@@ -154,8 +154,9 @@ def header(args: argparse.Namespace, device: torch.device, threads: int) -> list
         *timing.environment_lines(device, threads),
         f"torch defaults: matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}, "
         f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}; config {args.config} {' '.join(args.overrides)}",
-        f"data: {args.images} synthetic {args.shape} images in [-1, 1]. harness = harness.train.trainer.train with the MLflow",
-        "  RunLogger, images resident on the device (evaluation and samples excluded, as in step_overhead.py).",
+        f"data: {args.images} synthetic {args.shape} images in [-1, 1]. harness = harness.train.trainer.train with",
+        "  the MLflow RunLogger, images resident on the device (evaluation and samples excluded, as in",
+        "  step_overhead.py).",
         f"tutorial = DataLoader(TensorDataset(cpu images), shuffle=True, num_workers={args.loader_workers}),",
         "  .to(device) per batch, .item() of every loss; same models, losses, penalty, clipping, schedule, Adam.",
         f"timing: {args.warmup} warm-up steps per side, then {args.repeats} interleaved blocks of {args.steps}",

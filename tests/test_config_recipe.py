@@ -6,7 +6,7 @@ import json
 
 from harness.config.resolve import resolve_run
 from harness.config.recipe import (DESCRIBED_SWEEP_KEYS, LATER_KEYS, applicable_settings, read_recipe, recipe,
-                            recipe_text, sweep_settings)
+                                   recipe_text, sweep_settings)
 from tests.conftest import tiny_experiment
 
 

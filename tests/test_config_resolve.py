@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.config.resolve import (DataConfig, ModelConfig, TrainConfig, config_hash, load_experiment, parse_experiment,
-                            resolve_run)
+from harness.config.resolve import (DataConfig, ModelConfig, TrainConfig, config_hash, load_experiment,
+                                    parse_experiment, resolve_run)
 from harness.data import DATASETS
 from harness.core.errors import ConfigError, UserError
 from harness.core.strict import replace

@@ -10,7 +10,7 @@ import yaml
 
 from harness.core.errors import ConfigError
 from harness.core.strict import (apply_overrides, flatten, load_yaml_text, parse_dataclass, replace, rule, set_dotted,
-                            to_plain)
+                                 to_plain)
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,16 @@ def test_every_package_says_what_it_holds_and_what_it_may_import() -> None:
     for init in sorted(ROOT.glob("*/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
         assert len(doc.split()) >= 20 and "import" in doc, f"{init.relative_to(ROOT.parent)}: {doc[:60]!r}"
+
+
+def test_the_report_reads_mlflow_through_the_read_side_only() -> None:
+    """The report imports `harness.tracking.read` and nothing else of tracking, and that module pulls in
+    neither the training loop nor Optuna: reading the stores never needs the trainer."""
+    graph = import_graph()
+    from_report = {dep for module, deps in graph.items() if unit(module) == "report"
+                   for dep in deps if unit(dep) == "tracking"}
+    assert from_report == {"harness.tracking.read"}
+    code = ("import sys, harness.tracking.read; "
+            "print('harness.train.trainer' in sys.modules, 'optuna' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

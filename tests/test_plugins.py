@@ -156,7 +156,8 @@ def test_a_fresh_process_registers_the_plugins_of_a_parsed_config(user_dir: Path
 
     exp = tiny_experiment(plugins=["my_recipes"], variants=[PLUGIN_VARIANT])
     (user_dir / "exp.pickle").write_bytes(pickle.dumps(exp))
-    code = ("import pickle; from harness.config.resolve import load_plugins; from harness.recipes.losses import LOSSES; "
+    code = ("import pickle; from harness.config.resolve import load_plugins; "
+            "from harness.recipes.losses import LOSSES; "
             "exp = pickle.load(open('exp.pickle', 'rb')); load_plugins(exp.plugins); "
             "print('least_squares' in LOSSES, exp.train.ls_target)")
     out = subprocess.run([sys.executable, "-c", code], cwd=user_dir, capture_output=True, text=True, check=True)

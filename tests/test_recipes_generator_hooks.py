@@ -8,7 +8,7 @@ from torch import nn
 
 import harness.train.trainer as trainer
 from harness.recipes.generator_hooks import (GENERATOR_HOOKS, GeneratorEMA, GeneratorHook, build_hooks, enabled_hooks,
-                                     evaluation_generator, register_generator_hook)
+                                             evaluation_generator, register_generator_hook)
 from harness.core.knobs import Knob
 from harness.config.knob_space import knob_applies
 from harness.train.trainer import TrainCallback, build_state, train

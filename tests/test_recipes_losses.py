@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.recipes.losses import (LOSSES, bce_critic, bce_generator, gradient_penalty, hinge_critic, wasserstein_critic,
-                            wasserstein_generator)
+from harness.recipes.losses import (LOSSES, bce_critic, bce_generator, gradient_penalty, hinge_critic,
+                                    wasserstein_critic, wasserstein_generator)
 
 
 class Linear(nn.Module):

@@ -9,7 +9,7 @@ import pytest
 from harness.core.errors import ConfigError
 from harness.tracking.write import client
 from harness.stores.urls import (absolute_sqlite, redact, resolve_urls, sqlalchemy_url, sqlite_file_problem,
-                          with_connect_timeout)
+                                 with_connect_timeout)
 from tests.report_support import golden_config
 
 

@@ -111,7 +111,7 @@ def running_child_run(db: Path) -> bool:
     """A trial's MLflow run is RUNNING (the Optuna storage is in PostgreSQL; MLflow is local)."""
     if not db.exists():
         return False
-    query = "SELECT count(*) FROM runs WHERE status = 'RUNNING' AND name LIKE '% · wgan_gp'"  # store_keys.run_name
+    query = "SELECT count(*) FROM runs WHERE status = 'RUNNING' AND name LIKE '% · wgan_gp'"  # stores.keys.run_name
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as connection:
             return connection.execute(query).fetchone()[0] > 0

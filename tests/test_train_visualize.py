@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.train.visualize import (GRID_MIN_PIXELS, fixed_noise, image_grid, real_picture, real_samples, render_samples,
-                               scatter_plot)
+from harness.train.visualize import (GRID_MIN_PIXELS, fixed_noise, image_grid, real_picture, real_samples,
+                                     render_samples, scatter_plot)
 
 
 def constant_images(values: list[float], side: int = 8, channels: int = 1) -> torch.Tensor:

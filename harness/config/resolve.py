@@ -30,9 +30,9 @@ from harness.models import ARCHS
 from harness.config.plugin_loader import load_plugins  # noqa: F401  (re-exported: spawned workers call it)
 from harness.recipes.presets import PRESETS, default_presets
 from harness.core.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
-                            ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
-from harness.core.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value, replace,
-                            rule, to_plain, unknown_key_message)
+                                 ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
+from harness.core.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value,
+                                 replace, rule, to_plain, unknown_key_message)
 
 DEFAULT_VARIANTS = default_presets()  # the presets flagged `default` (the mission's four recipes)
 # Names become Optuna study names `<name>/<variant>/confirm` (at most 512 characters) and MLflow's

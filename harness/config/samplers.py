@@ -1,7 +1,7 @@
 """Optuna samplers and pruners by the names the YAML uses: two registries, one builder per entry.
 
-They sit beside the recipe registries, not in the sweep, so that the resolver validates their
-names without depending on the sweep (which depends on the resolver).
+They live in `harness.config`, with the resolver, not in the sweep, so that the resolver validates
+their names without depending on the sweep (which depends on the resolver).
 
 The builders import Optuna when called, so registering the names costs nothing: the resolver loads
 this module to validate `sweep.sampler` and `sweep.pruner` without importing Optuna. A new sampler

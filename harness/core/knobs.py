@@ -4,8 +4,8 @@ A knob is read from its section like any other key, with its own type, range, de
 the knobs of losses, constraints, schedules and generator hooks are `train.<name>` keys, those of
 architectures `model.<name>` keys (the registry says which section its entries' knobs live in).
 Registering an entry declares its knobs here, so the config schema, `--set`, the sweep's search
-space and the report all know them without a hand-written field per knob. This module sits at
-the bottom of the layering: it imports neither a registry nor torch.
+space and the report all know them without a hand-written field per knob. It lives in
+`harness.core`, the bottom of the layers: it imports neither a registry of entries nor torch.
 """
 
 from __future__ import annotations

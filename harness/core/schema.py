@@ -1,7 +1,7 @@
 """The experiment schema: the config dataclasses and their rules, and nothing else.
 
-This module is the bottom of the config layering: it imports no registry and no torch, so
-reading a config's shape is cheap. Names that live in registries (datasets, losses, metrics, ...)
+It lives in `harness.core`, the bottom of the layers: it imports no registry of entries and no torch,
+so reading a config's shape is cheap. Names that live in registries (datasets, losses, metrics, ...)
 are checked lazily through `registered(kind)`, and the knobs that registry entries declare
 (`lambda_gp`, `clip_value`, ...) are read as keys of `train:` through `TrainConfig.knobs`.
 `harness.config.resolve` (the resolver) imports the registries and resolves variants into RunConfigs.

@@ -17,8 +17,8 @@ from typing import Any
 from harness.stores import keys
 from harness.config.resolve import ExperimentConfig, resolve_run
 from harness.core.errors import ConfigError
-from harness.config.recipe import (PLUMBING, recipe, recipe_text,  # noqa: F401  (the definition lives there; re-exported)
-                            with_later_keys)
+from harness.config.recipe import (PLUMBING, recipe,  # noqa: F401  (the definition lives there; re-exported)
+                                   recipe_text, with_later_keys)
 from harness.core.schema import RunConfig
 from harness.stores.urls import redact
 

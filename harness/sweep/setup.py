@@ -20,7 +20,8 @@ from harness.config.recipe import sweep_settings_text
 from harness.sweep.locks import storage_lock
 from harness.sweep.recipe_guard import record_or_check
 from harness.sweep.studies import VariantStudies, fill_search_queue, make_storage, open_studies
-from harness.tracking.write import ensure_experiment, ensure_parent_run, ensure_reference_run, log_summary, set_run_status
+from harness.tracking.write import (ensure_experiment, ensure_parent_run, ensure_reference_run, log_summary,
+                                    set_run_status)
 from harness.train.visualize import real_picture
 
 

@@ -1,6 +1,6 @@
 """Sweep search spaces: grid points of `sweep.space`, and a trial's suggestions from it.
 
-Where each knob applies and the rules of `sweep.space` live one layer down, with the resolver,
+Where each knob applies and the rules of `sweep.space` live lower down, with the resolver,
 in `harness.config.knob_space`; they are re-exported here for the sweep's modules.
 """
 

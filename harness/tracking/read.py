@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from harness.stores import keys
 from harness.core.errors import first_line
 from harness.stores.urls import (absolute_sqlite, redact, sqlalchemy_url, sqlite_file_problem, sqlite_path,
-                          with_connect_timeout)
+                                 with_connect_timeout)
 
 if TYPE_CHECKING:
     import pandas as pd

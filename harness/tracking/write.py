@@ -31,8 +31,8 @@ from harness.tracking.resume import (commit_resume_checkpoint, flush_artifacts, 
                                      tracking_retry)
 from harness.stores.urls import redact, sqlite_path
 from harness.train.trainer import TrainCallback, TrainState
-from harness.tracking.read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS,  # noqa: F401
-                                   cached_client, client, database_problem, download_artifact, experiment_id, load_runs,
+from harness.tracking.read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS, cached_client,  # noqa: F401
+                                   client, database_problem, download_artifact, experiment_id, load_runs,
                                    metric_history, no_progress_bar, run_record, run_url, server_problem,
                                    tracking_problem)
 
