@@ -168,3 +168,20 @@ def test_the_report_reads_mlflow_through_the_read_side_only() -> None:
             "print('harness.train.trainer' in sys.modules, 'optuna' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def documented_layers(markdown: str) -> tuple[tuple[str, ...], ...]:
+    """The rows of docs/extending.md's layout table, bottom first, as the LAYERS tuple spells them."""
+    rows: dict[int, tuple[str, ...]] = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            names = [name.rstrip("/").removesuffix(".py") for name in cells[1].replace("`", "").split(", ")]
+            rows[int(cells[0])] = tuple(sorted(names))
+    return tuple(rows[index] for index in sorted(rows))
+
+
+def test_the_documented_layout_is_the_enforced_one() -> None:
+    text = (ROOT.parent / "docs" / "extending.md").read_text(encoding="utf-8")
+    assert documented_layers(text) == tuple(tuple(sorted(row)) for row in LAYERS)
+    assert documented_layers("| 1 | `b/`, `a.py` | x |\n| 0 | `c/` | y |\n") == (("c",), ("a", "b"))
