@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,14 @@ AXIS_VARIANTS = {f"{kind}-{name}": {"preset": BASE_PRESET, "name": f"{kind}-{nam
                  for kind in AXES for name in CATALOG[kind].names()}
 AXIS_VARIANTS["constraint-spectral_norm+gp"] = {"preset": BASE_PRESET, "name": "constraint-spectral_norm-gp",
                                                 "train": {"constraint": ["spectral_norm", "gp"]}}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background (`cmd &`, `nohup`) inherits SIGINT ignored, and so would every
+    sweep it starts, which then never sees the Ctrl-C that the interrupt tests send its process group.
+    Restore Python's own handler: the sweeps the tests start then begin with SIGINT as a terminal has it."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
