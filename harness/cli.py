@@ -20,7 +20,9 @@ EXIT_CODES = """exit codes:
   2    bad input, or a service (database, MLflow server) unreachable or lost mid-sweep
   3    sweep settled, but some variant produced nothing usable (all diverged, pruned or failed)
   4    a worker crashed and left part of the budget undone (run the same command again)
-  130  interrupted (Ctrl-C); running trials re-queued, run the same command again to resume"""
+  129  stopped by SIGHUP (the terminal closed); as 130
+  130  interrupted (Ctrl-C); running trials re-queued, run the same command again to resume
+  143  stopped by SIGTERM (kill, docker stop, a scheduler's time limit or preemption); as 130"""
 
 
 def subcommands() -> dict[str, tuple[Any, str]]:

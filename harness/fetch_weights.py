@@ -23,6 +23,8 @@ def build_parser(prog: str = "python -m harness.fetch_weights", parser: Any = No
     parser = parser(prog, **options) if parser is not None else OneLineParser(prog=prog, **options)
     parser.add_argument("--url", default=WEIGHTS_URL, help="where to download from (default: torch-fidelity's release)")
     parser.add_argument("--force", action="store_true", help="download again even if the file is there")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="give up when connecting, or any read, waits longer than this (default: 30)")
     parser.set_defaults(run=run)
     return parser
 
@@ -30,13 +32,15 @@ def build_parser(prog: str = "python -m harness.fetch_weights", parser: Any = No
 def run(args: argparse.Namespace) -> int:
     from harness.metrics.inception import fetch_weights, weights_digest, weights_path
 
+    if not 0 < args.timeout <= 3600:
+        raise UserError(f"--timeout: {args.timeout:g} is out of range; allowed: more than 0 and at most 3600 seconds")
     destination = weights_path()
     if destination.is_file() and not args.force:
         print(f"already there: {destination} (sha256 {weights_digest(destination)[:16]}); --force downloads again")
         return 0
     try:
-        path = fetch_weights(args.url, destination)
-    except OSError as exc:  # no network, refused, disk full
+        path = fetch_weights(args.url, destination, args.timeout)
+    except OSError as exc:  # no network, refused, timed out, not HTTP, disk full
         raise UserError(f"--url: downloading {args.url} failed ({first_line(exc)}); without internet, copy the "
                         f"file to '{destination}'") from None
     print(f"saved {path} (sha256 {weights_digest(path)[:16]})")

@@ -110,7 +110,7 @@ def test_the_services_are_postgres_mlflow_and_scalable_gpu_workers() -> None:
     assert all(d.get("count") == "all" or isinstance(d.get("count"), int) for d in devices), devices
     assert worker["depends_on"]["mlflow"]["condition"] == "service_healthy"
     assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert worker["stop_signal"] == "SIGINT"  # the harness's Ctrl-C: running trials are re-queued at once
+    assert worker["stop_signal"] == "SIGTERM"  # taken as Ctrl-C: running trials are re-queued at once
 
 
 def test_postgres_is_a_current_official_image_on_a_named_volume() -> None:

@@ -73,3 +73,16 @@ def test_a_plugin_that_imports_fine_stays_registered(user_dir: Path) -> None:
         assert "half_done" in LOSSES and KNOBS["half_done_weight"].default == 1.0
     finally:
         LOSSES.remove("half_done")
+
+
+@pytest.mark.parametrize("code, said", [
+    ("class Fatal(BaseException):\n    pass\n\nraise Fatal('from a BaseException')\n",
+     "'fatal' cannot be imported: Fatal: from a BaseException"),
+    ("class Broken(Exception):\n    def __str__(self):\n        raise ValueError('no')\n\nraise Broken()\n",
+     "'fatal' cannot be imported: Broken: Broken (its message could not be read)"),
+])
+def test_whatever_a_plugin_raises_is_one_config_error(code: str, said: str, user_dir: Path) -> None:
+    (user_dir / "fatal.py").write_text(code)
+    with pytest.raises(ConfigError) as refused:
+        load_plugins(["fatal"])
+    assert str(refused.value) == f"plugins[0]: {said}"

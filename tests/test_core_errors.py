@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy.exc
 
 from harness.core.errors import ConfigError, UserError, cli_entry, first_line, root_cause
 
+REPO = Path(__file__).resolve().parents[1]
 AUTOFLUSH = ("raised as a result of Query-invoked autoflush; consider using a session.no_autoflush block if this "
              "flush is occurring prematurely")
 
@@ -58,3 +63,50 @@ def test_cli_entry_prints_one_line_and_exits_2(capsys: pytest.CaptureFixture) ->
     with pytest.raises(SystemExit) as info:
         main()
     assert info.value.code == 2 and capsys.readouterr().err == "error: first line\n"
+
+
+# --- issue 26: one boundary for OS errors, signals and broken exceptions ----------------------------------
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("a plugin's __str__ that itself fails")
+
+
+def test_an_exception_whose_message_cannot_be_read_is_named_by_its_type() -> None:
+    assert first_line(Unprintable()) == "Unprintable (its message could not be read)"
+
+
+def run_entry(body, capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as ended:
+        cli_entry(body)()
+    return ended.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error, said", [
+    (IsADirectoryError(errno.EISDIR, "Is a directory", "reports/x"), "cannot use 'reports/x': Is a directory (EISDIR)"),
+    (PermissionError(errno.EACCES, "Permission denied", "/proc/x"), "cannot use '/proc/x': Permission denied (EACCES)"),
+    (OSError(errno.ENOSPC, "No space left on device"), "writing the output failed: No space left on device (ENOSPC)"),
+])
+def test_an_os_error_is_one_line_naming_the_path_and_exit_2(error: OSError, said: str, capsys) -> None:
+    def body() -> int:
+        raise error
+
+    code, err = run_entry(body, capsys)
+    assert code == 2 and err == f"error: {said}\n"
+
+
+def test_an_os_error_without_an_errno_is_a_bug_and_keeps_its_traceback() -> None:
+    def body() -> int:
+        raise OSError("raised by the harness's own code, not by the system")
+
+    with pytest.raises(OSError):
+        cli_entry(body)()
+
+
+@pytest.mark.parametrize("flag", ["--dry-run", "--print-config"])
+def test_stdout_on_a_full_device_is_one_line_and_exit_2(flag: str) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "harness.sweep", str(REPO / "experiments" / "toy.yaml"), flag],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 2 and done.stderr == ("error: writing the output failed: No space left on device "
+                                                    "(ENOSPC)\n"), done.stderr

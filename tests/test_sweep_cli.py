@@ -337,6 +337,66 @@ def test_ctrl_c_requeues_running_trials_and_a_rerun_finishes_exactly(tmp_path: P
     assert [r.info.status for r in parents] == ["FINISHED"]
 
 
+def children_of(pid: int) -> set[int]:
+    """PIDs of the processes whose parent is `pid` (from /proc: no psutil needed)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                # the field after the ")" of the command name: state, then the parent's PID
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent's wait is missing
+
+
+def test_sigterm_to_the_sweep_alone_requeues_stops_the_workers_and_exits_143(tmp_path: Path) -> None:
+    """What `kill`, `docker stop`, systemd and a scheduler's time limit do: SIGTERM to the sweep's process
+    only. Its workers stop too, the running trials are re-queued at once, and a rerun finishes exactly."""
+    config = write_config(tmp_path, variants=["wgan_gp"], train={"steps": 300, "eval_every": 100, "sample_every": 300},
+                          sweep={"trials_per_variant": 4, "seeds": 1})
+    sweep = start_sweep_cli(tmp_path, config, "--workers", "2")
+    wait_for(lambda: running_trial(tmp_path, "e2e/wgan_gp"), what="a running trial after a complete one")
+    workers = children_of(sweep.pid)
+    assert len(workers) >= 2
+    sweep.send_signal(signal.SIGTERM)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("stopped by SIGTERM: finished trials are stored and the running "
+                                                   "ones re-queued"), err
+    assert "Traceback" not in err
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="the workers to end", timeout_s=30)
+    trials = studies(tmp_path)["e2e/wgan_gp"].trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]  # re-queued at once, not after the grace
+    interrupted = [t for t in trials if t.state == TrialState.FAIL]
+    assert interrupted and all(t.user_attrs["reason"] == INTERRUPTED_REASON for t in interrupted)
+    rerun = run_sweep_cli(tmp_path, config)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_exact_budget(tmp_path, budget=4, seeds=1, variants=("wgan_gp",))
+
+
+def test_no_worker_outlives_a_sweep_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL cannot be handled by the sweep itself; its workers notice and stop as SIGTERM would."""
+    config = write_config(tmp_path, variants=["wgan_gp"], train={"steps": 300, "eval_every": 100, "sample_every": 300},
+                          sweep={"trials_per_variant": 4, "seeds": 1})
+    sweep = start_sweep_cli(tmp_path, config, "--workers", "2")
+    wait_for(lambda: running_trial(tmp_path, "e2e/wgan_gp"), what="a running trial after a complete one")
+    workers = children_of(sweep.pid)
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.communicate(timeout=60)
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="the orphaned workers to end", timeout_s=30)
+    trials = studies(tmp_path)["e2e/wgan_gp"].trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]  # they re-queued their trials on the way out
+    assert [t for t in trials if t.state == TrialState.WAITING]  # and stopped, rather than run on to the end
+
+
 def test_ctrl_c_while_a_trained_trial_is_recorded_waits_for_the_record(tmp_path: Path, monkeypatch) -> None:
     """The outcome of a finished training is written whole: Ctrl-C there must not leave it RUNNING."""
     import harness.sweep.objective as objective

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
 import pytest
 
+from harness.core.errors import UserError
+from harness.sweep import locks
 from harness.sweep.locks import lock_key, reading_lock, storage_lock
 from tests.services import PG_HOST, PG_PORT, PG_USER, fresh_database, pg_url, postgres_skip_reason
 
@@ -41,3 +48,80 @@ def test_a_sweep_holds_only_its_own_experiments_lock() -> None:
         finally:
             other.close()
     assert free_b is True and free_a is False
+
+
+# --- issue 26: a held lock is a wait that says so and ends ------------------------------------------------
+
+HOLD_SCRIPT = """
+import sys, time
+from harness.sweep.locks import storage_lock
+with storage_lock(sys.argv[1], "ablation-a"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.fixture
+def short_lock_limit(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(locks, "LOCK_NOTICE_S", 0.5)
+    monkeypatch.setattr(locks, "LOCK_LIMIT_S", 3.0)
+    return 3.0
+
+
+def held_elsewhere(url: str) -> subprocess.Popen:
+    """Another process (another sweep, as far as the lock knows) that holds the experiment's lock."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_SCRIPT, url], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_lock_held_by_another_process_is_announced_then_given_up(kind: str, tmp_path, short_lock_limit, capsys,
+                                                                   request) -> None:
+    if kind == "postgresql" and (reason := postgres_skip_reason()):
+        pytest.skip(reason)
+    database = request.getfixturevalue("lock_database") if kind == "postgresql" else None
+    url = pg_url(database) if database else f"sqlite:///{tmp_path / 'optuna.db'}"
+    holder = held_elsewhere(url)
+    try:
+        started = time.monotonic()
+        with pytest.raises(UserError) as refused, storage_lock(url, "ablation-a"):
+            pass
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("waiting for ") and "giving up after 3s" in err  # said once
+    message = str(refused.value)
+    assert "\n" not in message and "still held by" in message and "after 3s" in message
+    assert f":{holder.pid}" in message if kind == "sqlite" else "PostgreSQL backend" in message  # who holds it
+    assert short_lock_limit <= waited < short_lock_limit + 5
+    with storage_lock(url, "ablation-a"):  # the holder is gone: its lock went with it
+        pass
+
+
+@pytest.fixture
+def lock_database() -> Iterator[str]:
+    with fresh_database("harness_test_lock_wait") as database:
+        yield database
+
+
+def test_a_short_wait_says_nothing(tmp_path, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with storage_lock(url, "ablation-a"):
+        pass
+    assert capsys.readouterr().err == ""
+
+
+def test_a_postgresql_connection_has_bounds_on_connecting_and_on_a_silent_server() -> None:
+    if reason := postgres_skip_reason():
+        pytest.skip(reason)
+    import sqlalchemy
+
+    engine = locks.lock_engine(pg_url("test"), 6)
+    with engine.connect() as connection:  # libpq accepts every parameter (a misspelt one refuses to connect)
+        assert connection.execute(sqlalchemy.text("SELECT 1")).scalar() == 1
+    assert locks.postgres_connect_args(6) == {"connect_timeout": 6, "keepalives": 1, "keepalives_idle": 3,
+                                              "keepalives_interval": 1, "keepalives_count": 3,
+                                              "tcp_user_timeout": 6000}

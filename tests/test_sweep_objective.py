@@ -7,7 +7,9 @@ import math
 import time
 
 import pytest
+from optuna.trial import TrialState
 
+from harness.sweep import objective
 from harness.sweep.objective import Heartbeat, eval_history
 from harness.train.trainer import COST_KEYS, TrainResult
 
@@ -44,3 +46,33 @@ def test_a_heartbeat_outage_is_one_line_and_a_second_outage_another(capfd: pytes
     lines = capfd.readouterr().err.splitlines()
     assert lines == ["warning: heartbeat not recorded (server closed the connection unexpectedly); trying again "
                      "every 0s"] * 2  # beats 2-4, then 6-7: two outages, two lines; no traceback
+
+
+class FatalPluginError(BaseException):
+    """What a plugin's loss might raise: not an Exception, so a bare `except Exception` lets it through."""
+
+
+class UnreadableError(Exception):
+    def __str__(self) -> str:
+        raise ValueError("its __str__ fails too")
+
+
+@pytest.mark.parametrize("raised, reason", [(FatalPluginError("nan in my loss"), "FatalPluginError: nan in my loss"),
+                                            (UnreadableError(), "UnreadableError: UnreadableError (its message "
+                                                                "could not be read)")])
+def test_whatever_training_raises_fails_the_trial_not_the_sweep(raised: BaseException, reason: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_training(*args, **kwargs) -> None:
+        raise raised
+
+    monkeypatch.setattr(objective, "train", broken_training)
+    assert objective.train_until_stopped(None, [], None) == (TrialState.FAIL, "FAILED", "error", reason)
+
+
+def test_ctrl_c_while_training_still_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args, **kwargs) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(objective, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        objective.train_until_stopped(None, [], None)

@@ -44,8 +44,10 @@ def import_guarded(name: str, path: str) -> None:
     before = registered_names()
     try:
         importlib.import_module(name)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code: whatever it raises is reported
-        forget_new_entries(before)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's code: whatever it raises is reported, even a
+        forget_new_entries(before)  # class that derives from BaseException or SystemExit
         raise ConfigError(path, failure_text(name, exc)) from None
 
 

@@ -10,10 +10,12 @@ there by hand on a machine without internet (docs/metrics.md, "Weights").
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -21,6 +23,7 @@ from torch import Tensor, nn
 
 from harness.core.errors import UserError
 from harness.metrics.disk_cache import file_sha256
+from harness.metrics.download import check_url, download
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
@@ -28,6 +31,7 @@ PACKAGE, PIP_NAME = "torch_fidelity", "torch-fidelity"
 # pool3 (2048-d) for FID, KID and precision/recall; logits without the bias for IS (torch-fidelity's choices).
 POOL, LOGITS = "2048", "logits_unbiased"
 BATCH = 100  # images per detector call (each is resized to 299 x 299)
+FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"  # read by torch.load on every call
 
 
 def weights_path() -> Path:
@@ -70,12 +74,28 @@ def load_detector(path: Path, device: torch.device) -> nn.Module:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     try:
-        detector = FeatureExtractorInceptionV3("inception-v3-compat", [POOL, LOGITS],
-                                               feature_extractor_weights_path=str(path))
-    except Exception as exc:  # noqa: BLE001 - truncated, not a state dict, wrong layers
+        with weights_only_loads():
+            detector = FeatureExtractorInceptionV3("inception-v3-compat", [POOL, LOGITS],
+                                                   feature_extractor_weights_path=str(path))
+    except Exception as exc:  # noqa: BLE001 - truncated, not a state dict, wrong layers, a pickle that runs code
         raise UserError(f"eval.metrics: '{path}' is not the Inception weights file ({type(exc).__name__}); "
                         f"delete it and {routes(path)}") from None
     return detector.to(device)
+
+
+@contextlib.contextmanager
+def weights_only_loads() -> Iterator[None]:
+    """torch-fidelity reads the weights with `torch.load(weights_only=False)`, which runs whatever code a
+    pickle names; torch's own switch forces the safe loader (tensors and plain containers only) inside."""
+    previous = os.environ.get(FORCE_WEIGHTS_ONLY)
+    os.environ[FORCE_WEIGHTS_ONLY] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(FORCE_WEIGHTS_ONLY, None)
+        else:
+            os.environ[FORCE_WEIGHTS_ONLY] = previous
 
 
 def to_uint8(images: Tensor) -> Tensor:
@@ -96,15 +116,21 @@ def inception_features(detector: nn.Module, images: Tensor, device: torch.device
     return torch.cat(pools), torch.cat(logits)
 
 
-def fetch_weights(url: str = WEIGHTS_URL, destination: Path | None = None) -> Path:
-    """Download the weights into the torch hub cache (atomically) and check that they load."""
+def fetch_weights(url: str = WEIGHTS_URL, destination: Path | None = None, timeout_s: float = 30.0) -> Path:
+    """Download the weights into the torch hub cache (atomically) and check that they load; a URL that
+    serves anything else is a one-line UserError and leaves nothing in the cache."""
+    check_url("--url", url)
     destination = destination or weights_path()
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
     os.close(fd)
     try:
-        torch.hub.download_url_to_file(url, tmp, progress=False)
-        load_detector(Path(tmp), torch.device("cpu"))  # a wrong or truncated file never lands in the cache
+        download(url, Path(tmp), timeout_s)
+        try:
+            load_detector(Path(tmp), torch.device("cpu"))  # a wrong or truncated file never lands in the cache
+        except UserError:
+            raise UserError(f"--url: {url} did not serve the Inception weights ({Path(tmp).stat().st_size} bytes "
+                            f"that do not load as them); nothing was saved") from None
         os.replace(tmp, destination)
     finally:
         Path(tmp).unlink(missing_ok=True)

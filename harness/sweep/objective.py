@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from harness.train.checkpoint import load_checkpoint
 from harness.config.resolve import config_hash, resolve_run
 from harness.train.device import resolve_device
-from harness.core.errors import ServiceLost, UserError, first_line
+from harness.core.errors import ServiceLost, UserError, first_line, message_of
 from harness.stores.retry import call_with_retries
 from harness.config.recipe import recipe
 from harness.core.strict import to_plain
@@ -236,11 +236,11 @@ def train_until_stopped(run: Any, callbacks: list[TrainCallback], progress: Trai
         return TrialState.PRUNED, "FINISHED", "pruned", str(exc)
     except Diverged as exc:
         return TrialState.PRUNED, "FAILED", "diverged", str(exc)
-    except ServiceLost:
+    except (ServiceLost, KeyboardInterrupt):
         raise
-    except Exception as exc:  # noqa: BLE001 - one broken trial must not stop the sweep
+    except BaseException as exc:  # noqa: BLE001 - one broken trial must not stop the sweep, whatever a plugin raises
         traceback.print_exc(file=sys.stderr)
-        return TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {exc}"
+        return TrialState.FAIL, "FAILED", "error", f"{type(exc).__name__}: {message_of(exc)}"
     return None
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 import time
 
 from harness.config.resolve import ExperimentConfig
-from harness.core.errors import EXIT_INTERRUPTED, EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
+from harness.core.errors import EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
+from harness.core.signals import exit_code, signal_name
 from harness.sweep.notices import slow_step
 from harness.sweep.context import SweepContext
 from harness.sweep.preflight import preflight
@@ -37,11 +40,12 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
                 crashed = []
             else:
                 crashed = run_processes(ctx, workers)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP from a scheduler (harness.core.signals)
         stop_parents(exp, storage_url, tracking_uri)
-        print("interrupted: finished trials are stored and the running ones re-queued; "
+        how = "interrupted" if signal_name(exc) == "SIGINT" else f"stopped by {signal_name(exc)}"
+        print(f"{how}: finished trials are stored and the running ones re-queued; "
               "run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_code(exc)
     except ServiceLost:
         stop_parents(exp, storage_url, tracking_uri)
         raise
@@ -130,10 +134,29 @@ def run_processes(ctx: SweepContext, workers: int) -> list[tuple[str, int]]:
         for process in processes:
             process.join()
     except KeyboardInterrupt:
-        for process in processes:
-            process.join(timeout=60)  # they received the same Ctrl-C and re-queue their trials
+        stop_workers(processes)
         raise
     return [(p.name, p.exitcode) for p in processes if p.exitcode]
+
+
+WORKER_STOP_SECONDS = 60  # a worker re-queues its trial in well under this; past it, it is stuck
+
+
+def stop_workers(processes: list) -> None:
+    """Stop every worker and wait for it to re-queue its trial. A terminal's Ctrl-C reached them too, but a
+    SIGTERM sent to the sweep alone (`kill`, `docker stop`, a scheduler) did not: forward it (a worker acts
+    on its first stop request only, so one that already has it is not disturbed). One stuck past the
+    deadline is killed; its trial goes back by heartbeat."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):  # it may have ended since
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + WORKER_STOP_SECONDS
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def print_summary(exp: ExperimentConfig, storage_url: str, wall_seconds: float) -> list[VariantStatus]:

@@ -25,6 +25,8 @@ from harness.stores.retry import RetryPolicy
 from harness.config.samplers import search_budget
 from harness.sweep.space import applicable_space, grid_points, knob_value
 from harness.stores.urls import redact, sqlalchemy_url, sqlite_path
+from harness.stores.quiet_logs import quiet_store_logs
+from harness.sweep.locks import postgres_connect_args
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 # Workers claim trials with ask() under the storage lock and run their own heartbeat thread.
@@ -33,6 +35,7 @@ warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to b
 # the first value and would warn once per evaluation.
 warnings.filterwarnings("ignore", message="The reported value is ignored because this `step=")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+quiet_store_logs()
 
 LIVE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
 
@@ -89,7 +92,7 @@ def make_storage(url: str, exp: ExperimentConfig, on_stale: Any = None) -> RDBSt
     # SQLite: wait out other writers. PostgreSQL: a connection killed by the server is replaced on checkout,
     # and a server that accepts TCP but never answers fails after the timeout instead of hanging the sweep.
     engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 120}} if path else {
-        "pool_pre_ping": True, "connect_args": {"connect_timeout": exp.sweep.connect_timeout_seconds}}
+        "pool_pre_ping": True, "connect_args": postgres_connect_args(exp.sweep.connect_timeout_seconds)}
     try:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

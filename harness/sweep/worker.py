@@ -6,10 +6,14 @@ a claim is an atomic WAITING -> RUNNING transition, heartbeats expose dead worke
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import socket
 import sys
+import threading
 import time
+from multiprocessing.connection import wait
 from typing import Any
 
 import optuna
@@ -18,7 +22,8 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config.resolve import load_plugins, resolve_run
-from harness.core.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError, first_line
+from harness.core.errors import EXIT_USER_ERROR, UserError, first_line
+from harness.core.signals import exit_code, install_stop_handlers
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
@@ -134,14 +139,30 @@ def run_worker(ctx: SweepContext) -> None:
 
 
 def spawned_worker(ctx: SweepContext, threads: int) -> None:
+    install_stop_handlers(include_sigint=True)  # Ctrl-C, SIGTERM, SIGHUP: re-queue the running trial, once
+    follow_parent()
     torch.set_num_threads(threads)  # N workers on one machine share its cores instead of oversubscribing
     if torch.cuda.is_available():
         torch.cuda.set_device(ctx.worker % torch.cuda.device_count())  # N workers spread over the GPUs
     try:
         load_plugins(ctx.exp.plugins)  # a fresh process: the users' entries register again before any lookup
         run_worker(ctx)
-    except KeyboardInterrupt:
-        os._exit(EXIT_INTERRUPTED)  # the running trial was re-queued; skip multiprocessing's traceback
+    except KeyboardInterrupt as exc:
+        os._exit(exit_code(exc))  # the running trial was re-queued; skip multiprocessing's traceback
     except UserError as exc:  # a lost service (or a plugin failing only here): one line, the parent reports the code
         print(f"error: {first_line(exc)}", file=sys.stderr, flush=True)
         os._exit(EXIT_USER_ERROR)
+
+
+def follow_parent() -> None:
+    """A worker never outlives its sweep: when the parent process is gone (killed, even by SIGKILL), the
+    worker stops itself as SIGTERM would, re-queueing its running trial at once."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="follow-parent").start()
