@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,27 @@ def test_save_atomic_replaces_whole_files_and_cleans_up_after_a_failure(tmp_path
         save_atomic({"x": lambda: 0}, path)  # cannot be pickled: nothing half-written is left
     assert torch.equal(torch.load(path, weights_only=True)["x"], torch.arange(4))
     assert sorted(p.name for p in path.parent.iterdir()) == ["entry.pt"]
+
+
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+import torch
+from harness.core.errors import UserError
+from harness.metrics.disk_cache import save_atomic
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+try:
+    save_atomic({"features": torch.zeros(10000)}, Path(sys.argv[1]) / "reference.pt")
+except UserError as exc:
+    print(exc)
+"""
+
+
+def test_a_cache_on_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.startswith(f"eval.cache_dir: cannot write '{tmp_path / 'reference.pt'}' (")
+    assert done.stdout.count("\n") == 1 and list(tmp_path.iterdir()) == []

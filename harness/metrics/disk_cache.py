@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from harness.core.errors import UserError, first_line
 
 def data_fingerprint(*tensors: Tensor) -> str:
     """SHA-256 (16 hex digits) of the tensors' shapes and bytes, on the CPU."""
@@ -43,6 +44,10 @@ def save_atomic(payload: dict, path: Path) -> None:
             torch.save(payload, f)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared by whoever runs sweeps
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # a full disk or a quota: torch's writer reports it as RuntimeError
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"eval.cache_dir: cannot write '{path}' ({first_line(exc)}); free some space there or "
+                        "set eval.cache_dir to a folder with room") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
