@@ -6,6 +6,7 @@ import errno
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,20 @@ def test_stdout_on_a_full_device_is_one_line_and_exit_2(flag: str) -> None:
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 2 and done.stderr == ("error: writing the output failed: No space left on device "
                                                     "(ENOSPC)\n"), done.stderr
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_command_whose_thread_crashed_does_not_exit_0(capsys) -> None:
+    """A heartbeat or poller thread that dies prints its traceback and lets the main thread carry on; the
+    command would exit 0 with a crash in its log (issue 26: sweep.heartbeat_seconds: 10**12 did)."""
+    def body() -> int:
+        thread = threading.Thread(target=lambda: 1 / 0, name="heartbeat-7")
+        thread.start()
+        thread.join()
+        return 0
+
+    before = threading.excepthook  # pytest's own, which records the traceback as a warning
+    code, err = run_entry(body, capsys)
+    assert code == 1
+    assert err.splitlines()[-1] == "error: a bug: thread 'heartbeat-7' crashed (its traceback is above); please report it"
+    assert threading.excepthook is before  # the hook is the command's only

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from harness.core.signals import exit_code, signal_name, stop_handlers
 
 R = TypeVar("R")
 
-# Exit codes of every command (docs/operations.md, "Exit codes"): 0 settled and usable; 1 an unexpected crash.
+# Exit codes of every command (docs/operations.md, "Exit codes"): 0 settled and usable.
+EXIT_BUG = 1  # an unexpected crash, with its traceback: what Python itself exits with
 EXIT_USER_ERROR = 2  # bad input, or a service unreachable at the start or lost mid-sweep
 EXIT_NOTHING_USABLE = 3  # settled, but some variant has no complete run to compare
 EXIT_UNFINISHED = 4  # a worker crashed and left part of the budget undone
@@ -76,7 +79,7 @@ def cli_entry(main: Callable[..., R]) -> Callable[..., R]:
     @functools.wraps(main)
     def wrapper(*args: object, **kwargs: object) -> R:
         try:
-            with stop_handlers():
+            with stop_handlers(), thread_crashes() as crashed:
                 result = main(*args, **kwargs)
         except UserError as exc:
             fail(first_line(exc))
@@ -92,9 +95,31 @@ def cli_entry(main: Callable[..., R]) -> Callable[..., R]:
             check_stdout()
             raise
         check_stdout()  # a full disk under stdout shows here, not as "Exception ignored" at exit
+        if crashed:  # its traceback is printed; a command whose thread died must not exit 0
+            print(f"error: a bug: thread {crashed[0]!r} crashed (its traceback is above); please report it",
+                  file=sys.stderr)
+            raise SystemExit(EXIT_BUG)
         return result
 
     return wrapper
+
+
+@contextlib.contextmanager
+def thread_crashes() -> Iterator[list[str]]:
+    """The names of the command's threads that died of an exception (a heartbeat, a progress poller):
+    Python prints their traceback and carries on, and the command would otherwise exit 0."""
+    crashed: list[str] = []
+    previous = threading.excepthook
+
+    def record(hook_args: threading.ExceptHookArgs) -> None:
+        crashed.append(hook_args.thread.name if hook_args.thread else "unnamed")
+        previous(hook_args)
+
+    threading.excepthook = record
+    try:
+        yield crashed
+    finally:
+        threading.excepthook = previous
 
 
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EIO, errno.EROFS, errno.EBADF}

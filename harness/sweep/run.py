@@ -13,7 +13,7 @@ import sys
 import time
 
 from harness.config.resolve import ExperimentConfig
-from harness.core.errors import EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
+from harness.core.errors import EXIT_BUG, EXIT_NOTHING_USABLE, EXIT_UNFINISHED, EXIT_USER_ERROR, ServiceLost
 from harness.core.signals import exit_code, signal_name
 from harness.sweep.notices import slow_step
 from harness.sweep.context import SweepContext
@@ -59,7 +59,8 @@ def run_sweep(exp: ExperimentConfig, storage_url: str, tracking_uri: str, worker
     statuses = print_summary(exp, storage_url, time.perf_counter() - start)
     if exp.sweep.report:
         write_final_report(exp, storage_url, tracking_uri)
-    return usable_exit_code(statuses)
+    # A worker that exited 1 hit a bug (a traceback is in the log): the results stand, the exit code says so.
+    return EXIT_BUG if any(code == EXIT_BUG for _, code in crashed) else usable_exit_code(statuses)
 
 
 def stop_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:

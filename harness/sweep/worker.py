@@ -22,7 +22,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config.resolve import load_plugins, resolve_run
-from harness.core.errors import EXIT_USER_ERROR, UserError, first_line
+from harness.core.errors import EXIT_BUG, EXIT_USER_ERROR, UserError, first_line, thread_crashes
 from harness.core.signals import exit_code, install_stop_handlers
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
@@ -145,8 +145,11 @@ def spawned_worker(ctx: SweepContext, threads: int) -> None:
     if torch.cuda.is_available():
         torch.cuda.set_device(ctx.worker % torch.cuda.device_count())  # N workers spread over the GPUs
     try:
-        load_plugins(ctx.exp.plugins)  # a fresh process: the users' entries register again before any lookup
-        run_worker(ctx)
+        with thread_crashes() as crashed:
+            load_plugins(ctx.exp.plugins)  # a fresh process: the users' entries register again before any lookup
+            run_worker(ctx)
+        if crashed:  # a thread of this worker died (its traceback is printed): the sweep must not exit 0
+            os._exit(EXIT_BUG)
     except KeyboardInterrupt as exc:
         os._exit(exit_code(exc))  # the running trial was re-queued; skip multiprocessing's traceback
     except UserError as exc:  # a lost service (or a plugin failing only here): one line, the parent reports the code
