@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,17 @@ def test_unreadable_and_oversized_files_are_skipped_with_a_count(tmp_path: Path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"warning: data.root: skipped 3 of 9 files in '{tmp_path}'")
     assert f"(2 over {folder_module.MAX_PIXELS:,} pixels, 1 unreadable)" in err
+
+
+def test_a_damaged_file_is_skipped_without_a_python_warning_of_its_own(tmp_path: Path, capsys) -> None:
+    write_class_folders(tmp_path, per_class=3, classes=2)
+    (tmp_path / "digit0" / "tiff.png").write_bytes(b"II*\x00\x08\x00\x00\x00")  # a TIFF header, its tags cut off
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")  # PIL warns "Corrupt EXIF data": a process prints it in two lines
+        load(tmp_path, channels=1)
+    assert [str(w.message) for w in warned] == []
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skipped 1 of 7 files" in err and "1 unreadable" in err
 
 
 def test_a_class_left_without_two_usable_images_is_one_line(tmp_path: Path, capsys) -> None:

@@ -114,6 +114,18 @@ def test_a_corrupt_cache_file_is_retrained_with_a_one_line_warning(tmp_path: Pat
     assert not load_or_train(ds, tmp_path, QUICK).trained_now and capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("payload", [torch.zeros(3), [1, 2], {"definition": 7}, {"definition": None, "x": 1}])
+@pytest.mark.filterwarnings("error")  # a Python warning would print two more lines
+def test_a_cache_file_of_other_contents_is_retrained_not_a_traceback(payload, tmp_path: Path, capsys) -> None:
+    ds = digits()
+    path = load_or_train(ds, tmp_path, QUICK).path
+    capsys.readouterr()
+    torch.save(payload, path)  # loads weights-only, but is not the classifier's dict
+    assert load_or_train(ds, tmp_path, QUICK).trained_now
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"warning: {path}: ")
+
+
 def test_a_file_of_another_definition_is_not_trusted(tmp_path: Path, capsys) -> None:
     ds = digits()
     path = load_or_train(ds, tmp_path, QUICK).path

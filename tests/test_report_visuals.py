@@ -59,3 +59,15 @@ def test_sections_with_no_search_trials_say_so(stores: tuple, tmp_path: Path) ->
     assert isinstance(history[-1], Image)  # the running trial is a search row; its panel says why it is empty
     dynamics = to_markdown(visuals.dynamics_section(inputs, tmp_path))
     assert "no finished run yet" in dynamics
+
+
+@pytest.mark.parametrize("content", [b"not a torch file", b""])
+def test_a_damaged_samples_artifact_is_a_warning_not_a_traceback(content: bytes, tmp_path: Path, monkeypatch,
+                                                                  capsys) -> None:
+    damaged = tmp_path / "samples.pt"
+    damaged.write_bytes(content)
+    monkeypatch.setattr(visuals.mlflow_runs, "download_artifact", lambda *args: damaged)
+    inputs = dataclasses.make_dataclass("Inputs", [("tracking_uri", str)])("sqlite:///unused.db")
+    assert visuals.load_samples(inputs, "run42", tmp_path) is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: run run42: samples.pt is unreadable (")

@@ -312,6 +312,19 @@ def test_an_empty_checkpoint_is_one_line_naming_what_the_caller_shows(tmp_path: 
         load_checkpoint(tmp_path / "empty.pt", saved[1], shown="artifact resume/checkpoint-a.pt")
 
 
+def test_a_checkpoint_whose_pickle_runs_a_command_is_refused_and_the_command_never_runs(
+        tmp_path: Path, saved: tuple[Path, RunConfig]) -> None:
+    from tests.test_data_safe_pickle import RunsCommand
+
+    pwned = tmp_path / "pwned"
+    ckpt = torch.load(saved[0], weights_only=True)
+    ckpt["step"] = RunsCommand(f"touch {pwned}")
+    torch.save(ckpt, tmp_path / "evil.pt")
+    with pytest.raises(UserError, match=r"^cannot read checkpoint .*evil\.pt': Weights only load failed") as info:
+        load_checkpoint(tmp_path / "evil.pt", saved[1])
+    assert "\n" not in str(info.value) and not pwned.exists()
+
+
 def test_a_checkpoint_of_another_format_is_refused(tmp_path: Path, saved: tuple[Path, RunConfig]) -> None:
     ckpt = torch.load(saved[0], weights_only=True)
     ckpt["format_version"] = FORMAT_VERSION + 1

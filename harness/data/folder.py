@@ -76,8 +76,10 @@ def decode(path: Path, channels: int, side: int) -> np.ndarray | Skipped:
     from PIL import Image, ImageOps
 
     try:
-        with warnings.catch_warnings():  # PIL warns about large images; the pixel limit below decides
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # PIL warns about large images and damaged metadata ("Corrupt EXIF data"), a Python warning of
+        # two lines per file: the pixel limit below and decoding itself decide, said in one line per folder.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             with Image.open(path) as img:
                 if img.width * img.height > MAX_PIXELS:
                     return Skipped(path, True, f"{img.width}x{img.height} pixels")

@@ -1,15 +1,14 @@
-"""Image datasets held as one tensor on the device: scikit-learn digits, MNIST, Fashion-MNIST.
+"""Image datasets held as one tensor on the device, and scikit-learn's digits.
 
 Whole datasets fit in device memory (MNIST is 188 MB as float32), so a batch is an index into
 a resident tensor: no DataLoader, no worker processes, no host-to-device copy per step. Each
 entry names a reader that returns the CPU splits; `image_loader` resizes them, moves them to the
-device once per process and wraps them. `cifar.py` and `folder.py` add entries the same way.
+device once per process and wraps them. `mnist.py`, `cifar.py` and `folder.py` add entries the same way.
 """
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
@@ -78,6 +77,17 @@ def to_unit_range(pixels: Tensor, max_value: float) -> Tensor:
     return pixels.float() / max_value * 2.0 - 1.0
 
 
+def label_problem(labels: np.ndarray, images: int, classes: int, images_in: str = "") -> str | None:
+    """Why integer `labels` cannot label `images` images of `classes` classes (one index in 0..classes-1
+    each), or None; the readers say which file, in their own words (`images_in`: where the images are)."""
+    if labels.shape != (images,):
+        return f"{labels.size} labels for {images} images{images_in}"
+    low, high = (labels.min(), labels.max()) if labels.size else (0, 0)
+    if low < 0 or high >= classes:
+        return f"label {low if low < 0 else high}, outside 0..{classes - 1}"
+    return None
+
+
 def resize(images: Tensor, size: int | None) -> Tensor:
     if size is None or size == images.shape[-1]:
         return images
@@ -130,36 +140,6 @@ def read_digits(cfg: "DataConfig") -> RawSplits:
                      to_unit_range(torch.from_numpy(x_test), 16.0), torch.from_numpy(y_test))
 
 
-def torchvision_reader(cls_name: str) -> SplitReader:
-    """Reader of a torchvision IDX dataset (MNIST, FashionMNIST) under data.root, downloading on request."""
-
-    def read(cfg: "DataConfig") -> RawSplits:
-        import torchvision
-
-        cls = getattr(torchvision.datasets, cls_name)
-        raw = Path(cfg.root) / cls_name / "raw"
-        try:
-            train, test = (cls(root=cfg.root, train=flag, download=cfg.download) for flag in (True, False))
-        except RuntimeError as exc:
-            if not cfg.download:
-                raise UserError(f"data.root: {cfg.name} not found under '{raw}' and data.download is false; "
-                                "set data.download: true or place the IDX files there") from None
-            raise UserError(f"data.download: fetching {cfg.name} into '{raw}' failed: {exc}") from None
-        except OSError as exc:  # no network, permission denied, ...
-            raise UserError(f"data.download: fetching {cfg.name} into '{raw}' failed: {exc}") from None
-        except (ValueError, AssertionError, IndexError) as exc:  # a truncated or zero-byte IDX file
-            raise UserError(f"data.root: the {cfg.name} files under '{raw}' are corrupt or incomplete ({exc}); "
-                            "delete them and download again") from None
-        return RawSplits(to_unit_range(train.data[:, None], 255.0), train.targets,
-                         to_unit_range(test.data[:, None], 255.0), test.targets)
-
-    return read
-
-
-# Thresholds of eval.classifier_min_accuracy; measured accuracies are in docs/metrics.md.
+# The threshold of eval.classifier_min_accuracy; measured accuracies are in docs/metrics.md.
 DATASETS.add("digits", DatasetEntry("images", image_loader(read_digits), native_size=8, num_classes=10,
                                     classifier_min_accuracy=0.97))
-DATASETS.add("mnist", DatasetEntry("images", image_loader(torchvision_reader("MNIST")), native_size=28,
-                                   num_classes=10, classifier_min_accuracy=0.97))
-DATASETS.add("fashion_mnist", DatasetEntry("images", image_loader(torchvision_reader("FashionMNIST")),
-                                           native_size=28, num_classes=10, classifier_min_accuracy=0.85))

@@ -251,13 +251,16 @@ def load_cached(path: Path, defn: dict, model: EvalClassifier) -> TrainedClassif
         return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict):  # a tensor indexed by a string would warn, then raise
+            raise TypeError(f"a {type(payload).__name__}, not the classifier's dict")
         if payload["definition"] == json.dumps(defn, sort_keys=True):
             model.load_state_dict(payload["state_dict"], assign=True)
             return TrainedClassifier(model.eval(), float(payload["test_accuracy"]), path, False,
                                      float(payload["val_accuracy"]), int(payload["steps"]))
         print(f"warning: {path}: its stored definition differs from the expected one; retraining",
               file=sys.stderr, flush=True)
-    except (OSError, EOFError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+    except (OSError, EOFError, RuntimeError, KeyError, TypeError, IndexError, ValueError, AttributeError,
+            pickle.UnpicklingError) as exc:  # anything a file of other contents makes the lookups raise
         # One line, as every warning of the harness (a Python warning prints the source line too).
         print(f"warning: {path}: unreadable evaluation classifier ({type(exc).__name__}); retraining",
               file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ figure with `harness.report.figures` beside the report, and says what it shows o
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,10 +116,15 @@ def load_samples(inputs: ReportInputs, run_id: str, tmp: Path) -> np.ndarray | N
     path = mlflow_runs.download_artifact(inputs.tracking_uri, run_id, "samples.pt", tmp / run_id)
     if path is None:
         return None
-    samples = torch.load(path, map_location="cpu", weights_only=True)
-    if samples.ndim == 2:
-        return samples[:SCATTER_POINTS].float().numpy()
-    return image_grid(samples[:GRID_IMAGES])
+    try:
+        samples = torch.load(path, map_location="cpu", weights_only=True)
+        if samples.ndim == 2:
+            return samples[:SCATTER_POINTS].float().numpy()
+        return image_grid(samples[:GRID_IMAGES])
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign artifact: the report shows no grid for it
+        print(f"warning: run {run_id}: samples.pt is unreadable ({type(exc).__name__}); its samples are not shown",
+              file=sys.stderr, flush=True)
+        return None
 
 
 @dataclass(frozen=True)
