@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError, UserError
-from harness.sweep.preflight import check_sqlite_store, preflight
+from harness.sweep.preflight import check_sqlite_store, check_stores, joined_init_lock, preflight
 from tests.conftest import tiny_experiment
 
 
@@ -27,12 +27,55 @@ def test_the_classifier_is_checked_before_any_store_and_may_fill_its_cache(tmp_p
     assert not (tmp_path / "runs").exists()  # the suite's shared classifier cache lives elsewhere
 
 
-def test_another_applications_database_is_refused(tmp_path: Path) -> None:
+def test_another_applications_database_is_refused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     with sqlite3.connect(tmp_path / "mlflow.db") as connection:
         connection.execute("CREATE TABLE experiments (id INTEGER)")
-    with pytest.raises(ConfigError, match=r"^sweep.storage: 'sqlite:///.*mlflow.db': is not Optuna's database: it "
+    exp = tiny_experiment(variants=["wgan_gp"])
+    with pytest.raises(ConfigError, match=r"^sweep.storage: 'sqlite:///mlflow.db': is not Optuna's database: it "
                                           r"holds other tables \(experiments\)"):
-        check_sqlite_store("sweep.storage", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    check_sqlite_store("tracking.uri", f"sqlite:///{tmp_path / 'mlflow.db'}")  # MLflow's own: fine
+        check_stores(exp, "sqlite:///mlflow.db", "sqlite:///tracking.db")
+    with pytest.raises(ConfigError, match=r"^tracking.uri: 'sqlite:///mlflow.db': is not a whole MLflow database: "
+                                          r"it lacks alembic_version, assessments"):
+        check_stores(exp, "sqlite:///optuna.db", "sqlite:///mlflow.db")
     (tmp_path / "empty.db").write_bytes(b"")
-    check_sqlite_store("sweep.storage", f"sqlite:///{tmp_path / 'empty.db'}")  # an empty file is an empty database
+    check_stores(exp, "sqlite:///empty.db", "sqlite:///absent.db")  # an empty file is an empty database
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "mlflow.db"]
+
+
+def test_a_store_file_this_user_may_not_write_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """Tests run as root, whom a chmod 444 does not stop (a read-only mount does: tests/test_store_boundary.py);
+    here access(2) answers as it would for another user."""
+    (tmp_path / "optuna.db").write_bytes(b"")
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    check_sqlite_store("sweep.storage", url)
+    monkeypatch.setattr("os.access", lambda path, mode: Path(path).name != "optuna.db")
+    with pytest.raises(ConfigError, match=r"^sweep.storage: 'sqlite:///.*optuna.db': is read-only "
+                                          r"\(Permission denied\)$"):
+        check_sqlite_store("sweep.storage", url)
+
+
+def test_the_stores_are_read_under_the_lock_file_of_a_sweep_that_is_making_them(tmp_path: Path) -> None:
+    """A sweep starting beside one that is creating its tables waits for it, instead of reading a half-made
+    store as a damaged one; with no lock file there, none is made."""
+    import fcntl
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with joined_init_lock(url, "tiny", 5):
+        pass
+    assert list(tmp_path.iterdir()) == []
+    entered = threading.Event()
+
+    def read_under_the_lock() -> None:
+        with joined_init_lock(url, "tiny", 5):
+            entered.set()
+
+    with open(tmp_path / "optuna.db.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what storage_lock holds while a sweep makes its tables
+        reader = threading.Thread(target=read_under_the_lock)
+        reader.start()
+        assert not entered.wait(0.5)
+        fcntl.flock(held, fcntl.LOCK_UN)
+        assert entered.wait(5)
+        reader.join()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.core.errors import UserError
 from harness.tracking import write as runs
 from tests.report_support import shared_stores
+from tests.test_store_boundary import empty_json, garbage, tcp_server, trickle
 
 
 @pytest.fixture(scope="session")
@@ -56,23 +59,26 @@ def test_links_only_for_a_tracking_server() -> None:
 
 
 class Answer(http.server.BaseHTTPRequestHandler):
-    """A web server that answers every GET with the class's status and body (and records the headers)."""
+    """A web server that answers every GET with the class's status and body (and records the headers);
+    `routes` may give a path prefix its own (status, body)."""
 
-    status, body, seen = 404, b"", []
+    status, body, seen, routes = 404, b"", [], {}
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         type(self).seen.append(dict(self.headers))
-        self.send_response(self.status)
+        status, body = next((answer for prefix, answer in self.routes.items() if self.path.startswith(prefix)),
+                            (self.status, self.body))
+        self.send_response(status)
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
 
 
 @contextlib.contextmanager
-def web_server(status: int, body: bytes = b""):
-    handler = type("Handler", (Answer,), {"status": status, "body": body, "seen": []})
+def web_server(status: int, body: bytes = b"", routes: dict[str, tuple[int, bytes]] | None = None):
+    handler = type("Handler", (Answer,), {"status": status, "body": body, "seen": [], "routes": routes or {}})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -91,12 +97,53 @@ def test_only_an_mlflow_answer_counts_as_a_tracking_server(status: int, body: by
         assert expected in runs.server_problem(url, timeout_s=5)
 
 
-def test_an_mlflow_like_json_answer_passes_and_credentials_are_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+# What an MLflow server answers the probes with: /health, and an experiment name it does not hold.
+MLFLOW_ROUTES = {"/health": (200, b"OK"), "/api/2.0/mlflow/experiments/get-by-name": (
+    404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Could not find experiment"}')}
+
+
+def test_an_mlflow_answer_passes_and_credentials_are_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "me")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "pw")
-    with web_server(200, b'{"experiments": []}') as (url, seen):
+    with web_server(404, routes=MLFLOW_ROUTES) as (url, seen):
         assert runs.server_problem(url, timeout_s=5) is None
     assert seen[-1]["Authorization"] == "Basic bWU6cHc="  # base64 of me:pw, as MLflow's client sends it
+    found = {"/api/2.0/mlflow/experiments/get-by-name": (200, b'{"experiment": {"experiment_id": "1"}}')}
+    with web_server(404, routes={**MLFLOW_ROUTES, **found}) as (url, _):
+        assert runs.server_problem(url, timeout_s=5) is None  # an experiment bearing the probe's name
+
+
+def test_json_that_is_not_mlflows_is_not_mlflow() -> None:
+    """A stub that answers every request with `200 {}` (or a 404 in JSON) is JSON, but no MLflow server."""
+    with web_server(200, b"{}") as (url, _):
+        assert "without MLflow's JSON (b'{}'); is it an MLflow tracking server" in runs.server_problem(url, 5)
+    with web_server(404, b'{"error": "not found"}', routes={"/health": (200, b"OK")}) as (url, _):
+        assert "answered 404 Not Found to GET /api/2.0/mlflow/experiments/get-by-name" in runs.server_problem(url, 5)
+
+
+@pytest.mark.timeout(30)
+def test_bytes_that_are_not_http_and_an_answer_that_never_ends_are_one_line_within_the_timeout() -> None:
+    with tcp_server(garbage) as url:
+        assert "answered GET /health with something that is not HTTP" in runs.server_problem(url, timeout_s=2)
+    with tcp_server(trickle) as url:
+        started = time.monotonic()
+        problem = runs.server_problem(url, timeout_s=2)
+        assert time.monotonic() - started < 3
+    assert problem == f"cannot reach MLflow at {url} (timed out: no whole answer within 2 s)"
+
+
+def test_the_report_notes_a_store_that_is_not_there_and_refuses_one_that_is_not_mlflows(tmp_path: Path) -> None:
+    """Down or missing: a gap the report notes. Answering as something else: refused, before MLflow opens it."""
+    assert runs.tracking_problem("http://127.0.0.1:1", timeout_s=2).startswith("cannot reach MLflow")
+    with tcp_server(empty_json) as url, pytest.raises(UserError, match=f"^tracking.uri: {url} answered GET "):
+        runs.tracking_problem(url, timeout_s=2)
+    (tmp_path / "other.db").write_bytes(b"")
+    with sqlite3.connect(tmp_path / "other.db") as connection:
+        connection.execute("CREATE TABLE experiments (id INTEGER)")
+    before = (tmp_path / "other.db").read_bytes()
+    with pytest.raises(UserError, match=r"^tracking.uri: 'sqlite:///.*other.db': is not a whole MLflow database"):
+        runs.tracking_problem(f"sqlite:///{tmp_path / 'other.db'}")
+    assert (tmp_path / "other.db").read_bytes() == before
 
 
 def test_a_server_that_never_answers_is_cut_by_the_timeout() -> None:

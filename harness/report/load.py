@@ -6,10 +6,12 @@ yet (a variant the sweep has not reached) is reported as missing, never created.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -24,6 +26,7 @@ from harness.metrics import METRICS
 from harness.config.recipe import read_recipe
 from harness.stores import keys
 from harness.stores.keys import CONFIRM, SEARCH
+from harness.stores.schema import ALEMBIC, Signature, Version, alembic_version, check_schema
 from harness.stores.urls import redact, sqlalchemy_url, sqlite_path
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -75,10 +78,23 @@ class StoredSweep:
         return next(v for v in self.variants if v.variant == variant)
 
 
+@functools.lru_cache(maxsize=1)
+def optuna_signature() -> Signature:
+    """The tables and schema version of a store of the installed Optuna (harness.stores.schema compares)."""
+    from alembic.script import ScriptDirectory
+    from optuna.storages._rdb import models
+
+    migrations = ScriptDirectory(str(Path(models.__file__).with_name("alembic")))
+    versions = (alembic_version(migrations), Version("version_info", "schema_version", str(models.SCHEMA_VERSION)))
+    return Signature("Optuna", frozenset(models.BaseModel.metadata.tables) | {ALEMBIC}, versions,
+                     "optuna storage upgrade --storage {url}")
+
+
 def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """The storage, read as it is: a missing SQLite file is an error, not a new empty database."""
+    """The storage, read as it is: a missing SQLite file or an empty database is an error, not a new empty
+    store, and one that is not Optuna's at this version is refused before Optuna opens (and writes into) it."""
     path = sqlite_path(url)
-    if path is not None and not path.is_file():
+    if (path is not None and not path.is_file()) or not check_schema("sweep.storage", url, optuna_signature()):
         raise UserError(f"sweep.storage: no Optuna results at {redact(url)} (run the sweep first, "
                         "or pass --storage)")
     engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if path else {"pool_pre_ping": True}

@@ -7,13 +7,13 @@ folder is made only once every check has passed (`make_folder`).
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
 from harness.core.errors import ConfigError
+from harness.stores.schema import sqlite_contents
 
 NAME_MAX = 255  # bytes in one path component on Linux's file systems; longer fails only at mkdir
 PROBE_PREFIX = ".harness-probe-"
@@ -64,24 +64,21 @@ def make_folder(key: str, shown: str, folder: Path) -> None:
         raise ConfigError(key, f"{shown!r}: cannot create the folder {str(folder)!r} ({reason})") from None
 
 
+def read_only_problem(path: Path) -> str | None:
+    """Why an existing store file cannot be written, or None.
+
+    Asked of the file system (access(2)), without opening the file: a read-only mount refuses even root,
+    for whom a chmod 444 changes nothing.
+    """
+    if not path.is_file() or os.access(path, os.W_OK):
+        return None
+    read_only_mount = os.statvfs(path).f_flag & os.ST_RDONLY
+    return f"is read-only ({os.strerror(errno.EROFS if read_only_mount else errno.EACCES)})"
+
+
 def sqlite_tables(path: Path) -> list[str]:
     """The table names of an existing SQLite file, read-only (no journal, no lock file, no new file).
 
     Raises sqlite3.Error for a file SQLite cannot read (e.g. a damaged database).
     """
-    try:
-        return table_names(path, "mode=ro")
-    except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
-            raise
-        # A hot journal left by a writer killed mid-transaction (kill -9 of a sweep): a read-only
-        # connection may not roll it back. Read the names as the file stands (immutable: no lock, no
-        # journal); the sweep's own first connection rolls the journal back, as SQLite always does.
-        return table_names(path, "mode=ro&immutable=1")
-
-
-def table_names(path: Path, options: str) -> list[str]:
-    uri = f"{path.resolve().as_uri()}?{options}"
-    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
-    return [name for (name,) in rows]
+    return list(sqlite_contents(path).tables)

@@ -1,5 +1,6 @@
-"""Every check that can fail before a sweep writes anything: device, data, services, store files and
-folders, stored recipes, and the evaluation classifier's accuracy.
+"""Every check that can fail before a sweep writes anything: device, data, services and MLFLOW_* settings,
+store files and folders, the stores' tables and schema versions, stored recipes, and the evaluation
+classifier's accuracy.
 
 A sweep that is going to stop with "no CUDA", "no MNIST under data/", "cannot reach MLflow", "cannot
 create runs/ under a file" or "the classifier is too weak" must stop before a study, a queued trial, a
@@ -10,7 +11,11 @@ the yardstick, not a store, and the next run reuses it.
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+import fcntl
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness.config.resolve import ExperimentConfig, resolve_run
@@ -20,28 +25,26 @@ from harness.core.errors import ConfigError, UserError, first_line
 from harness.metrics import Evaluator
 from harness.sweep.notices import slow_step
 from harness.sweep.locks import lock_engine, reading_lock
-from harness.sweep.paths import folder_problem, make_folder, sqlite_tables
+from harness.sweep.paths import folder_problem, make_folder, read_only_problem
 from harness.sweep.recipe_guard import check_recipes, stored_recipe
 from harness.sweep.studies import make_storage, study_names
-from harness.tracking.write import check_reachable
+from harness.tracking.write import artifact_location, check_reachable, mlflow_signature
+from harness.stores.schema import check_schema, read_contents
 from harness.stores.urls import redact, sqlite_file_problem, sqlite_path
-
-# A table each store's own application creates first: a SQLite file with tables but without this one
-# belongs to something else (MLflow's database given as the Optuna storage, or the other way round).
-OWN_TABLES = {"sweep.storage": ("studies", "Optuna"), "tracking.uri": ("experiments", "MLflow")}
 
 
 def preflight(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
     """Raise a one-line UserError for the first problem found; on success the stores' folders exist."""
     check_data(exp)
-    check_reachable(tracking_uri, exp.tracking.connect_timeout_seconds)
+    check_reachable(tracking_uri, exp.tracking.connect_timeout_seconds)  # and the MLFLOW_* settings
     check_storage_reachable(storage_url, exp.sweep.connect_timeout_seconds)
     urls = {"sweep.storage": storage_url, "tracking.uri": tracking_uri}
     for key, url in urls.items():
         check_sqlite_store(key, url)
+    check_artifact_folder(tracking_uri, exp.name)
     if problem := folder_problem(exp.eval.cache_dir):
         raise ConfigError("eval.cache_dir", f"{exp.eval.cache_dir!r}: {problem}")
-    check_stored_recipes(exp, storage_url)  # it may open (never change) an existing store
+    check_stores(exp, storage_url, tracking_uri)  # it may open (never change) an existing store
     check_classifiers(exp)  # last of the checks: it may train for minutes, and may write eval.cache_dir
     for key, url in urls.items():
         if (path := sqlite_path(url)) is not None:
@@ -60,26 +63,24 @@ def check_data(exp: ExperimentConfig) -> None:
 
 
 def check_sqlite_store(key: str, url: str) -> None:
-    """A SQLite store's file is absent or a database of its own application, and its folder can be made."""
+    """A SQLite store's file is absent or one this user may write, and its folder can be made and written.
+    (Its tables are checked by `check_stores`.)"""
     path = sqlite_path(url)
     if path is None:
         return
-    problem = sqlite_file_problem(path) or folder_problem(path.parent)
-    if problem is None and path.is_file():
-        problem = foreign_database(path, *OWN_TABLES[key])
-    if problem:
+    if problem := sqlite_file_problem(path) or folder_problem(path.parent) or read_only_problem(path):
         raise ConfigError(key, f"{redact(url)!r}: {problem}")
 
 
-def foreign_database(path: Path, table: str, owner: str) -> str | None:
-    """Why an existing SQLite file is not `owner`'s store (damaged, or another application's), or None."""
-    try:
-        tables = sqlite_tables(path)
-    except sqlite3.Error as exc:
-        return f"is not a readable SQLite database ({first_line(exc)})"
-    if tables and table not in tables:
-        return f"is not {owner}'s database: it holds other tables ({', '.join(tables[:4])})"
-    return None
+def check_artifact_folder(tracking_uri: str, experiment: str) -> None:
+    """A local store's artifacts go to a folder beside it (harness.tracking.write.artifact_location), which
+    MLflow makes only when a trial logs its first artifact: a file in the way would fail there, mid-sweep."""
+    location = artifact_location(tracking_uri, experiment)
+    if location is None:
+        return  # a server decides where artifacts go
+    folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(location).path))
+    if problem := folder_problem(folder):
+        raise ConfigError("tracking.uri", f"{redact(tracking_uri)!r}: for its artifacts, {problem}")
 
 
 def check_classifiers(exp: ExperimentConfig) -> None:
@@ -101,27 +102,48 @@ def check_classifiers(exp: ExperimentConfig) -> None:
             Evaluator(run, load_dataset(run.data, device), device).prepare()
 
 
-def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:
-    """A resumed sweep must run the recipes its studies hold (harness.sweep.recipe_guard)."""
+def check_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | None) -> None:
+    """Each store is empty or holds its application's tables at this version (harness.stores.schema), and a
+    resumed sweep runs the recipes its studies hold (harness.sweep.recipe_guard); `None` skips the tracking store.
+
+    Read under the sweep's init lock: a sweep starting beside this one may be creating the tables right now,
+    and a half-made store must not read as a damaged one.
+    """
+    from harness.report.load import optuna_signature  # pandas: only once the checks before have passed
+
     timeout_s = exp.sweep.connect_timeout_seconds
-    if not holds_studies(storage_url, timeout_s):
-        return  # a first run: no store (or no Optuna tables) yet, and none is created here
-    # Under PostgreSQL's init lock: opening an Optuna storage may create missing tables, and two
-    # workers doing that at once on one database collide. A SQLite store gets no lock file here.
-    with reading_lock(storage_url, exp.name, timeout_s):
+    with joined_init_lock(storage_url, exp.name, timeout_s):
+        if tracking_uri is not None and not tracking_uri.startswith(("http://", "https://")):
+            check_schema("tracking.uri", tracking_uri, mlflow_signature(), exp.tracking.connect_timeout_seconds)
+        if not check_schema("sweep.storage", storage_url, optuna_signature(), timeout_s):
+            return  # a first run: no store (or no tables) yet, and none is created here
         storage = make_storage(storage_url, exp)
         stored = {spec.name: stored_recipe(storage, study_names(exp, spec.name)[0]) for spec in exp.variants}
     check_recipes(exp, stored, storage_url)
 
 
+def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:
+    """A resumed sweep must run the recipes its studies hold (the storage's half of `check_stores`)."""
+    check_stores(exp, storage_url, None)
+
+
+@contextlib.contextmanager
+def joined_init_lock(url: str, experiment: str, timeout_s: int) -> Iterator[None]:
+    """The init lock for a read before anything is written: PostgreSQL's advisory lock (`reading_lock`) and,
+    for a SQLite store, the lock file a sweep here made beside it (`storage_lock`'s), if there is one: opened,
+    never created, since a refused command must leave nothing behind."""
+    path = sqlite_path(url)
+    with reading_lock(url, experiment, timeout_s), contextlib.ExitStack() as stack:
+        with contextlib.suppress(OSError):  # no lock file: no sweep has made the store's tables yet
+            if path is not None:
+                handle = stack.enter_context(open(path.with_name(path.name + ".lock"), "rb"))
+                fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
 def holds_studies(storage_url: str, timeout_s: int = 10) -> bool:
     """Whether the store already has Optuna's tables (read-only: it creates neither file nor table)."""
-    import sqlalchemy
-
-    path = sqlite_path(storage_url)
-    if path is not None:
-        return path.is_file() and "studies" in sqlite_tables(path)  # SQLite would create a missing file
-    return sqlalchemy.inspect(lock_engine(storage_url, timeout_s)).has_table("studies")
+    return "studies" in read_contents(storage_url, (), timeout_s).tables
 
 
 def check_storage_reachable(url: str, timeout_s: int) -> None:

@@ -32,9 +32,9 @@ from harness.tracking.resume import (commit_resume_checkpoint, flush_artifacts, 
 from harness.stores.urls import redact, sqlite_path
 from harness.train.trainer import TrainCallback, TrainState
 from harness.tracking.read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS, cached_client,  # noqa: F401
-                                   client, database_problem, download_artifact, experiment_id, load_runs,
-                                   metric_history, no_progress_bar, run_record, run_url, server_problem,
-                                   tracking_problem)
+                                   client, database_problem, download_artifact, environment_problem, experiment_id,
+                                   load_runs, metric_history, mlflow_signature, no_progress_bar, run_record, run_url,
+                                   server_problem, tracking_problem)
 
 # MLflow configures its loggers when imported, from this variable: no "creating tables" chatter.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -59,11 +59,14 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def check_reachable(uri: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> None:
-    """Fail fast with one line when the tracking service does not answer as MLflow, before anything is written.
+    """Fail fast with one line when an MLFLOW_* setting is bad or the tracking service does not answer as
+    MLflow, before anything is written.
 
-    A SQLite store is checked by the sweep's preflight instead (its file and folder), and created on first use.
+    A database's tables (and a SQLite store's file and folder) are checked by the sweep's preflight, under
+    the sweep's init lock: a sweep starting beside this one may be creating them at this moment.
     """
-    problem = None
+    if problem := environment_problem():
+        raise UserError(problem)
     if uri.startswith(("http://", "https://")):
         problem = server_problem(uri, timeout_s)
     elif uri.startswith("postgresql"):
