@@ -196,7 +196,7 @@ def fake_mnist(root: Path, folder: str, n_train: int = 12, n_test: int = 5) -> t
 
 
 @pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
-def test_torchvision_datasets_load_from_idx_files(tmp_path: Path, name: str, folder: str) -> None:
+def test_mnist_and_fashion_mnist_load_from_idx_files(tmp_path: Path, name: str, folder: str) -> None:
     train, test = fake_mnist(tmp_path, folder)
     ds = load(name, root=str(tmp_path), download=False)
     assert ds.images.shape == (12, 1, 28, 28) and ds.test_images.shape == (5, 1, 28, 28)

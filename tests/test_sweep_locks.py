@@ -125,3 +125,29 @@ def test_a_postgresql_connection_has_bounds_on_connecting_and_on_a_silent_server
     assert locks.postgres_connect_args(6) == {"connect_timeout": 6, "keepalives": 1, "keepalives_idle": 3,
                                               "keepalives_interval": 1, "keepalives_count": 3,
                                               "tcp_user_timeout": 6000}
+
+
+def test_the_stores_are_read_under_the_lock_file_of_a_sweep_that_is_making_them(tmp_path: Path) -> None:
+    """A sweep starting beside one that is creating its tables waits for it, instead of reading a half-made
+    store as a damaged one; with no lock file there, none is made."""
+    import fcntl
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with reading_lock(url, "tiny", 5):
+        pass
+    assert list(tmp_path.iterdir()) == []
+    entered = threading.Event()
+
+    def read_under_the_lock() -> None:
+        with reading_lock(url, "tiny", 5):
+            entered.set()
+
+    with open(tmp_path / "optuna.db.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what storage_lock holds while a sweep makes its tables
+        reader = threading.Thread(target=read_under_the_lock)
+        reader.start()
+        assert not entered.wait(0.5)
+        fcntl.flock(held, fcntl.LOCK_UN)
+        assert entered.wait(5)
+        reader.join()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError, UserError
-from harness.sweep.preflight import check_sqlite_store, check_stores, joined_init_lock, preflight
+from harness.sweep.preflight import check_sqlite_store, check_stores, preflight
 from tests.conftest import tiny_experiment
 
 
@@ -53,29 +53,3 @@ def test_a_store_file_this_user_may_not_write_is_refused(tmp_path: Path, monkeyp
     with pytest.raises(ConfigError, match=r"^sweep.storage: 'sqlite:///.*optuna.db': is read-only "
                                           r"\(Permission denied\)$"):
         check_sqlite_store("sweep.storage", url)
-
-
-def test_the_stores_are_read_under_the_lock_file_of_a_sweep_that_is_making_them(tmp_path: Path) -> None:
-    """A sweep starting beside one that is creating its tables waits for it, instead of reading a half-made
-    store as a damaged one; with no lock file there, none is made."""
-    import fcntl
-    import threading
-
-    url = f"sqlite:///{tmp_path / 'optuna.db'}"
-    with joined_init_lock(url, "tiny", 5):
-        pass
-    assert list(tmp_path.iterdir()) == []
-    entered = threading.Event()
-
-    def read_under_the_lock() -> None:
-        with joined_init_lock(url, "tiny", 5):
-            entered.set()
-
-    with open(tmp_path / "optuna.db.lock", "a+") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # what storage_lock holds while a sweep makes its tables
-        reader = threading.Thread(target=read_under_the_lock)
-        reader.start()
-        assert not entered.wait(0.5)
-        fcntl.flock(held, fcntl.LOCK_UN)
-        assert entered.wait(5)
-        reader.join()

@@ -11,7 +11,8 @@ import pytest
 from harness.stores import keys
 from harness.config.resolve import resolve_run
 from harness.core.errors import ConfigError
-from harness.sweep.preflight import check_stored_recipes, holds_studies
+from harness.stores.schema import read_contents
+from harness.sweep.preflight import check_stored_recipes
 from harness.sweep.recipe_guard import recipe, recipe_mismatch, recipe_text, record_or_check, stored_recipe
 from harness.sweep.studies import make_storage, open_studies
 from tests.conftest import tiny_experiment
@@ -49,9 +50,9 @@ def test_a_store_records_each_recipe_once_and_refuses_another(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     exp = tiny_experiment(variants=VARIANTS)
     check_stored_recipes(exp, url)  # a first run: no store, and the check creates none
-    assert not holds_studies(url) and not (tmp_path / "optuna.db").exists()
+    assert not (tmp_path / "optuna.db").exists()
     storage = make_storage(url, exp)
-    assert holds_studies(url)
+    assert "studies" in read_contents(url).tables
     for variant in VARIANTS:
         record_or_check(exp, open_studies(exp, storage, variant).search, resolve_run(exp, variant), url)
     search = optuna.load_study(study_name="tiny/wgan_gp", storage=url)

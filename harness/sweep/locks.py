@@ -50,12 +50,25 @@ def storage_lock(url: str, experiment: str, timeout_s: int = DEFAULT_CONNECT_TIM
 @contextmanager
 def reading_lock(url: str, experiment: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> Iterator[None]:
     """The init lock for a read before anything is written: PostgreSQL's advisory lock (which leaves
-    nothing behind), and no lock file beside a SQLite store, which a refused command must not create."""
-    if sqlite_path(url) is not None:
+    nothing behind), or, beside a SQLite store, a shared hold of the lock file a sweep here made, if
+    there is one: opened, never created, since a refused command must leave nothing behind."""
+    path = sqlite_path(url)
+    if path is None:
+        with advisory_lock(url, lock_key(experiment), timeout_s):
+            yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    try:
+        handle = open(lock, "rb")  # noqa: SIM115 - closed below; a missing file is the common case
+    except OSError:  # no lock file: no sweep has made the store's tables here yet
         yield
         return
-    with advisory_lock(url, lock_key(experiment), timeout_s):
-        yield
+    with handle:
+        wait_for_lock(lambda: try_flock(handle, fcntl.LOCK_SH), f"the lock file {lock}", lambda: holder_of(lock))
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -72,9 +85,9 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def try_flock(handle: object) -> bool:
+def try_flock(handle: object, mode: int = fcntl.LOCK_EX) -> bool:
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle, mode | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True

@@ -11,11 +11,8 @@ the yardstick, not a store, and the next run reuses it.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 from harness.config.resolve import ExperimentConfig, resolve_run
@@ -29,7 +26,7 @@ from harness.sweep.paths import folder_problem, make_folder, read_only_problem
 from harness.sweep.recipe_guard import check_recipes, stored_recipe
 from harness.sweep.studies import make_storage, study_names
 from harness.tracking.write import artifact_location, check_reachable, mlflow_signature
-from harness.stores.schema import check_schema, read_contents
+from harness.stores.schema import check_schema
 from harness.stores.urls import redact, sqlite_file_problem, sqlite_path
 
 
@@ -112,7 +109,7 @@ def check_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | No
     from harness.report.load import optuna_signature  # pandas: only once the checks before have passed
 
     timeout_s = exp.sweep.connect_timeout_seconds
-    with joined_init_lock(storage_url, exp.name, timeout_s):
+    with reading_lock(storage_url, exp.name, timeout_s):
         if tracking_uri is not None and not tracking_uri.startswith(("http://", "https://")):
             check_schema("tracking.uri", tracking_uri, mlflow_signature(), exp.tracking.connect_timeout_seconds)
         if not check_schema("sweep.storage", storage_url, optuna_signature(), timeout_s):
@@ -125,25 +122,6 @@ def check_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | No
 def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:
     """A resumed sweep must run the recipes its studies hold (the storage's half of `check_stores`)."""
     check_stores(exp, storage_url, None)
-
-
-@contextlib.contextmanager
-def joined_init_lock(url: str, experiment: str, timeout_s: int) -> Iterator[None]:
-    """The init lock for a read before anything is written: PostgreSQL's advisory lock (`reading_lock`) and,
-    for a SQLite store, the lock file a sweep here made beside it (`storage_lock`'s), if there is one: opened,
-    never created, since a refused command must leave nothing behind."""
-    path = sqlite_path(url)
-    with reading_lock(url, experiment, timeout_s), contextlib.ExitStack() as stack:
-        with contextlib.suppress(OSError):  # no lock file: no sweep has made the store's tables yet
-            if path is not None:
-                handle = stack.enter_context(open(path.with_name(path.name + ".lock"), "rb"))
-                fcntl.flock(handle, fcntl.LOCK_SH)
-        yield
-
-
-def holds_studies(storage_url: str, timeout_s: int = 10) -> bool:
-    """Whether the store already has Optuna's tables (read-only: it creates neither file nor table)."""
-    return "studies" in read_contents(storage_url, (), timeout_s).tables
 
 
 def check_storage_reachable(url: str, timeout_s: int) -> None:
