@@ -171,6 +171,10 @@ def test_rerunning_a_settled_sweep_adds_nothing_and_a_bigger_budget_tops_up(tmp_
     assert longer.stderr.startswith("error: train.steps: 80 differs from 40, with which experiment 'e2e' (variant "
                                     "wgan_gp) already ran in sqlite:///runs/optuna.db;"), longer.stderr
     assert len(child_runs(tmp_path)) == runs_before and store_bytes(tmp_path) == stores_before
+    # --dry-run makes the same check and ends the same way (issue 27: it exited 0 and planned the longer run)
+    dry = run_sweep_cli(tmp_path, config, "--set", "train.steps=80", "--dry-run")
+    assert dry.returncode == 2 and dry.stderr == longer.stderr, dry.stderr
+    assert store_bytes(tmp_path) == stores_before
 
 
 def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
@@ -180,6 +184,7 @@ def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
     assert "vanilla" in done.stdout and "wgan_gp" in done.stdout and "lambda_gp, n_critic" in done.stdout
     assert "n_critic\n" in done.stdout or "  n_critic" in done.stdout  # vanilla's only knob
     assert "total: 6 search trials + 4 confirmation runs" in done.stdout and ", 1 worker(s)" in done.stdout
+    assert "dry run: checked: data, device, services, store files and schemas, stored recipes;" in done.stdout
     assert not (tmp_path / "runs").exists()
 
 

@@ -34,7 +34,8 @@ def build_parser(prog: str = "python -m harness.sweep", parser: Any = None) -> a
     parser.add_argument("--storage", help="Optuna storage URL (default: sweep.storage)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then tracking.uri)")
     parser.add_argument("--workers", type=int, help="trial processes on this machine (default: sweep.workers)")
-    parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; train nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate, print the plan and make every check the real run makes; write and train nothing")
     parser.set_defaults(run=run)
     return parser
 
@@ -77,8 +78,12 @@ def run(args: argparse.Namespace) -> int:
     storage, tracking = resolve_urls(args.storage, args.tracking_uri, exp)
     print("\n".join(plan_lines(exp, storage, tracking, workers)), flush=True)
     if args.dry_run:
+        from harness.sweep.preflight import DRY_RUN_SKIPS, preflight
+
+        preflight(exp, storage, tracking, dry_run=True)  # refuses what the real run would, writing nothing
+        print(f"dry run: {DRY_RUN_SKIPS}")
         return 0
-    from harness.sweep.run import run_sweep  # imports Optuna, MLflow and torch: not needed for --dry-run
+    from harness.sweep.run import run_sweep  # imports Optuna, MLflow and torch
 
     return run_sweep(exp, storage, tracking, workers)
 

@@ -30,8 +30,11 @@ from harness.stores.schema import check_schema
 from harness.stores.urls import redact, sqlite_file_problem, sqlite_path
 
 
-def preflight(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> None:
-    """Raise a one-line UserError for the first problem found; on success the stores' folders exist."""
+def preflight(exp: ExperimentConfig, storage_url: str, tracking_uri: str, dry_run: bool = False) -> None:
+    """Raise a one-line UserError for the first problem found; on success the stores' folders exist.
+
+    A dry run makes the same checks and writes nothing: it skips the evaluation classifier (training it
+    takes minutes and fills eval.cache_dir) and the stores' folders (`DRY_RUN_SKIPS` says so to the user)."""
     check_data(exp)
     check_reachable(tracking_uri, exp.tracking.connect_timeout_seconds)  # and the MLFLOW_* settings
     check_storage_reachable(storage_url, exp.sweep.connect_timeout_seconds)
@@ -42,10 +45,16 @@ def preflight(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -> Non
     if problem := folder_problem(exp.eval.cache_dir):
         raise ConfigError("eval.cache_dir", f"{exp.eval.cache_dir!r}: {problem}")
     check_stores(exp, storage_url, tracking_uri)  # it may open (never change) an existing store
+    if dry_run:
+        return
     check_classifiers(exp)  # last of the checks: it may train for minutes, and may write eval.cache_dir
     for key, url in urls.items():
         if (path := sqlite_path(url)) is not None:
             make_folder(key, redact(url), path.parent)
+
+
+DRY_RUN_SKIPS = ("checked: data, device, services, store files and schemas, stored recipes; left to the real run: "
+                 "the evaluation classifier's accuracy (it trains, or loads from eval.cache_dir, first thing)")
 
 
 def check_data(exp: ExperimentConfig) -> None:
