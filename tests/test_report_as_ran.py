@@ -54,6 +54,17 @@ def test_a_report_given_other_steps_and_seeds_describes_what_ran(stores: tuple, 
     assert given_text(inputs).startswith("differs from what ran, which this report describes: ")
 
 
+def test_the_measurement_intervals_that_ran_are_described_and_a_different_one_is_named(stores: tuple) -> None:
+    """Issue 27: a sweep run with `--set train.eval_every=...` was reported with the YAML's interval, in no
+    warning and no header, while the verdict advised changing it."""
+    exp, folder = stores
+    other = given(folder, train={"eval_every": 10, "sample_every": 40, "log_every": 5})
+    inputs = gather(other, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    assert (inputs.exp.train.eval_every, inputs.exp.train.sample_every, inputs.exp.train.log_every) == (20, 20, 10)
+    assert set(inputs.ran.differences) == {"train.eval_every: 10 given, 20 stored",
+                                           "train.sample_every: 40 given, 20 stored", "train.log_every: 5 given, 10 stored"}
+
+
 def test_a_knob_that_differs_for_some_variants_names_them(stores: tuple) -> None:
     exp, folder = stores
     inputs = gather(given(folder, train={"lambda_gp": 5.0}), exp.sweep.storage, exp.tracking.uri, GENERATED_AT)

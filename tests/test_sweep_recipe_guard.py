@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 from harness.stores import keys
+from harness.config.recipe import MEASUREMENT
 from harness.config.resolve import resolve_run
 from harness.core.errors import ConfigError
 from harness.stores.schema import read_contents
@@ -27,14 +28,20 @@ def test_the_recipe_holds_what_changes_results_and_only_the_knobs_that_apply() -
     assert gp["seed"] == 0 and gp["model.arch"] == "dcgan" and gp["data.name"] == "digits"
     assert "train.lambda_gp" not in vanilla and "train.clip_value" not in gp  # knobs that do not apply
     assert vanilla["train.loss"] == "bce" and vanilla["train.scheduler"] == "none"  # fields always count
-    for plumbing in ("train.device", "train.eval_every", "eval.metrics", "eval.cache_dir", "data.root"):
+    for plumbing in ("train.device", "train.checkpoint_every", "eval.metrics", "eval.cache_dir", "data.root"):
         assert plumbing not in gp
+    # What the runs recorded, and when the pruner looked (issue 27: the report must say what ran)
+    assert (gp["train.eval_every"], gp["train.sample_every"], gp["train.log_every"]) == (6, 6, 3)
 
 
 def test_a_changed_key_is_one_config_error_naming_it_both_values_and_a_new_name() -> None:
     stored = recipe_text(resolve_run(tiny_experiment(variants=VARIANTS), "wgan_gp"))
-    same = tiny_experiment(variants=VARIANTS, sweep={"trials_per_variant": 9}, train={"eval_every": 3})
+    same = tiny_experiment(variants=VARIANTS, sweep={"trials_per_variant": 9}, train={"checkpoint_every": 3})
     assert recipe_mismatch(same, "wgan_gp", stored, "sqlite:///runs/optuna.db") is None  # budgets and plumbing
+    denser = tiny_experiment(variants=VARIANTS, train={"eval_every": 3})  # curves of one study are measured alike
+    assert recipe_mismatch(denser, "wgan_gp", stored, "x").path == "train.eval_every"
+    older = json.dumps({k: v for k, v in json.loads(stored).items() if k not in MEASUREMENT})
+    assert recipe_mismatch(denser, "wgan_gp", older, "x") is None  # a record from before they were stored
     longer = tiny_experiment(variants=VARIANTS, train={"steps": 24})
     error = recipe_mismatch(longer, "wgan_gp", stored, "sqlite:///runs/optuna.db")
     assert isinstance(error, ConfigError) and error.path == "train.steps"

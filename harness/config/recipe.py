@@ -18,9 +18,13 @@ from harness.core.strict import flatten, to_plain
 
 # Keys that never change a run's results, so they may differ between sweeps of one experiment
 # (workers on different machines have their own data paths and devices).
-PLUMBING = ("data.root", "data.download", "train.device", "train.log_every", "train.eval_every",
-            "train.sample_every", "train.checkpoint_every", "train.checkpoint_every_seconds", "eval.metrics",
-            "eval.cache_dir", "eval.classifier_min_accuracy")
+PLUMBING = ("data.root", "data.download", "train.device", "train.checkpoint_every", "train.checkpoint_every_seconds",
+            "eval.metrics", "eval.cache_dir", "eval.classifier_min_accuracy")
+# Keys that decide what a run records, not how it trains: the points of its curves (which the
+# convergence and equal-time checks read, and at which the pruner decides) and its sample grids. They
+# are part of the recipe, so the report can say what ran; a recipe stored before they were recorded
+# lacks them, and nothing is known of the values it used, so they are compared only where stored.
+MEASUREMENT = ("train.log_every", "train.eval_every", "train.sample_every")
 # Recipe keys added after stores were first written, with the value every run before them had: a
 # study recorded without `train.optimizer` trained with Adam, so it reads as "adam" and still resumes.
 LATER_KEYS: dict[str, Any] = {"train.optimizer": "adam"}
@@ -59,6 +63,11 @@ def with_later_keys(settings: dict[str, Any]) -> dict[str, Any]:
     """Flat settings stored by an earlier harness (a recipe, a checkpoint's config), with each key
     added since at the value that run had."""
     return {**LATER_KEYS, **settings}
+
+
+def comparable(stored: dict[str, Any], today: dict[str, Any]) -> dict[str, Any]:
+    """`today`'s recipe without the measurement keys that `stored` (an older record) does not hold."""
+    return {key: value for key, value in today.items() if key in stored or key not in MEASUREMENT}
 
 
 def read_recipe(text: str | None) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.config.resolve import ExperimentConfig, resolve_run
-from harness.config.recipe import recipe_text, sweep_settings_text
+from harness.config.recipe import MEASUREMENT, comparable, recipe_text, sweep_settings_text
 from harness.report.load import StoredRecord
 from harness.core.schema import KnobSpace, SweepConfig
 from harness.core.strict import flatten, replace
@@ -52,7 +52,8 @@ def with_recipe(exp: ExperimentConfig, recipe: dict[str, Any], steps: set[int]) 
     """`exp` with a stored recipe's experiment-wide keys: data, seed, objective, and the steps when every
     variant ran the same number (variants may override train.steps; then each keeps its own)."""
     data = {key[5:]: value for key, value in recipe.items() if key.startswith("data.")}
-    train = replace(exp.train, {"steps": next(iter(steps))}) if len(steps) == 1 else exp.train
+    measured = {key[6:]: recipe[key] for key in MEASUREMENT if key in recipe}  # eval_every, ... as they ran
+    train = replace(exp.train, {**measured, **({"steps": next(iter(steps))} if len(steps) == 1 else {})})
     sweep = dataclasses.replace(exp.sweep, objective=recipe.get("sweep.objective", exp.sweep.objective))
     return dataclasses.replace(exp, seed=recipe.get("seed", exp.seed), data=replace(exp.data, data), train=train,
                                sweep=sweep)
@@ -71,7 +72,8 @@ def differences(given: ExperimentConfig, records: dict[str, StoredRecord]) -> li
     when only some differ."""
     found: dict[tuple[str, str, str], list[str]] = {}
     for variant, record in records.items():
-        today = {"recipe": json.loads(recipe_text(resolve_run(given, variant))),
+        recipe_today = json.loads(recipe_text(resolve_run(given, variant)))
+        today = {"recipe": recipe_today if record.recipe is None else comparable(record.recipe, recipe_today),
                  "sweep": flatten({"sweep": json.loads(sweep_settings_text(given))})}
         stored = {"recipe": record.recipe, "sweep": None if record.sweep is None else flatten({"sweep": record.sweep})}
         for kind in ("recipe", "sweep"):

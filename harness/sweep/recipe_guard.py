@@ -5,8 +5,10 @@ when the command is the same, and wrong when a result-changing key differs: `--s
 train.steps=4800` on a settled 1,200-step sweep would queue nothing and re-report the old runs as
 if they were the new ones, and a partly run sweep would mix both. So the first sweep records each
 variant's resolved recipe on its search study, and every later one compares before it writes
-anything. Plumbing (device, logging and evaluation intervals, paths, the extra metrics, the
-classifier's threshold) and the `sweep` section (budgets may grow) are not part of the recipe.
+anything. Plumbing (device, checkpoint intervals, paths, the extra metrics, the classifier's
+threshold) and the `sweep` section (budgets may grow) are not part of the recipe; the logging,
+evaluation and sample intervals are (harness.config.recipe.MEASUREMENT), since curves of one study
+must have been measured alike.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from harness.stores import keys
 from harness.config.resolve import ExperimentConfig, resolve_run
 from harness.core.errors import ConfigError
-from harness.config.recipe import (PLUMBING, recipe,  # noqa: F401  (the definition lives there; re-exported)
+from harness.config.recipe import (PLUMBING, comparable, recipe,  # noqa: F401  (PLUMBING is re-exported)
                                    recipe_text, with_later_keys)
 from harness.core.schema import RunConfig
 from harness.stores.urls import redact
@@ -25,7 +27,8 @@ from harness.stores.urls import redact
 
 def recipe_mismatch(exp: ExperimentConfig, variant: str, stored: str, where: str) -> ConfigError | None:
     """The error for a variant whose stored recipe differs from the config's, naming the first key."""
-    old, new = with_later_keys(json.loads(stored)), json.loads(recipe_text(resolve_run(exp, variant)))
+    old = with_later_keys(json.loads(stored))
+    new = comparable(old, json.loads(recipe_text(resolve_run(exp, variant))))
     # A key both sides hold comes first: it is the cause (train.optimizer), a key one side lacks its
     # consequence (Adam's betas, which only apply under Adam).
     differing = sorted((key for key in old.keys() | new.keys() if old.get(key, "absent") != new.get(key, "absent")),
