@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
 import re
 import signal
 import socket
@@ -20,7 +22,8 @@ from harness.report.load import successor_numbers, trial_record
 from harness.stores.keys import study_names
 from harness.sweep.objective import INTERRUPTED_REASON
 from harness.sweep.studies import slot_trials
-from tests.sweep_support import mlflow_runs, run_sweep_cli, start_sweep_cli, studies, write_config
+from tests.conftest import TINY
+from tests.sweep_support import REPO, mlflow_runs, run_sweep_cli, start_sweep_cli, studies, write_config
 
 pytestmark = pytest.mark.slow
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -512,3 +515,32 @@ def test_the_paper_scale_config_runs_on_the_cpu_at_a_tiny_scale(tmp_path: Path) 
                for r in runs)  # Adam's betas are logged only where Adam trains
     assert all(r.data.params["model.arch"] == "resnet" and r.data.params["model.ngf"] == "8" for r in runs)
     assert all(int(r.data.params["model.critic_params"]) > 0 and "swd" in r.data.metrics for r in runs)
+
+
+def checkout_of_this_tree(folder: Path) -> Path:
+    """A git repository holding this working tree's tracked files as they are now (uncommitted edits
+    included), committed: what a user's clone looks like before their first sweep."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        if (REPO / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, folder / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "clone"]):
+        subprocess.run(git + command, cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+def test_a_flagged_sweep_of_the_shipped_config_leaves_the_checkout_clean(tmp_path: Path) -> None:
+    """Issue 27: a sweep with --set flags rewrote the shipped example report (17 tracked files)."""
+    clone = checkout_of_this_tree(tmp_path / "clone")
+    flags = ["--set", "train.steps=4", "--set", "train.eval_every=4", "--set", "train.sample_every=4",
+             "--set", "train.log_every=2", "--set", "sweep.trials_per_variant=1", "--set", "sweep.seeds=1",
+             "--set", "variants=[wgan_gp]", "--set", f"eval.cache_dir={TINY['eval']['cache_dir']}"]
+    done = run_sweep_cli(clone, clone / "experiments" / "ablation.yaml", *flags)
+    assert done.returncode == 0, done.stderr
+    assert (clone / "reports" / "digits-ablation" / "report.md").is_file(), done.stderr  # it wrote its report...
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == ""  # ...and nothing git tracks or would offer to add
+
