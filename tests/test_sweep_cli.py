@@ -52,7 +52,7 @@ def assert_exact_budget(folder: Path, budget: int, seeds: int, variants: tuple[s
                 assert runs_by_id[t.user_attrs["mlflow_run_id"]] == 1
 
 
-PROGRESS_LINE = re.compile(r"^\[\d+/10\] (vanilla|wgan_gp) (search t\d+|confirm seed \d): (complete|pruned|diverged)"
+PROGRESS_LINE = re.compile(r"^\[\d+/10\] (search t\d+|confirm s\d) · (vanilla|wgan_gp): (complete|pruned|diverged)"
                            r"(, w1 \S+)? in \d+s; sweep \S+ elapsed, ETA \S+", re.MULTILINE)
 
 

@@ -25,6 +25,7 @@ from harness.report.render import Block, Bullets, Heading, Image, Table, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import IMPORTANCE_EVALUATOR
 from harness.train.step_stats import COLUMNS
+from harness.stores import keys
 from harness.stores.keys import CONFIRM, SEARCH
 from harness.train.visualize import GRID_IMAGES, SCATTER_POINTS, image_grid, real_samples
 
@@ -74,8 +75,13 @@ def best_runs(inputs: ReportInputs) -> dict[str, pd.Series]:
 
 
 def run_label(row: pd.Series, objective: str) -> str:
-    seed = f", seed {row.seed}" if row.stage == CONFIRM else ""
-    return f"{row.variant}: {row.stage} trial {row.number}{seed}, {objective} {tables.num(row.value)}"
+    """A run by its one name (its MLflow run's: `confirm s1 · vanilla`) and its objective."""
+    return f"{stored_run_name(row)}, {objective} {tables.num(row.value)}"
+
+
+def stored_run_name(row: pd.Series) -> str:
+    seed = int(row.seed) if row.stage == CONFIRM and pd.notna(row.seed) else 0
+    return keys.run_name(row.stage, row.variant, int(row.number), seed)
 
 
 def training_curves(inputs: ReportInputs, best: dict[str, pd.Series]) -> pd.DataFrame:
@@ -157,7 +163,7 @@ def samples_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     with tempfile.TemporaryDirectory() as tmp:
         pictures = {v: load_samples(inputs, row.mlflow_run_id, Path(tmp)) if isinstance(row.mlflow_run_id, str)
                     else None for v, row in best.items()}
-    titles = {v: f"{v} ({row.stage} t{row.number}, {objective} {tables.num(row.value)})" for v, row in best.items()}
+    titles = {v: run_label(row, objective) for v, row in best.items()}
     real = real_data(inputs)
     figures.samples(pictures, real.centers, titles, colors(inputs), out_dir / "samples.png", real.picture)
     kind = "generated points over the true modes (red crosses)" if real.centers is not None else "samples"

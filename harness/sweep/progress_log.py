@@ -36,10 +36,10 @@ class FinishedRun:
         return self.variant, self.stage, self.number
 
     def describe(self, objective: str) -> str:
-        which = f"t{self.number}" if self.stage == SEARCH else f"seed {self.seed}"
+        """The run by its one name (its MLflow run's, the report's), how it ended, its objective and time."""
         value = "" if self.value is None else f", {objective} {self.value:.4g}"
         took = "" if self.seconds is None else f" in {duration(self.seconds)}"
-        return f"{self.variant} {self.stage} {which}: {self.outcome}{value}{took}"
+        return f"{keys.run_name(self.stage, self.variant, self.number, self.seed or 0)}: {self.outcome}{value}{took}"
 
 
 def duration(seconds: float) -> str:
@@ -68,13 +68,21 @@ def finished_runs(studies: VariantStudies) -> list[FinishedRun]:
             for trial in study.get_trials(deepcopy=False, states=FINISHED_STATES)]
 
 
-def eta_text(elapsed: float, done_here: int, left: int) -> str:
-    """Time left at the pace of the runs this command has seen finish (parallel workers included)."""
+def eta_text(run_seconds: list[float], left: int, running: int) -> str:
+    """Time left from what completed runs took: their mean time, times the runs left, spread over the
+    runs going on at once (every worker's, other machines' included). Nothing is estimated before a run
+    has been measured: the time to the first one (imports, the evaluation classifier, the stores) says
+    nothing about a run's length."""
     if left <= 0:
         return "0s"
-    if done_here <= 0:
-        return "unknown yet"
-    return duration(elapsed / done_here * left)
+    if not run_seconds:
+        return "unknown until a run has completed"
+    return duration(sum(run_seconds) / len(run_seconds) * left / max(1, running))
+
+
+def running_now(all_studies: list[VariantStudies]) -> int:
+    return sum(len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+               for studies in all_studies for study in (studies.search, studies.confirm))
 
 
 class RunLog:
@@ -84,7 +92,6 @@ class RunLog:
         self.exp, self.out = exp, out
         self.start = time.monotonic()
         self.seen: set[tuple[str, str, int]] | None = None  # None until the first look at the storage
-        self.finished_before = 0
 
     def update(self, all_studies: list[VariantStudies]) -> None:
         # The runs first: a run that ends between the two reads is then counted, never shown uncounted.
@@ -93,13 +100,14 @@ class RunLog:
         total = sum(s.search.budget + s.confirm.budget for s in statuses)
         finished = sum(s.search.finished + s.confirm.finished for s in statuses)
         if self.seen is None:
-            self.seen, self.finished_before = {run.key for run in runs}, finished
+            self.seen = {run.key for run in runs}
             if finished:
                 self.print(f"resuming: {finished} of {total} runs already finished")
             return
         objective = {s.variant: keys.text_attr(s.search, keys.OBJECTIVE) or "objective" for s in all_studies}
         elapsed = time.monotonic() - self.start
-        eta = eta_text(elapsed, finished - self.finished_before, total - finished)
+        measured = [run.seconds for run in runs if run.seconds is not None and run.outcome == "complete"]
+        eta = eta_text(measured, total - finished, running_now(all_studies))
         new = [run for run in runs if run.key not in self.seen]
         for i, run in enumerate(new):  # runs that ended within one poll are numbered in turn
             self.seen.add(run.key)
