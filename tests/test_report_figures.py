@@ -85,3 +85,51 @@ def test_panels_that_compare_one_quantity_share_one_y_range() -> None:
     figures.note(axes[2], "no complete search trial")
     figures.share_y(axes[:2])
     assert axes[0].get_ylim() == axes[1].get_ylim() and axes[0].get_ylim()[0] < 0.9 and axes[0].get_ylim()[1] > 50
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The Figure objects the functions save, to look at their axes."""
+    from harness.report import validity_figures
+
+    saved: list = []
+
+    def keep(fig, path):
+        saved.append(fig)
+        return path
+
+    monkeypatch.setattr(figures, "save", keep)
+    monkeypatch.setattr(validity_figures, "save", keep)
+    return saved
+
+
+def test_sensitivity_panels_share_one_y_range_and_state_n(drawn: list, tmp_path: Path) -> None:
+    """Issue 27: each panel scaled on its own made a knob that moved the objective by 0.14 look as steep as
+    one whose seeds alone spread by 7."""
+    figures.sensitivity(SEARCH, DISTS, "w1", COLORS, tmp_path / "s.png")
+    axes = [ax for ax in drawn[0].axes if ax.collections]  # the panels with points
+    assert len(axes) == 3 and len({ax.get_ylim() for ax in axes}) == 1
+    assert [ax.get_title() for ax in axes] == ["vanilla: n_critic (n = 2 trials)", "wgan_gp: lambda_gp (n = 2 trials)",
+                                               "wgan_gp: n_critic (n = 2 trials)"]
+
+
+def test_the_eval_curve_legend_is_readable_and_names_the_seeds(drawn: list, tmp_path: Path) -> None:
+    figures.eval_curve(STEPS, "w1", VARIANTS, COLORS, tmp_path / "e.png")
+    legend = drawn[0].axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["vanilla (n = 2 seeds)"]
+    assert all(t.get_fontsize() >= 9 for t in legend.get_texts())
+
+
+def test_the_time_curve_marks_only_real_evaluations(drawn: list, tmp_path: Path) -> None:
+    """Issue 27: a marker at every point of the interpolated grid looked like 60 evaluations."""
+    from harness.report import validity_figures
+
+    grid = pd.DataFrame({"seconds": np.linspace(1, 3, 60), "mean": np.linspace(2, 1, 60), "sd": 0.1, "runs": 2})
+    evaluations = {"vanilla": pd.DataFrame({"train_seconds": [1.0, 2.0, 3.0, 1.1, 2.1, 3.0],
+                                            "value": [2.0, 1.5, 1.0, 2.1, 1.4, 1.1]})}
+    validity_figures.time_curves({"vanilla": grid}, "w1", 2.5, COLORS, tmp_path / "t.png", evaluations)
+    ax = drawn[0].axes[0]
+    mean_line = ax.get_lines()[0]
+    assert mean_line.get_marker() in ("None", "", None) and len(mean_line.get_xdata()) == 60
+    assert [len(c.get_offsets()) for c in ax.collections if len(c.get_offsets()) == 6] == [6]  # the real points
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["vanilla (n = 2 seeds)", "T = 2.5 s"]

@@ -129,7 +129,7 @@ def sensitivity(search: pd.DataFrame, distributions: dict[str, dict[str, BaseDis
     knobs = sorted({k for dists in distributions.values() for k in dists})
     variants = list(distributions)
     fig, axes = panels(len(variants) * len(knobs), len(knobs))
-    strips = []
+    strips, drawn = [], []
     for i, variant in enumerate(variants):
         for j, knob in enumerate(knobs):
             ax = axes[i * len(knobs) + j]
@@ -138,10 +138,13 @@ def sensitivity(search: pd.DataFrame, distributions: dict[str, dict[str, BaseDis
                 note(ax, f"{knob} does not apply")
             elif rows.empty:
                 note(ax, "no complete search trial")
-            elif knob_panel(ax, rows, knob, distributions[variant][knob], colors[variant]):
-                strips.append(f"{variant}: {knob}")
-            ax.set_title(f"{variant}: {knob}", fontsize=9)
+            else:
+                drawn.append(ax)
+                if knob_panel(ax, rows, knob, distributions[variant][knob], colors[variant]):
+                    strips.append(f"{variant}: {knob}")
+            ax.set_title(f"{variant}: {knob}" + (f" (n = {len(rows)} trials)" if ax in drawn else ""), fontsize=9)
             ax.set_ylabel(objective)
+    share_y(drawn)  # a knob that moves the objective by 0.1 must not look as steep as one that moves it by 40
     return save(fig, path), strips
 
 
@@ -192,13 +195,21 @@ def dynamics(curves: pd.DataFrame, quantities: list[str], variants: list[str], c
 def eval_curve(steps: pd.DataFrame, objective: str, variants: list[str], colors: dict[str, tuple],
                path: Path) -> Path:
     """The objective at each evaluation of the confirmation runs: mean ± one std over seeds."""
-    fig, axes = panels(1, 1, (6.0, 3.6))
+    fig, axes = panels(1, 1, (6.4, 3.8))
     present = [v for v in variants if v in set(steps.variant)]
     sns.lineplot(data=steps, x="step", y="value", hue="variant", hue_order=present, palette=colors,
-                 estimator="mean", errorbar="sd", marker="o", ax=axes[0])
+                 estimator="mean", errorbar="sd", marker="o", ax=axes[0])  # a marker per real evaluation step
     axes[0].set_ylabel(f"{objective} (mean ± sd over seeds)")
     axes[0].set_xlabel("generator step")
+    seeds = steps.groupby("variant").number.nunique()
+    legend(axes[0], [f"{variant} (n = {seeds[variant]} seeds)" for variant in present])
     return save(fig, path)
+
+
+def legend(ax: Axes, labels: list[str] | None = None) -> None:
+    """A legend one can read at the report's width: 9 pt, each entry naming its n where given."""
+    handles, current = ax.get_legend_handles_labels()
+    ax.legend(handles, labels or current, fontsize=9, framealpha=0.9)
 
 
 def samples_panel(ax: Axes, samples: np.ndarray, centers: np.ndarray | None, color: tuple,

@@ -8,26 +8,33 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from harness.report.figures import note, panels, save, share_y
+from harness.report.figures import legend, note, panels, save, share_y
 
 
 def time_curves(curves: dict[str, pd.DataFrame], objective: str, common_seconds: float,
-                colors: dict[str, tuple], path: Path) -> Path:
-    """Per variant: mean ± sd over seeds of the objective against pure training seconds; T marked."""
+                colors: dict[str, tuple], path: Path, evaluations: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Per variant: mean ± sd over seeds of the objective against pure training seconds; T marked.
+
+    The mean is interpolated on a grid of times (equal_time.mean_curve), so the line has no markers:
+    a marker is drawn only where a run really evaluated (`evaluations`: its train_seconds and value)."""
     fig, axes = panels(1, 1, (6.4, 3.8))
     ax = axes[0]
     for variant, curve in curves.items():
         if curve.empty:
             continue
-        ax.plot(curve.seconds, curve["mean"], color=colors[variant], label=variant, marker=".", markersize=3)
+        runs = int(curve.runs.iloc[0]) if "runs" in curve else 0
+        ax.plot(curve.seconds, curve["mean"], color=colors[variant], label=f"{variant} (n = {runs} seeds)")
         if curve.sd.notna().any():
             ax.fill_between(curve.seconds, curve["mean"] - curve.sd, curve["mean"] + curve.sd,
                             color=colors[variant], alpha=0.2, linewidth=0)
+        if evaluations is not None and variant in evaluations:
+            points = evaluations[variant]
+            ax.scatter(points.train_seconds, points.value, s=10, color=colors[variant], alpha=0.6, linewidths=0)
     if math.isfinite(common_seconds):
         ax.axvline(common_seconds, color="0.3", linestyle="--", linewidth=1, label=f"T = {common_seconds:.3g} s")
     ax.set_xlabel("pure training seconds (evaluation and logging excluded)")
     ax.set_ylabel(f"{objective} (mean ± sd over seeds)")
-    ax.legend(fontsize=7)
+    legend(ax)
     return save(fig, path)
 
 

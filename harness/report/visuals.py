@@ -113,8 +113,11 @@ def dynamics_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     if steps.empty:
         return blocks + [Text(f"No confirmation run has reported {objective} yet.")]
     figures.eval_curve(steps, objective, names, colors(inputs), out_dir / "eval_curve.png")
+    seeds = steps.groupby("variant").number.nunique()
+    counts = ", ".join(f"{variant} {seeds[variant]}" for variant in names if variant in seeds)
     return blocks + [Text(f"{objective} at each evaluation of the confirmation runs (mean ± one standard "
-                          "deviation over seeds):"), Image("eval_curve.png", f"{objective} over training steps")]
+                          f"deviation over seeds; seeds per variant: {counts}; with 1 seed there is no band):"),
+                     Image("eval_curve.png", f"{objective} over training steps")]
 
 
 def load_samples(inputs: ReportInputs, run_id: str, tmp: Path) -> np.ndarray | None:
