@@ -1,6 +1,6 @@
-"""The table of bad inputs: every case issue 21 lists as a named row, then rows generated from the schema
-(a wrong type and an out-of-range value for every key of every section), every URI kind, data, plugins,
-variants, the search space and the command-line flags.
+"""The table of bad inputs: every case issue 21 lists as a named row, those of issue 26 (trust at the edges),
+then rows generated from the schema (a wrong type, and values below the minimum and above the maximum, for every
+key of every section), every URI kind, data, plugins, variants, the search space and the command-line flags.
 
 Each row is run by tests/test_bad_inputs.py in an empty folder and in one holding a settled sweep's stores.
 """
@@ -15,9 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harness.core.schema import DataConfig, EvalConfig, ModelConfig, SweepConfig, TrackingConfig, TrainConfig
 from harness.core.strict import field_specs
-from tests.bad_input_support import Row
+from tests.bad_input_support import BASE, Row
+from tests.conftest import deep_merge
 from tests.image_folders import write_class_folders, write_flat_folder, write_png_bomb
 
 Setup = Callable[[Path], None]
@@ -278,6 +281,79 @@ ISSUE_NEIGHBOURS = [
 ]
 
 
+# --- issue 26, trust at the edges: what an adversarial user found, each a named row ---------------------
+
+# A flow list whose last item holds 9**9 = 387,420,489 x's through eight levels of aliases: PyYAML builds it
+# as a few shared lists, and the first repr or walk of it never ends (the "billion laughs").
+ALIAS_BOMB = "[&a [x, x, x, x, x, x, x, x, x], " + ", ".join(
+    f"&{name} [{', '.join([f'*{previous}'] * 9)}]" for previous, name in zip("abcdefgh", "bcdefghi")) + "]"
+
+
+def with_raw_yaml(section: str, key: str, raw: str) -> str:
+    """BASE as YAML text with `section.key` set to `raw`, a piece of YAML that safe_dump cannot write."""
+    return yaml.safe_dump(deep_merge(BASE, {section: {key: "@RAW@"}})).replace("'@RAW@'", raw)
+
+
+def fifo(relative: str) -> Setup:
+    def setup(folder: Path) -> None:
+        os.mkfifo(folder / relative)
+
+    return setup
+
+
+def issue26_rows() -> list[Row]:
+    big = yaml.safe_dump(BASE) + "#" * (1 << 20) + "\n"  # valid: only its size is wrong
+    steps = "train.steps=" + "1" + "0" * 30
+    return [
+        Row("issue26: an alias bomb (billion laughs) as train.steps", "alias *a is not allowed in a config; write "
+            "the value out", config=with_raw_yaml("train", "steps", ALIAS_BOMB)),
+        Row("issue26: YAML nested 3000 deep", "nested deeper than 64 levels; allowed: at most 64",
+            config=with_raw_yaml("train", "steps", "[" * 3000 + "]" * 3000)),
+        Row("issue26: a list as a mapping key", "line 1 column 3: a key must be a name, not a sequence",
+            config="? [a, b]\n: 1\n" + yaml.safe_dump(BASE)),
+        Row("issue26: the config is a FIFO with no writer", "cannot read config 'pipe.yaml': it is a named pipe (FIFO)",
+            argv=("pipe.yaml",), setup=fifo("pipe.yaml")),
+        Row("issue26: the config is /dev/zero", "cannot read config '/dev/zero': it is a device, not a regular file",
+            argv=("/dev/zero",)),
+        Row("issue26: a config over 1 MiB", "holds over 1048576 bytes; allowed: at most 1048576 (1 MiB)",
+            config=big),
+        Row("issue26: a NUL byte in the config path", "argument config: 'sweep\\x00.yaml' contains a NUL character",
+            argv=("sweep\x00.yaml",)),
+        Row("issue26: a NUL byte in --out", "argument --out: 'o\\x00ut' contains a NUL character",
+            ("--variant", "wgan_gp", "--out", "o\x00ut"), command="train"),
+        Row("issue26: a NUL byte in data.root", "data.root: 'im\\x00gs' contains a NUL character",
+            config=folder_data("im\x00gs")),
+        Row("issue26: a NUL byte in eval.cache_dir", "eval.cache_dir: 'c\\x00ache' contains a NUL character",
+            config={"eval": {"cache_dir": "c\x00ache"}}),
+        Row("issue26: a NUL byte in sweep.storage", "sweep.storage: 'postgresql://u@h\\x00/db' contains a NUL",
+            config={"sweep": {"storage": "postgresql://u@h\x00/db"}}),
+        Row("issue26: a NUL byte in --storage", "argument --storage: 'postgresql://u@h\\x00/db' contains a NUL",
+            ("--storage", "postgresql://u@h\x00/db")),
+        Row("issue26: train.steps 10**30", "train.steps: 1" + "0" * 30 + " is out of range; allowed: >= 1 and <= "
+            "100000000", ("--dry-run", "--set", steps)),
+        Row("issue26: sweep.heartbeat_seconds 10**12", "sweep.heartbeat_seconds: 1000000000000 is out of range; "
+            "allowed: >= 1 and <= 3600", ("--dry-run", "--set", "sweep.heartbeat_seconds=1000000000000")),
+        Row("issue26: an integer of 5000 digits", "--set train.steps: line 1 column 1: an integer of 5000 characters",
+            ("--dry-run", "--set", "train.steps=" + "9" * 5000)),
+        Row("issue26: an impossible date (PyYAML raised ValueError)", "--set seed: line 1 column 1: '2001-13-45' "
+            "cannot be read as !!timestamp", ("--dry-run", "--set", "seed=2001-13-45")),
+        Row("issue26: sweep.storage ending in a space", "sweep.storage: 'sqlite:///runs/optuna.db ' ends in whitespace",
+            ("--dry-run",), config={"sweep": {"storage": "sqlite:///runs/optuna.db "}}),
+        Row("issue26: --tracking-uri ending in a newline", "--tracking-uri: 'sqlite:///runs/mlflow.db\\n' ends in "
+            "whitespace", ("--dry-run", "--tracking-uri", "sqlite:///runs/mlflow.db\n")),
+        Row("issue26: --storage with a tab inside", "--storage: 'sqlite:///runs/opt\\tuna.db' contains the control "
+            "character", ("--dry-run", "--storage", "sqlite:///runs/opt\tuna.db")),
+        Row("issue26: an unknown argument with a newline", "unrecognized arguments: --no\\nsuch (see --help)",
+            ("--no\nsuch",)),
+        Row("issue26: an unknown key with a newline", "error: a\\nb: unknown key", config=yaml.safe_dump(
+            deep_merge(BASE, {"a\nb": 1}))),
+        Row("issue26: --set key 100 levels deep", "has 100 parts; allowed: at most 64",
+            ("--set", "a" + ".a" * 99 + "=1")),
+        Row("issue26: --set value with an alias", "--set train.steps: line 1 column 8: alias *a is not allowed",
+            ("--set", "train.steps=[&a 1, *a]")),
+    ]
+
+
 # --- generated from the schema: every key of every section --------------------------------------------------
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
@@ -314,6 +390,14 @@ def out_of_range_value(tp: Any, meta: typing.Mapping[str, Any]) -> str | None:
     return None
 
 
+def above_maximum(tp: Any, meta: typing.Mapping[str, Any]) -> str | None:
+    """A value just above the field's maximum, for a field that out_of_range_value tests at its minimum."""
+    if meta.get("min") is None or meta.get("max") is None or meta.get("choices") is not None:
+        return None
+    high = meta["max"] if meta.get("max_exclusive") else meta["max"] + 1
+    return str(int(high) if scalar(tp) is int else float(high))
+
+
 def schema_rows() -> list[Row]:
     rows = []
     for section, cls in SECTIONS.items():
@@ -324,6 +408,10 @@ def schema_rows() -> list[Row]:
             value = out_of_range_value(tp, meta)
             if value is not None:
                 rows.append(Row(f"{dotted}: out of range", f"error: {dotted}", ("--set", f"{dotted}={value}")))
+            value = above_maximum(tp, meta)
+            if value is not None:  # issue 26: every count and duration has a maximum
+                rows.append(Row(f"{dotted}: above its maximum", f"error: {dotted}: {value} is out of range",
+                                ("--set", f"{dotted}={value}")))
         first = next(iter(field_specs(cls)))
         rows.append(Row(f"{section}: misspelt key", f"{section}.{first}x: unknown key",
                         ("--set", f"{section}.{first}x=1")))
@@ -580,5 +668,5 @@ FLAGS = [
         ("--storage", "mysql://x"), command="report"),
 ]
 
-ROWS: list[Row] = [*ISSUE_ROWS, *ISSUE_NEIGHBOURS, *schema_rows(), *TOP_LEVEL, *PLUGINS, *url_rows(), *DATA,
-                   *VARIANTS, *SPACE, *FLAGS]
+ROWS: list[Row] = [*ISSUE_ROWS, *ISSUE_NEIGHBOURS, *issue26_rows(), *schema_rows(), *TOP_LEVEL, *PLUGINS,
+                   *url_rows(), *DATA, *VARIANTS, *SPACE, *FLAGS]

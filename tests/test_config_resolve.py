@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from harness.config.resolve import (DataConfig, ModelConfig, TrainConfig, config
 from harness.data import DATASETS
 from harness.core.errors import ConfigError, UserError
 from harness.core.strict import replace
+from tests.bad_input_rows import ALIAS_BOMB, with_raw_yaml
 from tests.conftest import TINY, deep_merge, tiny_experiment, tiny_run
 
 
@@ -80,6 +83,75 @@ def test_duplicate_key_in_a_file_is_rejected(tmp_path: Path) -> None:
     text = yaml.safe_dump(TINY).replace("train:\n", "train:\n  lr: 0.1\n  lr: 0.2\n")
     with pytest.raises(ConfigError, match="duplicate key 'lr'"):
         load_experiment(write(tmp_path, text))
+
+
+# --- only a bounded regular file is read; every refusal is one line naming it (issue 26) -------------
+
+
+def read_error(path: Path | str) -> str:
+    with pytest.raises(UserError) as info:
+        load_experiment(path)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.timeout(30)  # the old reader waited forever for a writer
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert read_error(tmp_path / "pipe.yaml") == (f"cannot read config {str(tmp_path / 'pipe.yaml')!r}: it is a "
+                                                  "named pipe (FIFO), not a regular file")
+
+
+def test_a_device_is_refused_without_reading_it() -> None:
+    assert read_error("/dev/zero") == "cannot read config '/dev/zero': it is a device, not a regular file"
+
+
+def test_a_folder_is_refused(tmp_path: Path) -> None:
+    assert read_error(tmp_path) == f"cannot read config {str(tmp_path)!r}: it is a folder, not a regular file"
+
+
+def test_a_config_over_one_mib_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, yaml.safe_dump(TINY))
+    assert load_experiment(path).name == "tiny"
+    path.write_text(yaml.safe_dump(TINY) + "#" * (1 << 20) + "\n")  # valid YAML: the size alone is refused
+    assert read_error(path) == (f"cannot read config {str(path)!r}: it holds over 1048576 bytes; allowed: at most "
+                                "1048576 (1 MiB)")
+
+
+def test_a_nul_byte_in_the_config_path_is_refused() -> None:
+    assert read_error("cfg\x00.yaml") == "cannot read config 'cfg\\x00.yaml': the path contains a NUL character"
+
+
+@pytest.mark.parametrize("section, key", [("data", "root"), ("eval", "cache_dir"), ("sweep", "storage"),
+                                          ("tracking", "uri"), ("data", "name")])
+def test_a_nul_byte_in_a_path_or_name_is_refused_naming_the_key(section: str, key: str) -> None:
+    value = "sqlite:///runs/x\x00.db" if section in ("sweep", "tracking") else "runs\x00x"
+    assert config_error({section: {key: value}}) == f"{section}.{key}: {value!r} contains a NUL character"
+
+
+def test_an_alias_bomb_in_a_file_is_refused_naming_the_file_and_line(tmp_path: Path) -> None:
+    text = with_raw_yaml("train", "steps", ALIAS_BOMB)
+    path = write(tmp_path, text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "&a" in row)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: line {line} column \d+: alias \*a is not"):
+        load_experiment(path)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"train": {"steps": 10**30}}, "train.steps: 1000000000000000000000000000000 is out of range; allowed: >= 1 "
+                                   "and <= 100000000"),
+    ({"sweep": {"heartbeat_seconds": 10**12}}, "sweep.heartbeat_seconds: 1000000000000 is out of range; allowed: "
+                                               ">= 1 and <= 3600"),
+    ({"train": {"checkpoint_every_seconds": 1e9}}, "train.checkpoint_every_seconds: 1000000000.0 is out of range; "
+                                                   "allowed: >= 0 and <= 86400"),
+    ({"train": {"g_ema_start": 2**63}}, "train.g_ema_start: 9223372036854775808 is out of range; allowed: >= 0 and "
+                                        "<= 100000000"),
+    ({"train": {"lambda_gp": 1e300}}, "train.lambda_gp: 1e+300 is out of range; allowed: >= 0 and <= 1000000"),
+    ({"sweep": {"heartbeat_seconds": 60, "grace_seconds": 60}}, "sweep.grace_seconds: 60 is not above "
+                                                                "sweep.heartbeat_seconds (60)"),
+])
+def test_counts_and_durations_have_a_maximum(raw: dict, message: str) -> None:
+    assert config_error(raw).startswith(message)
 
 
 def test_a_config_with_only_a_name_is_valid() -> None:

@@ -128,3 +128,13 @@ def test_a_command_whose_thread_crashed_does_not_exit_0(capsys) -> None:
     assert code == 1
     assert err.splitlines()[-1] == "error: a bug: thread 'heartbeat-7' crashed (its traceback is above); please report it"
     assert threading.excepthook is before  # the hook is the command's only
+
+
+@pytest.mark.parametrize("length, shown", [(10, 10), (1000, 1000), (1001, 1000), (10**6, 1000)])
+def test_an_error_line_quotes_a_huge_value_by_its_start(length: int, shown: int, capsys) -> None:
+    def body() -> int:
+        raise UserError("x" * length)
+
+    code, err = run_entry(body, capsys)
+    assert code == 2 and err.count("\n") == 1 and err.count("x") == shown
+    assert err.endswith(f"… ({length:,} characters in all)\n") == (length > 1000)

@@ -1,4 +1,5 @@
-"""Strict parsing: the YAML-1.2 float rule, types, bounds, dotted paths and `--set` overrides."""
+"""Strict parsing: the YAML-1.2 float rule, the bounds of what YAML may hold, types, bounds, dotted paths and
+`--set` overrides."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import yaml
 from harness.core.errors import ConfigError
 from harness.core.strict import (apply_overrides, flatten, load_yaml_text, parse_dataclass, replace, rule, set_dotted,
                                  to_plain)
+from tests.bad_input_rows import ALIAS_BOMB
 
 
 @dataclass(frozen=True)
@@ -196,3 +198,95 @@ def test_one_name_or_a_list_of_names_by_the_value_shape() -> None:
     assert parse_dataclass(WithKnobs, {"names": ["b", "c"]}, "").names == ("b", "c")
     with pytest.raises(ConfigError, match=r"^names\[1\]: 'd' is not one of: a, b, c$"):
         parse_dataclass(WithKnobs, {"names": ["b", "d"]}, "")
+
+
+# --- what a config's YAML may hold: bounded, each refusal one line naming the line (issue 26) ----------
+
+
+def refusal(text: str) -> str:
+    """The one-line message load_yaml_text raises for `text`."""
+    with pytest.raises(ConfigError) as info:
+        load_yaml_text(text, "cfg.yaml")
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_an_alias_bomb_is_refused_at_its_first_alias() -> None:
+    """PyYAML builds the bomb in no time as a few shared lists; the first repr or walk of it never ended."""
+    text = "v: 1\nw: " + ALIAS_BOMB
+    column = text.splitlines()[1].index("*a") + 1
+    assert refusal(text) == (f"cfg.yaml: line 2 column {column}: alias *a is not allowed in a config; "
+                             "write the value out")
+
+
+def test_an_anchor_alone_is_harmless() -> None:
+    assert load_yaml_text("v: &a [1, 2]\n", "t") == {"v": [1, 2]}
+
+
+@pytest.mark.parametrize("levels, allowed", [(63, True), (64, False), (3000, False)])
+def test_nesting_is_bounded_at_64_levels(levels: int, allowed: bool) -> None:
+    text = "v: " + "[" * levels + "]" * levels  # the mapping is the first level
+    if allowed:
+        assert load_yaml_text(text, "t") is not None
+    else:
+        assert refusal(text) == ("cfg.yaml: line 1 column 67: nested deeper than 64 levels; allowed: at most 64")
+
+
+def test_deep_block_nesting_names_its_line() -> None:
+    text = "".join(" " * depth + "k:\n" for depth in range(3000))
+    assert refusal(text).startswith("cfg.yaml: line 64 column 64: nested deeper than 64 levels")
+
+
+@pytest.mark.parametrize("text, kind", [("? [a, b]\n: 1\n", "sequence"), ("{[a]: 1}\n", "sequence"),
+                                        ("? {a: 1}\n: 2\n", "mapping")])
+def test_a_mapping_key_must_be_a_scalar(text: str, kind: str) -> None:
+    assert refusal(text).startswith("cfg.yaml: line 1 column ") and refusal(text).endswith(
+        f": a key must be a name, not a {kind}")
+
+
+def test_an_integer_literal_is_bounded_before_python_converts_it() -> None:
+    assert load_yaml_text("v: " + "9" * 100, "t")["v"] == int("9" * 100)
+    assert refusal("v: " + "9" * 5000) == ("cfg.yaml: line 1 column 4: an integer of 5000 characters; "
+                                           "allowed: at most 100")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("v: !!int x", "line 1 column 4: 'x' cannot be read as !!int"),  # ValueError inside PyYAML
+    ("v: !!int ''", "line 1 column 4: '' cannot be read as !!int"),  # IndexError
+    ("v: !!bool maybe", "line 1 column 4: 'maybe' cannot be read as !!bool"),  # KeyError
+    ("v: 2001-13-45", "line 1 column 4: '2001-13-45' cannot be read as !!timestamp"),  # an implicit date
+    ("v:\n  - !!timestamp", "line 2 column 5: '' cannot be read as !!timestamp"),  # AttributeError
+])
+def test_a_value_pyyaml_cannot_build_is_one_line_naming_its_line(text: str, message: str) -> None:
+    """Found by tests/test_fuzz_config.py: PyYAML's constructors raise plain Python errors on these."""
+    assert refusal(text) == f"cfg.yaml: {message}"
+
+
+def test_an_unknown_key_with_a_newline_stays_one_line() -> None:
+    assert str(error_of({"name": "n", "a\nb": 1})).startswith("a\\nb: unknown key")
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"name": "a\x00b"}, "name: 'a\\x00b' contains a NUL character"),
+    ({"name": "a\ud800"}, "name: 'a\\ud800' holds a lone surrogate (\\ud800 to \\udfff), which no file name or "
+                          "store can"),
+    ({"name": "n", "inner": {"size": 2**63}},
+     "inner.size: 9223372036854775808 is out of range; allowed: a 64-bit integer, >= -2**63 and <= 2**63 - 1"),
+    ({"name": "n", "inner": {"count": 10**30}},  # the key's own range speaks
+     "inner.count: 1000000000000000000000000000000 is out of range; allowed: >= 1 and <= 10"),
+    ({"name": "n", "inner": {"rate": 10**400}}, f"inner.rate: {10**400} is out of range; allowed: > 0 and <= 1"),
+])
+def test_values_no_setting_may_have(raw: dict, message: str) -> None:
+    assert str(error_of(raw)) == message
+
+
+def test_an_integer_too_large_for_a_float_is_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^lr: 1000+ is out of range; allowed: a finite number$"):
+        parse_dataclass(WithKnobs, {"lr": 10**400}, "")
+
+
+def test_an_override_key_is_as_bounded_as_the_yaml() -> None:
+    with pytest.raises(ConfigError, match=r"^--set: 'a\.a\.a.*'\.\.\. has 65 parts; allowed: at most 64$"):
+        apply_overrides({}, ["a" + ".a" * 64 + "=1"])
+    with pytest.raises(ConfigError, match=r"^--set x: line 1 column 8: alias \*a is not allowed"):
+        apply_overrides({}, ["x=[&a 1, *a]"])

@@ -117,3 +117,21 @@ def test_the_connect_timeout_rides_in_a_postgresql_url_only() -> None:
         "postgresql://u@h/db?sslmode=require&connect_timeout=3")
     assert with_connect_timeout("postgresql://u@h/db?connect_timeout=30", 3).endswith("connect_timeout=30")
     assert with_connect_timeout("sqlite:///x.db", 3) == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("sqlite:///runs/optuna.db ", "ends in whitespace; remove it"),  # would create 'optuna.db '
+    ("sqlite:///runs/optuna.db\n", "ends in whitespace; remove it"),
+    (" sqlite:///runs/optuna.db", "starts in whitespace; remove it"),
+    ("sqlite:///runs/opt\tuna.db", "contains the control character '\\t'; allowed: printable characters only"),
+    ("sqlite:///runs/x\x00.db", "contains the control character '\\x00'; allowed: printable characters only"),
+    ("postgresql://u@h\x00/db", "contains the control character '\\x00'; allowed: printable characters only"),
+    ("postgresql://u@h/db\x1b[2J", "contains the control character '\\x1b'; allowed: printable characters only"),
+])
+def test_whitespace_at_an_end_or_a_control_character_is_refused(tmp_path: Path, url: str, problem: str) -> None:
+    """Issue 26: a trailing space or newline silently named another file; a NUL raised ValueError later."""
+    exp = golden_config(tmp_path)
+    for storage, tracking, key in ((url, None, "--storage"), (None, url, "--tracking-uri")):
+        with pytest.raises(ConfigError) as info:
+            resolve_urls(storage, tracking, exp)
+        assert str(info.value) == f"{key}: {url!r} {problem}"

@@ -12,13 +12,15 @@ from typing import Any, NoReturn
 import yaml
 
 from harness.core.errors import EXIT_USER_ERROR
+from harness.core.strict import printable
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but an argument error is one line on stderr and exit code 2, as config errors are."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        # argparse quotes an unknown argument as given: one with a newline in it would make two lines.
+        print(f"error: {self.prog}: {printable(message)} (see --help)", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR)
 
 
@@ -51,6 +53,7 @@ def make_parser(prog: str, description: str, examples: str, parser: Any = None) 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_intermixed_args(argv)
+    refuse_nul(parser, args)
     if not hasattr(args, "bare_overrides"):  # a command without a config (fetch-weights)
         return args
     args.overrides = [*args.overrides, *args.bare_overrides]
@@ -62,6 +65,17 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
         if "=" not in item:
             parser.error(f"argument KEY=VALUE: {item!r} is not key=value")
     return args
+
+
+def refuse_nul(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """No path, URL or override may hold a NUL character (open() and mkdir() raise ValueError on one): refuse
+    it here, naming the argument, rather than as a traceback wherever the value is first used."""
+    for action in parser._actions:  # noqa: SLF001 - argparse's only list of its arguments and their flags
+        value = getattr(args, action.dest, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, (str, Path)) and "\x00" in str(item):
+                name = "/".join(action.option_strings) or action.metavar or action.dest
+                parser.error(f"argument {name}: {str(item)!r} contains a NUL character")
 
 
 def print_config(exp: Any) -> None:

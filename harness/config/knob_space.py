@@ -118,6 +118,9 @@ def validate_sweep(exp: ExperimentConfig, runs: list[RunConfig]) -> None:
     check_startup(sweep.sampler, sweep.startup_trials)
     check_url("sweep.storage", sweep.storage, STORAGE_SCHEMES)
     check_url("tracking.uri", exp.tracking.uri, TRACKING_SCHEMES)
+    if sweep.grace_seconds <= sweep.heartbeat_seconds:  # a live worker's trial would be taken as dead
+        raise ConfigError("sweep.grace_seconds", f"{sweep.grace_seconds} is not above sweep.heartbeat_seconds "
+                                                 f"({sweep.heartbeat_seconds}); allowed: more than the heartbeat interval")
     for knob, spec in sweep.space.items():
         path = join("sweep.space", knob)
         check_knob(knob, spec, path, sweep.sampler)

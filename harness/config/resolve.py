@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from harness.recipes.presets import PRESETS, default_presets
 from harness.core.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
                                  ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
 from harness.core.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value,
-                                 replace, rule, to_plain, unknown_key_message)
+                                 printable, replace, rule, to_plain, unknown_key_message)
 
 DEFAULT_VARIANTS = default_presets()  # the presets flagged `default` (the mission's four recipes)
 # Names become Optuna study names `<name>/<variant>/confirm` (at most 512 characters) and MLflow's
@@ -40,23 +42,56 @@ DEFAULT_VARIANTS = default_presets()  # the presets flagged `default` (the missi
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 MAX_NAME_CHARS = {"name": 200, "variant": 100}
 OVERRIDABLE_SECTIONS = {"model": ModelConfig, "train": TrainConfig}
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; anything larger is a mistake (or /dev/zero)
 
 
 def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> ExperimentConfig:
     """Read, override (`key.path=value`), parse and validate an experiment YAML."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read config {str(path)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"config {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
-    raw = load_yaml_text(text, str(path))
+    raw = load_yaml_text(read_config_text(path), str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError("", f"{path}: the top level must be a mapping of sections")
+        raise ConfigError("", f"{printable(str(path))}: the top level must be a mapping of sections")
     return parse_experiment(apply_overrides(raw, overrides))
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file: a regular file of at most MAX_CONFIG_BYTES, in UTF-8; a UserError naming it if not.
+
+    Anything else is refused before it is read: a FIFO without a writer would wait forever, /dev/zero never
+    ends, and opening some devices acts on them; a huge file is no config either.
+    """
+    shown = repr(str(path))
+    if "\x00" in str(path):
+        raise UserError(f"cannot read config {shown}: the path contains a NUL character")
+    try:
+        kind = file_kind(os.stat(path).st_mode)
+        if kind is None:
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+                kind = file_kind(os.fstat(handle.fileno()).st_mode)  # swapped for a FIFO since the stat?
+                data = b"" if kind else handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read config {shown}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeEncodeError:  # a lone surrogate, which only a caller in Python can pass
+        raise UserError(f"cannot read config {shown}: the path is not valid Unicode") from None
+    if kind is not None:
+        raise UserError(f"cannot read config {shown}: it is {kind}, not a regular file")
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UserError(f"cannot read config {shown}: it holds over {MAX_CONFIG_BYTES} bytes; allowed: at most "
+                        f"{MAX_CONFIG_BYTES} (1 MiB)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config {shown} is not UTF-8 text (byte {exc.start})") from None
+
+
+def file_kind(mode: int) -> str | None:
+    """What a file that is not a regular one is, for a message; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
 
 
 def parse_experiment(raw: dict[str, Any]) -> ExperimentConfig:

@@ -159,8 +159,15 @@ def fail(line: str) -> None:
     the interpreter's own flush at exit adds no second message."""
     if stdout_error() is not None:
         silence_stdout()
-    print(f"error: {line}", file=sys.stderr)
+    print(f"error: {shortened(line)}", file=sys.stderr)
     raise SystemExit(EXIT_USER_ERROR) from None
+
+
+MAX_LINE = 1000  # characters of an error line: a value of a megabyte is quoted by its start, not whole
+
+
+def shortened(line: str) -> str:
+    return line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line):,} characters in all)"
 
 
 def silence_stdout() -> None:

@@ -18,6 +18,12 @@ from harness.core.registry import registered
 from harness.core.strict import rule
 
 CRITIC_NORMS = ("none", "layer", "batch")
+# Maxima of the counts and durations (docs/operations.md, "Limits"): far above any real study, yet finite, so
+# that a typo (`steps: 10**30`) is refused at load time instead of running forever or overflowing a timer.
+MAX_STEPS = 10**8  # generator steps, and every interval counted in them
+MAX_TRIALS = 10_000  # Optuna trials of one variant, and the trial counts that tune its sampler and pruner
+MAX_RETRIES = 100  # tries of one store call
+DAY_SECONDS = 86_400
 
 
 def knob_specs(section: str) -> dict[str, tuple[Any, Any, Any]]:
@@ -67,7 +73,7 @@ class ModelConfig(KnobAttributes):
 
 @dataclass(frozen=True)
 class TrainConfig(KnobAttributes):
-    steps: int = field(default=2000, metadata=rule(min=1))  # generator steps
+    steps: int = field(default=2000, metadata=rule(min=1, max=MAX_STEPS))  # generator steps
     batch_size: int = field(default=64, metadata=rule(min=2, max=65536))
     lr: float = field(default=1e-4, metadata=rule(min=0, min_exclusive=True, max=1))
     # Adam's betas and RMSProp's decay are the optimizers' knobs (train.beta1, train.rmsprop_alpha, ...).
@@ -78,13 +84,14 @@ class TrainConfig(KnobAttributes):
     constraint: str | tuple[str, ...] = field(default="gp", metadata=rule(choices=registered("constraint")))
     scheduler: str = field(default="none", metadata=rule(choices=registered("scheduler")))
     device: str = field(default="auto", metadata=rule(choices=("auto", "cpu", "cuda")))
-    log_every: int = field(default=25, metadata=rule(min=1))  # steps per logged window (one host sync)
-    eval_every: int = field(default=500, metadata=rule(min=1))
-    sample_every: int = field(default=500, metadata=rule(min=1))
-    checkpoint_every: int = field(default=0, metadata=rule(min=0))  # steps; 0: by time only (and at the end)
+    log_every: int = field(default=25, metadata=rule(min=1, max=MAX_STEPS))  # steps per logged window (one host sync)
+    eval_every: int = field(default=500, metadata=rule(min=1, max=MAX_STEPS))
+    sample_every: int = field(default=500, metadata=rule(min=1, max=MAX_STEPS))
+    # Steps; 0: by time only (and at the end).
+    checkpoint_every: int = field(default=0, metadata=rule(min=0, max=MAX_STEPS))
     # A sweep trial also checkpoints at the first logging boundary after this much wall time (0: off),
     # so a killed or preempted trial loses at most this much work; see docs/operations.md, "Resuming".
-    checkpoint_every_seconds: float = field(default=600.0, metadata=rule(min=0))
+    checkpoint_every_seconds: float = field(default=600.0, metadata=rule(min=0, max=DAY_SECONDS))
     # The knobs the registered entries declare (lambda_gp, clip_value, plateau_factor, ...): written
     # as plain `train.<knob>` keys, read as `train.<knob>` attributes.
     knobs: dict[str, Any] = field(default_factory=lambda: knob_defaults(TRAIN),
@@ -127,13 +134,13 @@ class KnobSpace:
 @dataclass(frozen=True)
 class SweepConfig:
     # Search trials per variant; null means 10, or the grid's size with sampler grid.
-    trials_per_variant: int | None = field(default=None, metadata=rule(min=1))
+    trials_per_variant: int | None = field(default=None, metadata=rule(min=1, max=MAX_TRIALS))
     sampler: str = field(default="tpe", metadata=rule(choices=registered("sampler")))
     # Trials sampled at random before a model-based sampler (tpe, gp, cmaes) takes over, the config's own
     # first trial included; null scales with the budget (a quarter of it, at least 1).
-    startup_trials: int | None = field(default=None, metadata=rule(min=1))
+    startup_trials: int | None = field(default=None, metadata=rule(min=1, max=MAX_TRIALS))
     pruner: str = field(default="median", metadata=rule(choices=registered("pruner")))
-    pruner_startup_trials: int = field(default=3, metadata=rule(min=0))
+    pruner_startup_trials: int = field(default=3, metadata=rule(min=0, max=MAX_TRIALS))
     seeds: int = field(default=3, metadata=rule(min=0, max=1000))  # confirmation runs per variant
     # Trial processes on this machine (--workers wins); each uses cores / workers torch threads. On a
     # small CPU, one single-threaded process per core trains small models faster than one process.
@@ -141,12 +148,12 @@ class SweepConfig:
     objective: str | None = field(default=None, metadata=rule(choices=registered("metric")))
     storage: str = "sqlite:///runs/optuna.db"
     space: dict[str, KnobSpace] = field(default_factory=dict)
-    heartbeat_seconds: int = field(default=10, metadata=rule(min=1))
-    grace_seconds: int = field(default=60, metadata=rule(min=2))
-    max_retry: int = field(default=3, metadata=rule(min=0))
+    heartbeat_seconds: int = field(default=10, metadata=rule(min=1, max=3600))
+    grace_seconds: int = field(default=60, metadata=rule(min=2, max=DAY_SECONDS))
+    max_retry: int = field(default=3, metadata=rule(min=0, max=MAX_RETRIES))
     report: bool = True  # write the markdown report when the sweep ends
-    storage_retries: int = field(default=6, metadata=rule(min=1))  # tries of a storage call mid-sweep
-    storage_retry_seconds: float = field(default=2.0, metadata=rule(min=0))  # first wait; doubles, max 30 s
+    storage_retries: int = field(default=6, metadata=rule(min=1, max=MAX_RETRIES))  # tries of a storage call mid-sweep
+    storage_retry_seconds: float = field(default=2.0, metadata=rule(min=0, max=30))  # first wait; doubles, max 30 s
     # A PostgreSQL storage that accepts TCP and never answers fails after this long instead of hanging
     # (libpq waits forever by default and reads 1 as 2).
     connect_timeout_seconds: int = field(default=10, metadata=rule(min=2, max=600))
@@ -155,8 +162,8 @@ class SweepConfig:
 @dataclass(frozen=True)
 class TrackingConfig:
     uri: str = "sqlite:///runs/mlflow.db"
-    retries: int = field(default=6, metadata=rule(min=1))  # tries of an MLflow call mid-sweep
-    retry_seconds: float = field(default=2.0, metadata=rule(min=0))  # first wait; doubles, max 30 s
+    retries: int = field(default=6, metadata=rule(min=1, max=MAX_RETRIES))  # tries of an MLflow call mid-sweep
+    retry_seconds: float = field(default=2.0, metadata=rule(min=0, max=30))  # first wait; doubles, max 30 s
     # The start-up check of the tracking store: the server's HTTP answer, or a PostgreSQL connection.
     connect_timeout_seconds: int = field(default=10, metadata=rule(min=2, max=600))
     system_metrics: bool = True  # MLflow's CPU/GPU monitor on trial runs, when the [system] extra is installed

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import math
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -20,10 +21,52 @@ import yaml
 from harness.core.errors import ConfigError
 
 T = TypeVar("T")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8 file name can hold it
+
+
+# Bounds of what a config's YAML may hold (docs/operations.md, "Limits"): a config is a few hundred lines of
+# names and numbers, so these are generous, and they keep a hostile file from hanging or crashing the reader.
+MAX_YAML_DEPTH = 64  # nested mappings and lists; PyYAML composes recursively and would hit RecursionError
+MAX_INT_CHARS = 100  # an integer literal; longer ones trip Python's 4300-digit limit or take seconds to convert
+
+
+class YamlRefused(yaml.MarkedYAMLError):
+    """Well-formed YAML that a config may not use (an alias, deep nesting, a list as a key, a huge integer)."""
 
 
 class YamlLoader(yaml.SafeLoader):
-    """A safe loader that reads `1e-4` as a float, as YAML 1.2 does (PyYAML's 1.1 rule makes it a string)."""
+    """A safe loader that reads `1e-4` as a float, as YAML 1.2 does (PyYAML's 1.1 rule makes it a string),
+    and refuses aliases and nesting deeper than MAX_YAML_DEPTH while composing, before any value is built."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            # One alias repeats a whole subtree: nine lines of them make 10**9 values (the "billion laughs").
+            raise YamlRefused(None, None, f"alias *{event.anchor} is not allowed in a config; write the value out",
+                              event.start_mark)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise YamlRefused(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels; allowed: at most "
+                                          f"{MAX_YAML_DEPTH}", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # PyYAML's own constructors raise plain Python errors on some values: `!!int x` (ValueError),
+        # `!!int ''` (IndexError), `!!bool x` (KeyError), `2001-13-45` (an implicit date: ValueError).
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            shown = f"{node.value[:40]!r} " if isinstance(node, yaml.ScalarNode) else ""
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise YamlRefused(None, None, f"{shown}cannot be read as {tag}", node.start_mark) from None
 
 
 YamlLoader.add_implicit_resolver(
@@ -37,6 +80,8 @@ def construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, de
     """PyYAML keeps the last of two equal keys; a strict config refuses the duplicate instead."""
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: a list as a key cannot be hashed
+            raise YamlRefused(None, None, f"a key must be a name, not a {key_node.id}", key_node.start_mark)
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -45,17 +90,28 @@ def construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, de
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
+def construct_bounded_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An integer, refused before conversion when its literal is too long to be a setting."""
+    if len(node.value) > MAX_INT_CHARS:
+        raise YamlRefused(None, None, f"an integer of {len(node.value)} characters; allowed: at most "
+                                      f"{MAX_INT_CHARS}", node.start_mark)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
 YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_unique_mapping)
+YamlLoader.add_constructor("tag:yaml.org,2002:int", construct_bounded_int)
 
 
 def load_yaml_text(text: str, source: str) -> Any:
+    """Parse one YAML document; any problem is a one-line ConfigError naming `source` and the line."""
     try:
         return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - YamlLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("", f"{source}:{where}: malformed YAML: {problem}") from None
+        kind = "" if isinstance(exc, YamlRefused) else "malformed YAML: "
+        raise ConfigError("", printable(f"{source}:{where}: {kind}{problem}")) from None
 
 
 def rule(
@@ -80,7 +136,13 @@ def rule(
 def join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
+    key = printable(str(key))  # a key is the user's text: "a\nb" would break the error's one line
     return f"{path}.{key}" if path else key
+
+
+def printable(text: str) -> str:
+    """`text` with newlines, NULs and terminal escapes written out as `\\n`, `\\x00`, `\\x1b`, for messages."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def type_name(value: Any) -> str:
@@ -161,6 +223,8 @@ def unknown_key_message(key: str, allowed: list[str]) -> str:
 
 
 def parse_value(tp: Any, value: Any, path: str, meta: typing.Mapping[str, Any] | None = None) -> Any:
+    if meta and type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+        check_bounds(value, path, meta)  # `steps: 10**30`: the key's own range says more than the 64-bit backstop
     parsed = parse_typed(tp, value, path)
     if meta:
         check_rules(parsed, path, meta)
@@ -196,18 +260,34 @@ def parse_typed(tp: Any, value: Any, path: str) -> Any:
 
 
 def parse_scalar(tp: type, value: Any, path: str) -> Any:
-    # bool is a subclass of int in Python; `steps: yes` must not become 1.
-    ok = isinstance(value, tp) and not (tp in (int, float) and isinstance(value, bool))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > sys.float_info.max:  # float() would raise OverflowError
+            raise ConfigError(path, f"{value!r} is out of range; allowed: a finite number")
         return float(value)
-    if ok and tp is float and not math.isfinite(value):
-        raise ConfigError(path, f"{value!r} is not a finite number")
-    if ok:
+    # bool is a subclass of int in Python; `steps: yes` must not become 1.
+    if isinstance(value, tp) and not (tp in (int, float) and isinstance(value, bool)):
+        problem = scalar_problem(value)
+        if problem:
+            raise ConfigError(path, f"{value!r} {problem}")
         return value
     hint = ""
     if isinstance(value, str) and tp in (int, float) and looks_numeric(value):
         hint = " (it is quoted: drop the quotes)"
     raise ConfigError(path, f"{value!r} is {type_name(value)}; expected {describe(tp)}{hint}")
+
+
+def scalar_problem(value: Any) -> str | None:
+    """What no setting may be, whatever its rule: not finite, wider than 64 bits (torch, NumPy and the stores
+    hold no more; a sleep or a thread's wait raises OverflowError), or a string that no path can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is not a finite number"
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return "is out of range; allowed: a 64-bit integer, >= -2**63 and <= 2**63 - 1"
+    if isinstance(value, str) and "\x00" in value:
+        return "contains a NUL character"
+    if isinstance(value, str) and LONE_SURROGATE.search(value):  # from a YAML escape: "\\ud800"
+        return "holds a lone surrogate (\\ud800 to \\udfff), which no file name or store can"
+    return None
 
 
 def looks_numeric(text: str) -> bool:
@@ -264,14 +344,27 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+OVERRIDE_KEY = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
+
+
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Apply `--set key.path=value` overrides; values are parsed as YAML (`[a, b]`, `1e-4`, `true`)."""
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip() or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key.strip()):
-            raise ConfigError("--set", f"{item!r} is not of the form key.path=value")
-        set_dotted(raw, key.strip(), load_yaml_text(text, f"--set {key.strip()}"))
+        key, text = split_override(item)
+        set_dotted(raw, key, load_yaml_text(text, f"--set {key}"))
     return raw
+
+
+def split_override(item: str) -> tuple[str, str]:
+    """`key.path=value` as (key, value text); a ConfigError for anything else, or a key nested too deep."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not OVERRIDE_KEY.fullmatch(key):
+        raise ConfigError("--set", f"{item!r} is not of the form key.path=value")
+    if key.count(".") >= MAX_YAML_DEPTH:  # as deep as the YAML itself may nest
+        raise ConfigError("--set", f"{key[:40]!r}... has {key.count('.') + 1} parts; allowed: at most "
+                                   f"{MAX_YAML_DEPTH}")
+    return key, text
 
 
 def to_plain(obj: Any) -> Any:

@@ -106,7 +106,7 @@ def evaluation_generator(G: nn.Module, hooks: dict[str, GeneratorHook]) -> nn.Mo
 
 G_EMA = Knob("g_ema", float, 0.0, min=0.0, max=1.0, max_exclusive=True,
              doc="decay of the generator's exponential moving average (0: off); evaluations and samples use it")
-G_EMA_START = Knob("g_ema_start", int, 0, min=0,
+G_EMA_START = Knob("g_ema_start", int, 0, min=0, max=10**8,
                    doc="generator steps before the moving average starts; until then it copies G (BigGAN's ema_start)")
 
 

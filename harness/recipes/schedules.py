@@ -75,7 +75,7 @@ def build_cosine(opt: Optimizer, train: "TrainConfig", direction: str) -> Cosine
 PLATEAU_KNOBS = (
     Knob("plateau_factor", float, 0.5, min=0, max=1, min_exclusive=True, max_exclusive=True,
          doc="the plateau schedule multiplies the LR by this at each cut"),
-    Knob("plateau_patience", int, 2, min=0, doc="evaluations without improvement before a plateau cut"),
+    Knob("plateau_patience", int, 2, min=0, max=10**8, doc="evaluations without improvement before a plateau cut"),
 )
 
 

@@ -60,6 +60,9 @@ def absolute_sqlite(url: str) -> str:
 
 def check_url(path: str, url: str, schemes: tuple[str, ...]) -> None:
     """The URL's scheme is one of `schemes` and its parts make sense; a ConfigError naming `path` if not."""
+    problem = text_problem(url)
+    if problem:
+        raise ConfigError(path, f"{redact(url)!r} {problem}")
     if not url.startswith(schemes):
         file_store = url.startswith("file:") or "://" not in url  # a folder of mlruns, as MLflow 2 kept them
         hint = " (MLflow 3's file store is in maintenance mode)" if "tracking" in path.lower() and file_store else ""
@@ -73,12 +76,21 @@ def check_url(path: str, url: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(path, f"{redact(url)!r} {problem}")
 
 
+def text_problem(url: str) -> str | None:
+    """Why a URL's characters cannot be meant: whitespace at an end or a control character (a newline, a NUL)
+    would silently name another file or database (`sqlite:///runs/optuna.db ` creates 'optuna.db ')."""
+    if url != url.strip():
+        return f"{'starts' if url[:1].isspace() else 'ends'} in whitespace; remove it"
+    bad = next((char for char in url if not char.isprintable()), None)
+    if bad is not None:
+        return f"contains the control character {bad!r}; allowed: printable characters only"
+    return None
+
+
 def sqlite_url_problem(url: str) -> str | None:
     """Why a `sqlite:///` URL names no usable database file (its folder is checked later, before use)."""
     path = url.removeprefix("sqlite:///")
     allowed = "allowed: sqlite:///path/to/file.db (relative to the current folder) or sqlite:////absolute/file.db"
-    if "\x00" in path:
-        return f"contains a NUL character; {allowed}"
     if path == ":memory:" or path.startswith("file:"):
         return f"is not a file that other processes and later runs can open; {allowed}"
     if "?" in path:
