@@ -115,6 +115,19 @@ def check_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | No
     Read under the sweep's init lock: a sweep starting beside this one may be creating the tables right now,
     and a half-made store must not read as a damaged one.
     """
+    try:
+        stored = read_stores(exp, storage_url, tracking_uri)
+    except ConfigError:
+        if not lock_file_appeared(storage_url):
+            raise
+        # A sweep beside this one made its SQLite lock file (and began its tables) after this one looked for
+        # the file, so that read was not under the lock: read again, now waiting for it.
+        stored = read_stores(exp, storage_url, tracking_uri)
+    check_recipes(exp, stored, storage_url)
+
+
+def read_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | None) -> dict[str, str | None]:
+    """Check both stores' schemas under the init lock; the stored recipe of each variant (None: none yet)."""
     from harness.report.load import optuna_signature  # pandas: only once the checks before have passed
 
     timeout_s = exp.sweep.connect_timeout_seconds
@@ -122,10 +135,14 @@ def check_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | No
         if tracking_uri is not None and not tracking_uri.startswith(("http://", "https://")):
             check_schema("tracking.uri", tracking_uri, mlflow_signature(), exp.tracking.connect_timeout_seconds)
         if not check_schema("sweep.storage", storage_url, optuna_signature(), timeout_s):
-            return  # a first run: no store (or no tables) yet, and none is created here
+            return {}  # a first run: no store (or no tables) yet, and none is created here
         storage = make_storage(storage_url, exp)
-        stored = {spec.name: stored_recipe(storage, study_names(exp, spec.name)[0]) for spec in exp.variants}
-    check_recipes(exp, stored, storage_url)
+        return {spec.name: stored_recipe(storage, study_names(exp, spec.name)[0]) for spec in exp.variants}
+
+
+def lock_file_appeared(url: str) -> bool:
+    path = sqlite_path(url)
+    return path is not None and path.with_name(path.name + ".lock").exists()
 
 
 def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:
