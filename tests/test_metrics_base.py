@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+
+from harness.core.schema import DataConfig
 
 from harness.config.resolve import parse_experiment, resolve_run
 from harness.data import dataset_entry
@@ -68,9 +72,36 @@ def test_configs_resolve_their_default_metrics(dataset: str) -> None:
     assert run.objective == default_objective(properties)
 
 
+BOUNDS = {  # name: (lower, upper) on ring8, and on digits (10 classes)
+    "modes": ((0.0, 8.0), (0.0, math.inf)), "hq_fraction": ((0.0, 1.0),) * 2,
+    "reverse_kl": ((0.0, math.log(8)), (0.0, math.inf)), "w1": ((0.0, math.inf),) * 2,
+    "fd_classifier": ((0.0, math.inf),) * 2, "kid": ((-math.inf, math.inf),) * 2,
+    "class_coverage": ((0.0, math.inf), (0.0, 10.0)), "class_kl": ((0.0, math.inf),) * 2,
+    "swd": ((0.0, math.inf),) * 2, "fid": ((0.0, math.inf),) * 2, "is": ((1.0, 1008.0),) * 2,
+    "kid_inception": ((-math.inf, math.inf),) * 2, "precision": ((0.0, 1.0),) * 2, "recall": ((0.0, 1.0),) * 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_every_metric_declares_the_range_its_value_can_take(name: str) -> None:
+    """One declaration in the registry entry; the report and the MLflow summary clip intervals to it."""
+    on_ring, on_digits = BOUNDS[name]
+    metric = METRICS.get(name)
+    assert metric.value_range(DataConfig(name="ring8")) == pytest.approx(on_ring)
+    assert metric.value_range(DataConfig(name="digits")) == pytest.approx(on_digits)
+    assert metric.value_range(None)[0] == on_ring[0]  # without data settings a data-dependent side stays open
+
+
+def test_a_data_dependent_bound_that_cannot_be_told_stays_open() -> None:
+    assert METRICS.get("class_coverage").value_range(None) == (0.0, math.inf)
+    assert METRICS.get("modes").value_range(DataConfig(name="swissroll")) == (0.0, math.inf)  # no modes
+
+
 def test_registration_rejects_a_bad_direction_or_a_missing_docstring() -> None:
     with pytest.raises(ValueError, match="direction"):
         register_metric("x_bad_direction", direction="up", needs=("points",))
+    with pytest.raises(ValueError, match="lower < upper"):
+        register_metric("x_bad_bounds", direction="minimize", needs=("points",), bounds=(1.0, 0.0))
     with pytest.raises(ValueError, match="docstring"):
         register_metric("x_no_doc", direction="minimize", needs=("points",))(lambda ctx: 0.0)
     assert "x_no_doc" not in METRICS

@@ -6,10 +6,9 @@ import math
 from itertools import product
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from harness.report.budget import best_weights, budget_curve, expected_best, last_gain, still_rising
+from harness.report.budget import MIN_TRIALS, best_weights, budget_curve, expected_best, last_gain, still_rising
 
 
 def test_weights_are_the_probabilities_that_each_value_is_the_best_of_k() -> None:
@@ -44,12 +43,31 @@ def test_curve_and_non_finite_values() -> None:
     assert budget_curve([], "maximize").empty
 
 
-def test_last_gain_and_still_rising() -> None:
+def test_last_gain_and_still_rising_at_three_trials() -> None:
     curve = budget_curve([1.0, 2.0, 3.0], "maximize")
     gain = 3 ** -3 * (1 * 1 + 2 * 7 + 3 * 19) - 22 / 9  # k=3 weights 1/27, 7/27, 19/27
     assert last_gain(curve, "maximize") == pytest.approx(gain)
     assert still_rising(curve, "maximize") is True  # 0.2222 > 2% of 2.667
-    flat = pd.DataFrame({"k": [1, 2], "expected_best": [10.0, 10.1], "sd": [0.0, 0.0]})
-    assert still_rising(flat, "maximize") is False  # 0.1 < 2% of 10.1
-    assert still_rising(flat, "minimize") is False  # got worse
-    assert still_rising(flat.iloc[:1], "maximize") is None
+    # {10, 10, 10.01}: k=2 gives 10 + 0.01 * 5/9, k=3 gives 10 + 0.01 * 19/27: a gain of 0.0015, under 2%
+    flat = budget_curve([10.0, 10.0, 10.01], "maximize")
+    assert last_gain(flat, "maximize") == pytest.approx(0.01 * (19 / 27 - 5 / 9))
+    assert still_rising(flat, "maximize") is False
+    assert still_rising(budget_curve([10.0, 10.0, 10.01], "minimize"), "minimize") is False  # got worse
+
+
+@pytest.mark.parametrize("values", [[10.0], [10.0, 10.1], [1.0, 2.0]])
+def test_fewer_than_three_trials_say_neither_rising_nor_flattened(values: list[float]) -> None:
+    """Two trials, one of them often the config's own values, once read "flattened"."""
+    assert MIN_TRIALS == 3
+    assert still_rising(budget_curve(values, "maximize"), "maximize") is None
+    assert still_rising(budget_curve(values, "minimize"), "minimize") is None
+
+
+def test_ten_trials_by_hand() -> None:
+    # values 1..10: E[best of k] = 10 - sum_{m=1..9} (m/10)^k, so the 10th trial gains
+    # sum (m/10)^9 - (m/10)^10 = 0.083, under 2% of E[best of 10] = 9.51: flattened
+    curve = budget_curve([float(v) for v in range(1, 11)], "maximize")
+    m = np.arange(1, 10) / 10
+    assert curve.expected_best.iloc[-1] == pytest.approx(10 - np.sum(m ** 10))
+    assert last_gain(curve, "maximize") == pytest.approx(np.sum(m ** 9 - m ** 10))
+    assert still_rising(curve, "maximize") is False

@@ -9,6 +9,7 @@ import pytest
 
 from harness.config.resolve import ExperimentConfig, VariantSpec
 from harness.report import gather, sections, write_report
+from harness.report import tables
 from harness.report.render import Text, to_markdown
 from harness.report.tables import pairwise
 from tests.report_support import GENERATED_AT, shared_stores
@@ -23,10 +24,18 @@ def only(exp: ExperimentConfig, *names: str) -> ExperimentConfig:
     return dataclasses.replace(exp, variants=tuple(v for v in exp.variants if v.name in names))
 
 
-def verdict_text(exp: ExperimentConfig, scoped: bool = False) -> str:
+def verdict_text(exp: ExperimentConfig, scoped: bool = False, status: dict[str, str] | None = None) -> str:
+    """The verdict on the stored sweep; `status` replaces the variants' convergence status."""
     inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
-    blocks = sections.verdict(inputs, pairwise(inputs.sweep, inputs.results), scoped)
+    pairs = pairwise(inputs.sweep, inputs.results)
+    if status is not None:
+        values = {i.variant: tables.confirm_trials(inputs.sweep, i).value.tolist() for i in inputs.sweep.variants}
+        pairs = tables.compare_ranked(values, tables.ranked_variants(inputs.results), "minimize", status)
+    blocks = sections.verdict(inputs, pairs, scoped)
     return next(b.text for b in blocks if isinstance(b, Text))
+
+
+CONVERGED = {"vanilla": "converged", "wgan_gp": "converged", "wgan_gp_sched": "converged"}
 
 
 def test_the_hash_ignores_where_results_are_stored_but_not_what_was_run(stores: tuple) -> None:
@@ -41,19 +50,41 @@ def test_verdict_names_the_winner_and_how_sure_we_are(stores: tuple) -> None:
     assert text.startswith("At equal generator steps (40 per run), **wgan_gp** ranks first on w1 (lower is better): "
                            "0.85 ± 0.036")
     assert "runner-up **wgan_gp_sched**" in text and "**too few seeds to tell**" in text
-    assert "better than vanilla by 0.47 (Holm-adjusted Welch p = 0.00024)" in text
+    assert ("better at this budget than vanilla by 0.47 (Holm-adjusted Welch p = 0.00024; wgan_gp still "
+            "improving: late gain 0.333 ± 0 > threshold 0.0361)") in text
+
+
+def test_the_verdict_quotes_no_bootstrap_interval_from_fewer_than_three_seeds(stores: tuple) -> None:
+    """wgan_gp_sched has 2 seeds: its "interval" would be little more than the range of the differences."""
+    text = verdict_text(stores[0])
+    assert "the difference is -0.085 (9.1% of the runner-up's mean), no bootstrap CI: too few seeds (n = 3 and 2)" \
+        in text
+    assert "bootstrap CI [" not in text
 
 
 def test_verdict_with_a_clear_winner(stores: tuple) -> None:
-    text = verdict_text(only(stores[0], "vanilla", "wgan_gp"))
-    assert "the difference is -0.47 (35.6% of the runner-up's mean)" in text
+    text = verdict_text(only(stores[0], "vanilla", "wgan_gp"), status=CONVERGED)
+    assert "the difference is -0.47 (35.6% of the runner-up's mean), 95% bootstrap CI [" in text
     assert "**wgan_gp is better** with reasonable confidence" in text
 
 
-def test_a_scoped_verdict_calls_a_winner_only_at_this_budget(stores: tuple) -> None:
-    text = verdict_text(only(stores[0], "vanilla", "wgan_gp"), scoped=True)
-    assert "**wgan_gp is better at this budget**" in text and "reasonable confidence" not in text
-    assert "better at this budget than vanilla" in verdict_text(stores[0], scoped=True)
+def test_a_call_is_at_this_budget_when_a_side_had_not_converged(stores: tuple) -> None:
+    text = verdict_text(only(stores[0], "vanilla", "wgan_gp"))  # the stored wgan_gp is still improving
+    assert "**wgan_gp is better at this budget** (wgan_gp still improving: late gain 0.333 ± 0" in text
+    assert "reasonable confidence" not in text
+    text = verdict_text(only(stores[0], "vanilla", "wgan_gp"), status={"wgan_gp": "converged", "vanilla": "unknown"})
+    assert "**wgan_gp is better at this budget** (vanilla convergence unknown)" in text
+
+
+def test_the_pairwise_section_computes_the_smallest_mann_whitney_p_from_the_seeds_that_ran(stores: tuple) -> None:
+    """It once said "with 3 seeds per side its smallest possible p is 0.1" whatever ran, 2 seeds included."""
+    exp, _ = stores
+    inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    text = sections.pairwise_section(pairwise(inputs.sweep, inputs.results))[1].text
+    assert "its smallest possible p is 0.1 with 3 and 3 seeds, 0.2 with 3 and 2 seeds)" in text
+    two = tables.compare_ranked({"a": [1.0, 2.0], "b": [3.0, 4.0]}, ["a", "b"], "minimize")
+    text = sections.pairwise_section(two)[1].text
+    assert "its smallest possible p is 0.33 with 2 and 2 seeds" in text and "0.1" not in text
 
 
 def test_verdict_with_one_or_no_finished_variant(stores: tuple) -> None:

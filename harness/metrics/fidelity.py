@@ -89,7 +89,7 @@ def finite(ctx: EvalContext) -> bool:
 
 
 @register_metric("fid", direction="minimize", needs=("images",), default=False, prepare=prepare_reference,
-                 protocol=protocol)
+                 protocol=protocol, bounds=(0.0, None))
 def fid(ctx: EvalContext) -> float:
     """Fréchet Inception Distance between generated and real images, the papers' FID (minimize).
 
@@ -119,7 +119,8 @@ def inception_score(logits: Tensor, splits: int, seed: int) -> tuple[float, floa
 
 
 @register_metric("is", direction="maximize", needs=("images",), default=False, prepare=prepare_reference,
-                 protocol=lambda cfg, dataset: f"{protocol(cfg, dataset)}; {IS_SPLITS} splits, mean")
+                 protocol=lambda cfg, dataset: f"{protocol(cfg, dataset)}; {IS_SPLITS} splits, mean",
+                 bounds=(1.0, 1008.0))  # exp of a KL between distributions over the TF Inception's 1008 classes
 def inception_score_metric(ctx: EvalContext) -> float:
     """Inception Score of the generated images, the mean over 10 splits (maximize; 1 to 1008).
 
@@ -133,7 +134,7 @@ def inception_score_metric(ctx: EvalContext) -> float:
 
 
 @register_metric("kid_inception", direction="minimize", needs=("images",), default=False,
-                 prepare=prepare_reference,
+                 prepare=prepare_reference, bounds=(None, None),  # unbiased: may be slightly negative
                  protocol=lambda cfg, dataset: f"{protocol(cfg, dataset)}; {KID_SUBSETS} subsets of "
                                                f"min({KID_SUBSET_SIZE}, N)")
 def kid_inception(ctx: EvalContext) -> float:
@@ -180,7 +181,7 @@ def pr_protocol(cfg: "RunConfig", dataset: "ImageDataset") -> str:
 
 
 @register_metric("precision", direction="maximize", needs=("images",), default=False, prepare=prepare_reference,
-                 protocol=pr_protocol)
+                 protocol=pr_protocol, bounds=(0.0, 1.0))
 def precision(ctx: EvalContext) -> float:
     """Improved precision (maximize, 0 to 1): the share of generated images inside the real images' k = 3 manifold.
 
@@ -191,7 +192,7 @@ def precision(ctx: EvalContext) -> float:
 
 
 @register_metric("recall", direction="maximize", needs=("images",), default=False, prepare=prepare_reference,
-                 protocol=pr_protocol)
+                 protocol=pr_protocol, bounds=(0.0, 1.0))
 def recall(ctx: EvalContext) -> float:
     """Improved recall (maximize, 0 to 1): the share of real images inside the generated images' k = 3 manifold.
 

@@ -24,7 +24,7 @@ from harness.metrics.frechet import frechet_distance, gaussian_stats
 from harness.metrics.kid import kernel_distance
 
 if TYPE_CHECKING:
-    from harness.core.schema import RunConfig
+    from harness.core.schema import DataConfig, RunConfig
     from harness.data import ImageDataset
 
 LABELLED_IMAGES = ("images", "labels")  # what the classifier's metrics need of a dataset
@@ -124,7 +124,13 @@ def reference_count(ctx: EvalContext) -> int:
     return min(ctx.fake.shape[0], ctx.dataset.images.shape[0])
 
 
-@register_metric("fd_classifier", direction="minimize", needs=LABELLED_IMAGES, prepare=prepare_classifier)
+def class_count(data: "DataConfig") -> float | None:
+    """The upper bound of class_coverage: the dataset's number of classes (None: unlabelled)."""
+    return dataset_entry(data).num_classes
+
+
+@register_metric("fd_classifier", direction="minimize", needs=LABELLED_IMAGES, prepare=prepare_classifier,
+                 bounds=(0.0, None))
 def fd_classifier(ctx: EvalContext) -> float:
     """Fréchet distance in the evaluation classifier's penultimate features (minimize): a "classifier FID".
 
@@ -143,7 +149,8 @@ def fd_classifier(ctx: EvalContext) -> float:
     return frechet_distance(mean, cov, ref.mean, ref.cov)
 
 
-@register_metric("kid", direction="minimize", needs=LABELLED_IMAGES, prepare=prepare_classifier)
+@register_metric("kid", direction="minimize", needs=LABELLED_IMAGES, prepare=prepare_classifier,
+                 bounds=(None, None))  # unbiased: small negative values happen, so no lower bound
 def kid(ctx: EvalContext) -> float:
     """Kernel distance (KID: unbiased MMD², cubic polynomial kernel) in the evaluation classifier's features (minimize).
 
@@ -161,7 +168,8 @@ def kid(ctx: EvalContext) -> float:
                            ctx.cfg.eval.seed)
 
 
-@register_metric("class_coverage", direction="maximize", needs=LABELLED_IMAGES, prepare=prepare_classifier)
+@register_metric("class_coverage", direction="maximize", needs=LABELLED_IMAGES, prepare=prepare_classifier,
+                 bounds=(0.0, class_count))
 def class_coverage(ctx: EvalContext) -> float:
     """Number of classes the classifier predicts among all generated images (maximize; 10 at best).
 
@@ -171,7 +179,8 @@ def class_coverage(ctx: EvalContext) -> float:
     return float(torch.unique(fake_outputs(ctx).predicted).numel())
 
 
-@register_metric("class_kl", direction="minimize", needs=LABELLED_IMAGES, prepare=prepare_classifier)
+@register_metric("class_kl", direction="minimize", needs=LABELLED_IMAGES, prepare=prepare_classifier,
+                 bounds=(0.0, None))
 def class_kl(ctx: EvalContext) -> float:
     """KL(generated || data) of the predicted-class histograms, in nats (minimize; 0 is best).
 

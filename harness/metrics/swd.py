@@ -131,7 +131,7 @@ def swd_per_level(real: list[Tensor], fake: list[Tensor], seed: int) -> list[flo
     return [SCALE * sliced_wasserstein(r, f, d) for r, f, d in zip(real, fake, dirs)]
 
 
-@register_metric("swd", direction="minimize", needs=("images",))
+@register_metric("swd", direction="minimize", needs=("images",), bounds=(0.0, None))
 def swd(ctx: EvalContext) -> float:
     """Multi-scale sliced Wasserstein distance x 1000 on Laplacian-pyramid 7x7 patches (minimize; 0 is best).
 

@@ -20,6 +20,7 @@ from harness.metrics.base import EvalContext, register_metric
 from harness.metrics.wasserstein import wasserstein1_exact
 
 if TYPE_CHECKING:
+    from harness.core.schema import DataConfig
     from harness.data import Dataset
 
 MODE_TOYS = ("points", "modes")  # toys with discrete modes (dataset.centers / dataset.sigma)
@@ -84,7 +85,25 @@ def reference_points(ctx: EvalContext, n: int) -> Tensor:
     return ctx.shared(f"toy_reference_{n}", lambda: seeded_sample(ctx.dataset, n, seed, ctx.device), per_run=True)
 
 
-@register_metric("modes", direction="maximize", needs=MODE_TOYS)
+def mode_count(data: "DataConfig") -> float | None:
+    """The upper bound of `modes`: the toy's number of mixture modes (built on the CPU; a toy is cheap).
+
+    None for data without discrete modes, which is never loaded for this."""
+    from harness.data import dataset_entry  # the data registry, only when a report asks for the bound
+
+    entry = dataset_entry(data)
+    if "modes" not in entry.properties:
+        return None
+    return float(entry.load(data, torch.device("cpu")).centers.shape[0])
+
+
+def log_mode_count(data: "DataConfig") -> float | None:
+    """The upper bound of `reverse_kl`: log K, all mass on one of K modes."""
+    count = mode_count(data)
+    return None if count is None else math.log(count)
+
+
+@register_metric("modes", direction="maximize", needs=MODE_TOYS, bounds=(0.0, mode_count))
 def modes(ctx: EvalContext) -> float:
     """Number of mixture modes captured (maximize; 8 on ring8, 25 on grid25 at best).
 
@@ -95,7 +114,7 @@ def modes(ctx: EvalContext) -> float:
     return float(torch.unique(assignment.nearest[assignment.high_quality]).numel())
 
 
-@register_metric("hq_fraction", direction="maximize", needs=MODE_TOYS)
+@register_metric("hq_fraction", direction="maximize", needs=MODE_TOYS, bounds=(0.0, 1.0))
 def hq_fraction(ctx: EvalContext) -> float:
     """Fraction of samples within 3 sigma (Euclidean) of their nearest mode (maximize).
 
@@ -104,7 +123,7 @@ def hq_fraction(ctx: EvalContext) -> float:
     return float(mode_assignment(ctx).high_quality.double().mean())
 
 
-@register_metric("reverse_kl", direction="minimize", needs=MODE_TOYS)
+@register_metric("reverse_kl", direction="minimize", needs=MODE_TOYS, bounds=(0.0, log_mode_count))
 def reverse_kl(ctx: EvalContext) -> float:
     """KL(generated || true) of the mode histogram, in nats (minimize; 0 is perfect balance).
 
@@ -120,7 +139,7 @@ def reverse_kl(ctx: EvalContext) -> float:
     return float((q[present] * torch.log(q[present] * assignment.num_modes)).sum())
 
 
-@register_metric("w1", direction="minimize", needs=("points",))
+@register_metric("w1", direction="minimize", needs=("points",), bounds=(0.0, None))
 def w1(ctx: EvalContext) -> float:
     """Wasserstein-1 distance between generated and real points (minimize), by exact assignment.
 

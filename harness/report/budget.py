@@ -8,7 +8,9 @@ v(1) .. v(n), the best of k trials drawn independently from their empirical dist
 (Dodge et al. 2019, "Show Your Work", eq. 1), computed exactly from the stored trials, never by
 resampling. The same weights give E[best^2] and so the standard deviation of the best. A curve
 still rising (falling, for a minimized objective) at k = n says that more trials would likely
-have found better settings; RISING_FLOOR decides "still rising" (docs/validity.md).
+have found better settings; RISING_FLOOR decides "still rising" (docs/validity.md). With fewer than
+MIN_TRIALS complete trials nothing is said, neither "still rising" nor "flattened": a curve of 2
+trials, one of them often the config's own values, shows nothing about the search.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 RISING_FLOOR = 0.02  # a last-trial gain under 2% of the expected best counts as flat
+MIN_TRIALS = 3  # complete search trials needed to judge the search budget at all
 
 
 def best_weights(n: int, k: int) -> np.ndarray:
@@ -59,8 +62,9 @@ def last_gain(curve: pd.DataFrame, direction: str) -> float:
 
 
 def still_rising(curve: pd.DataFrame, direction: str) -> bool | None:
-    """Whether the last trial still moved the expected best by more than RISING_FLOOR (None: < 2 trials)."""
+    """Whether the last trial still moved the expected best by more than RISING_FLOOR (None: fewer than
+    MIN_TRIALS trials, too few to tell)."""
     gain = last_gain(curve, direction)
-    if math.isnan(gain):
+    if len(curve) < MIN_TRIALS or math.isnan(gain):
         return None
     return gain > RISING_FLOOR * abs(float(curve.expected_best.iloc[-1]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -182,13 +183,21 @@ def described(results: pd.DataFrame, variant: str, objective: str) -> str:
     row = results.loc[variant]
     ci = tables.interval(results[objective + "_ci_low"], results[objective + "_ci_high"])[variant]
     return (f"{tables.num(row[objective + '_mean'])} ± {tables.num(row[objective + '_std'], 2)} "
-            f"(95% CI {ci}, {row[objective + '_n']} seeds)")
+            f"({stats.CONFIDENCE:.0%} CI {ci}, {row[objective + '_n']} seeds)")
+
+
+def interval_text(pair: pd.Series) -> str:
+    """The bootstrap interval of a difference, or why there is none."""
+    if min(pair.n_a, pair.n_b) < stats.MIN_SEEDS:
+        return f"no bootstrap CI: {stats.too_few_text(pair.n_a, pair.n_b)}"
+    return f"{stats.CONFIDENCE:.0%} bootstrap CI [{tables.num(pair.ci_low)}, {tables.num(pair.ci_high)}]"
 
 
 def verdict(inputs: ReportInputs, pairs: pd.DataFrame, scoped: bool = False) -> list[Block]:
     """Which variant wins at equal generator steps, by how much, and how sure we are, in a few sentences.
 
-    `scoped`: some ranked variant had not converged, so every call is made "at this budget" only."""
+    A call is made "at this budget" only when its pair's `scope` (tables.pairwise) names a side that
+    had not converged; `scoped` makes every call so for pairs that carry no scope."""
     results = inputs.results
     objective, direction = tables.objective_of(inputs.sweep)
     ranked = tables.ranked_variants(results)
@@ -206,12 +215,19 @@ def verdict(inputs: ReportInputs, pairs: pd.DataFrame, scoped: bool = False) -> 
     runner_up = results.loc[second, objective + "_mean"]
     relative = f" ({abs(pair['diff']) / abs(runner_up):.1%} of the runner-up's mean)" if runner_up else ""
     text += (f" The runner-up **{second}** scores {described(results, second, objective)}; the difference is "
-             f"{tables.num(pair['diff'])}{relative}, 95% bootstrap CI [{tables.num(pair.ci_low)}, "
-             f"{tables.num(pair.ci_high)}]. {sureness(pair, first, second, scoped)}")
+             f"{tables.num(pair['diff'])}{relative}, {interval_text(pair)}. {sureness(pair, first, second, scoped)}")
     others = [against(row, scoped) for row in pairs[(pairs.a == first) & (pairs.b != second)].itertuples()]
     if others:
         text += f" Against the others: {'; '.join(others)}."
     return [Heading("Verdict"), Text(text)]
+
+
+def scope_of(pair: Any, scoped: bool) -> str:
+    """Why the pair's call holds at this budget only ('' where it does not), from the pair's own scope."""
+    scope = getattr(pair, "scope", None)
+    if isinstance(scope, str):
+        return scope
+    return "a ranked variant had not converged" if scoped else ""
 
 
 def sureness(pair: pd.Series, first: str, second: str, scoped: bool = False) -> str:
@@ -219,10 +235,11 @@ def sureness(pair: pd.Series, first: str, second: str, scoped: bool = False) -> 
     if pair.conclusion.startswith("too few seeds"):
         return (f"With {pair.n_a} and {pair.n_b} finished seeds that is **too few seeds to tell** (the report "
                 f"calls a difference only with at least {stats.MIN_SEEDS} seeds per variant).")
-    if pair.conclusion == f"{first} better":
-        if scoped:
-            return (f"{welch} and the interval excludes zero: **{first} is better at this budget**, a call the "
-                    "scope below limits.")
+    if pair.conclusion.startswith(f"{first} better"):
+        scope = scope_of(pair, scoped)
+        if scope:
+            return (f"{welch} and the interval excludes zero: **{first} is better at this budget** ({scope}), a "
+                    "call the scope below limits.")
         return f"{welch} and the interval excludes zero: **{first} is better** with reasonable confidence."
     return f"{welch}: **no clear difference** between {first} and {second} with these seeds; treat them as tied."
 
@@ -230,11 +247,12 @@ def sureness(pair: pd.Series, first: str, second: str, scoped: bool = False) -> 
 def against(pair: Any, scoped: bool = False) -> str:
     """One clause of the verdict: the winner against a lower-ranked variant."""
     if pair.conclusion.startswith("too few seeds"):
-        return f"too few seeds to tell against {pair.b} ({pair.n_a} vs {pair.n_b})"
-    if pair.conclusion.endswith("better"):
-        budget = " at this budget" if scoped else ""
+        return f"too few seeds to tell against {pair.b} ({stats.seeds_text(pair.n_a, pair.n_b)})"
+    if " better" in pair.conclusion:
+        scope = scope_of(pair, scoped)
+        budget, why = (" at this budget", f"; {scope}") if scope else ("", "")
         return (f"better{budget} than {pair.b} by {tables.num(abs(pair.diff))} (Holm-adjusted Welch p = "
-                f"{tables.num(pair.welch_p_holm, 2)})")
+                f"{tables.num(pair.welch_p_holm, 2)}{why})")
     return f"no clear difference from {pair.b} (Holm-adjusted Welch p = {tables.num(pair.welch_p_holm, 2)})"
 
 
@@ -258,24 +276,57 @@ def directions_text(metrics: list[str]) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def range_text(name: str, bounds: tuple[float, float]) -> str | None:
+    """`w1 ≥ 0`, `modes in [0, 8]`; None where the metric is unbounded."""
+    low, high = (tables.num(b) for b in bounds)
+    if math.isfinite(bounds[0]) and math.isfinite(bounds[1]):
+        return f"{name} in [{low}, {high}]"
+    if math.isfinite(bounds[0]) or math.isfinite(bounds[1]):
+        return f"{name} ≥ {low}" if math.isfinite(bounds[0]) else f"{name} ≤ {high}"
+    return None
+
+
+def ranges_text(inputs: ReportInputs) -> str:
+    """What the intervals were clipped to, from the metrics' registry entries and the data that ran."""
+    ranges = [text for name, bounds in tables.metric_ranges(inputs.sweep).items()
+              if (text := range_text(name, bounds)) is not None]
+    if not ranges:
+        return "No reported metric declares a range, so no interval is clipped."
+    return (f"Each interval is **clipped** to the range its metric can take ({'; '.join(ranges)}), as declared "
+            "in the metric's registry entry.")
+
+
 def results_section(inputs: ReportInputs) -> list[Block]:
     metrics = tables.metric_names(inputs.sweep)
+    level = f"{stats.CONFIDENCE:.0%}"
     text = ("One row per variant, from its **confirmation runs**: the search's best hyperparameters re-trained "
-            "with fresh seeds. Cells are mean ± sample standard deviation over seeds, with a **95% confidence "
-            "interval of the mean** from Student's t (n − 1 degrees of freedom); other metrics show "
-            f"`mean ± std [95% CI]`. Bold marks the best value per column ({directions_text(metrics)}); rank is by "
-            f"{metrics[0]}. Trial counts are of the search; median time is wall time per finished trial.")
+            f"with fresh seeds. Cells are mean ± sample standard deviation over seeds, with a **{level} confidence "
+            "interval of the mean** from Student's t (n − 1 degrees of freedom, so none from one seed); other "
+            f"metrics show `mean ± std [{level} CI]`. {ranges_text(inputs)} Bold marks the best value per column "
+            f"({directions_text(metrics)}); rank is by {metrics[0]}. Trial counts are of the search; median time is "
+            "wall time per finished trial.")
     return [Heading("Results"), Text(text),
             Table(tables.display_results(inputs.results, inputs.sweep), "results.csv", inputs.results, index=True)]
 
 
+def smallest_p_text(pairs: pd.DataFrame) -> str:
+    """The exact Mann-Whitney test's smallest possible p for each pair of seed counts that ran."""
+    sizes = sorted({(max(int(a), int(b)), min(int(a), int(b))) for a, b in zip(pairs.n_a, pairs.n_b) if a and b},
+                   reverse=True)
+    found = [f"{tables.num(stats.smallest_mann_whitney_p(a, b), 2)} with {a} and {b} seeds" for a, b in sizes]
+    return f"its smallest possible p is {', '.join(found)}" if found else "no pair has seeds on both sides"
+
+
 def pairwise_section(pairs: pd.DataFrame) -> list[Block]:
     text = (f"Every pair of variants with confirmation runs (A ranked above B). Mean A − B with a **percentile "
-            f"bootstrap 95% CI** ({stats.BOOTSTRAP_RESAMPLES:,} resamples of each variant's seeds, RNG seed "
-            f"{stats.BOOTSTRAP_SEED}); **Welch's t-test** (unequal variances, two-sided) with Holm's correction "
-            f"over the {len(pairs)} pair(s), and the **Mann-Whitney U test** (two-sided, exact for small samples; "
-            f"with 3 seeds per side its smallest possible p is 0.1). A pair is called only when both sides have at "
-            f"least {stats.MIN_SEEDS} seeds, the CI excludes zero and the Holm-adjusted Welch p < {stats.ALPHA}.")
+            f"bootstrap {stats.CONFIDENCE:.0%} CI** (`scipy.stats.bootstrap`, {stats.BOOTSTRAP_RESAMPLES:,} "
+            f"resamples of each variant's seeds, RNG seed {stats.BOOTSTRAP_SEED}; none with fewer than "
+            f"{stats.MIN_SEEDS} seeds on a side, where it is little more than the range of the differences); "
+            f"**Welch's t-test** (unequal variances, two-sided) with Holm's correction over the {len(pairs)} "
+            f"pair(s), and the **Mann-Whitney U test** (two-sided, exact; {smallest_p_text(pairs)}). A pair is "
+            f"called only when both sides have at least {stats.MIN_SEEDS} seeds, the CI excludes zero and the "
+            f"Holm-adjusted Welch p < {stats.ALPHA}; the call holds **at this budget** only when a side had not "
+            "converged (Scope, and Convergence below).")
     if pairs.empty:
         return [Heading("Pairwise comparison"), Text("Fewer than two variants have confirmation runs: nothing to "
                                                      "compare yet.")]

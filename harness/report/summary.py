@@ -2,10 +2,12 @@
 
 The runs table of MLflow can only sort and compare runs by what they hold. A parent run holds no
 training curve of its own, so it gets the results table's row: per metric the mean, the sample
-standard deviation, the 95% CI and the number of confirmation seeds, named `summary/<metric>_<stat>`
-(`summary/fd_classifier_mean`), and the rank and convergence status as tags. The `summary/` prefix
-puts them in a chart section of their own in MLflow's chart view, apart from the training curves.
-They come from the same functions as the report's results table, so the two never disagree.
+standard deviation, the 95% CI (clipped to the range the metric's registry entry declares: a
+class_coverage interval never passes the number of classes) and the number of confirmation seeds,
+named `summary/<metric>_<stat>` (`summary/fd_classifier_mean`), and the rank and convergence status
+as tags. The `summary/` prefix puts them in a chart section of their own in MLflow's chart view,
+apart from the training curves. They come from the same functions as the report's results table, so
+the two never disagree.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 from harness.report import tables
 from harness.report.convergence import convergence_table
 from harness.report.load import StoredSweep
-from harness.report.validity import confirm_evals
+from harness.report.tables import confirm_evals
 from harness.stores import keys
 
 # The results table's statistics, under the names a parent run's metrics carry.

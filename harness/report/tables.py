@@ -12,15 +12,23 @@ from typing import Any
 
 import pandas as pd
 
+from harness.config.recipe import read_recipe
+from harness.core.schema import DataConfig
+from harness.core.strict import replace
+from harness.data import DATASETS
 from harness.metrics import METRICS
+from harness.report import convergence
 from harness.report.load import METRIC, PARAM, StoredSweep, VariantInfo
-from harness.report.stats import compare, conclusion, holm, param_importances, summarize
+from harness.report.stats import (CONFIDENCE, MIN_SEEDS, compare, conclusion, holm, param_importances,
+                                  smallest_mann_whitney_p, summarize, too_few_text)
+from harness.stores import keys
 from harness.stores.keys import CONFIRM, SEARCH, SOURCE_TRIAL
 
 DASH = "–"
 FAILED_OUTCOMES = ("error", "failed", "killed", "interrupted")
 PENDING_OUTCOMES = ("running", "waiting")
 STATS = ("n", "mean", "std", "ci_low", "ci_high")
+MIN_IMPORTANCE_TRIALS = 2  # PED-ANOVA compares the best trials with the rest: one trial has no rest
 
 
 def num(value: Any, digits: int = 4) -> str:
@@ -116,15 +124,42 @@ def status(sweep: StoredSweep, info: VariantInfo) -> str:
     return ("complete" if done >= info.seeds else f"{done}/{info.seeds} seeds done") + note
 
 
+def stored_data(sweep: StoredSweep) -> DataConfig | None:
+    """The data settings the sweep ran with, from the recipe its search studies recorded.
+
+    None where none did, and for a dataset that describes itself from its files (a folder's classes):
+    the recipe leaves out `data.root`, and a folder found elsewhere would give a wrong bound, so its
+    data-dependent metric bounds stay open."""
+    for info in sweep.variants:
+        recipe = read_recipe(keys.text_attr(info.search, keys.RECIPE))
+        if recipe:
+            try:
+                data = replace(DataConfig(), {k.removeprefix("data."): v for k, v in recipe.items()
+                                              if k.startswith("data.")})
+            except TypeError:  # a data key this harness no longer has: describe no bound from it
+                return None
+            return data if data.name in DATASETS and DATASETS.get(data.name).describe is None else None
+    return None
+
+
+def metric_ranges(sweep: StoredSweep) -> dict[str, tuple[float, float]]:
+    """Each reported metric's (lower, upper) as its registry entry declares it for the data that ran."""
+    data = stored_data(sweep)
+    return {metric: METRICS.get(metric).value_range(data) for metric in metric_names(sweep)}
+
+
 def variant_results(sweep: StoredSweep) -> pd.DataFrame:
-    """One row per variant (config order): per metric n/mean/std/95% CI over seeds, rank, counts, timing."""
+    """One row per variant (config order): per metric n/mean/std/95% CI over seeds (clipped to the
+    metric's range), rank, counts, timing."""
     rows = []
+    ranges = metric_ranges(sweep)
     for info in sweep.variants:
         confirmed = confirm_trials(sweep, info)
         row: dict[str, Any] = {"variant": info.variant}
         for metric in metric_names(sweep):
             column = "value" if metric == info.objective else METRIC + metric
-            summary = summarize(confirmed[column].dropna().tolist()) if column in confirmed else summarize([])
+            values = confirmed[column].dropna().tolist() if column in confirmed else []
+            summary = summarize(values, ranges[metric])
             row.update({f"{metric}_{s}": getattr(summary, s) for s in STATS})
         finished = sweep.trials[(sweep.trials.variant == info.variant) & sweep.trials.seconds.notna()
                                 & ~sweep.trials.outcome.isin(PENDING_OUTCOMES)]
@@ -176,7 +211,7 @@ def display_results(results: pd.DataFrame, sweep: StoredSweep) -> pd.DataFrame:
     out = pd.DataFrame({"Rank": results["rank"].map(num), "Variant": results.index})
     out[f"{objective} (mean ± std)"] = bold_best(mean_std(results, objective), results[f"{objective}_mean"],
                                                  direction)
-    out["95% CI"] = interval(results[f"{objective}_ci_low"], results[f"{objective}_ci_high"])
+    out[f"{CONFIDENCE:.0%} CI"] = interval(results[f"{objective}_ci_low"], results[f"{objective}_ci_high"])
     out["Seeds"] = results[f"{objective}_n"].map(str)
     for metric in metric_names(sweep)[1:]:
         cells = mean_std(results, metric) + " " + interval(results[f"{metric}_ci_low"], results[f"{metric}_ci_high"])
@@ -195,22 +230,67 @@ def ranked_variants(results: pd.DataFrame) -> list[str]:
     return list(ranked.index)
 
 
+def confirm_evals(sweep: StoredSweep) -> dict[str, pd.DataFrame]:
+    """Per variant, the evaluation histories of its current completed confirmation runs."""
+    evals, out = sweep.evals, {}
+    for info in sweep.variants:
+        numbers = set(confirm_trials(sweep, info).number.astype(int))
+        out[info.variant] = evals[(evals.variant == info.variant) & (evals.stage == CONFIRM)
+                                  & evals.number.isin(numbers)]
+    return out
+
+
 def pairwise(sweep: StoredSweep, results: pd.DataFrame) -> pd.DataFrame:
-    """Every pair of variants with confirmation runs, better-ranked first: difference, CI, tests."""
+    """Every pair of variants with confirmation runs, better-ranked first: difference, CI, tests, and
+    the scope of the call where a side had not converged (harness.report.convergence)."""
     _, direction = objective_of(sweep)
     values = {info.variant: confirm_trials(sweep, info).value.tolist() for info in sweep.variants}
-    return compare_ranked(values, ranked_variants(results), direction)
+    table = convergence.convergence_table(confirm_evals(sweep), direction).set_index("variant")
+    why = {name: status_phrase(row) for name, row in table.iterrows()}
+    return compare_ranked(values, ranked_variants(results), direction, table.status.to_dict(), why)
 
 
-def compare_ranked(values: dict[str, list[float]], ranked: list[str], direction: str) -> pd.DataFrame:
-    """Every pair of the ranked variants, better-ranked first, compared on `values` (Holm over the pairs)."""
+def status_phrase(row: pd.Series) -> str:
+    """A variant's convergence in a few words with its numbers: `still improving: late gain 0.333 ± 0 >
+    threshold 0.0361`, `convergence unknown: too few seeds (n = 2)`."""
+    if row.status == convergence.IMPROVING:
+        return (f"still improving: late gain {num(row.improvement, 3)} ± {num(row.improvement_se, 2)} > threshold "
+                f"{num(row.threshold, 3)}")
+    if row.status == convergence.CONVERGED:
+        return "converged"
+    return f"convergence unknown: {str(row.reason).split(': ')[0]}"
+
+
+STATUS_WORDS = {convergence.IMPROVING: "still improving", convergence.UNKNOWN: "convergence unknown"}
+
+
+def scope_text(a: str, b: str, status: dict[str, str] | None, why: dict[str, str] | None = None) -> str:
+    """Why a call between a and b holds at this budget only: each side that had not converged ('' if none)."""
+    if status is None:
+        return ""
+    words = {**{name: STATUS_WORDS.get(s, "convergence unknown") for name, s in status.items()}, **(why or {})}
+    return "; ".join(f"{name} {words.get(name, 'convergence unknown')}"
+                     for name in (a, b) if status.get(name) != convergence.CONVERGED)
+
+
+def compare_ranked(values: dict[str, list[float]], ranked: list[str], direction: str,
+                   status: dict[str, str] | None = None, why: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every pair of the ranked variants, better-ranked first, compared on `values` (Holm over the pairs).
+
+    `status`: each variant's convergence status; a call whose either side is not `converged` is made
+    "at this budget" and its `scope` says why (in `why`'s words where given). None: no convergence
+    scope (the equal-time view)."""
     pairs = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1:]]
     comparisons = [compare(values[a], values[b]) for a, b in pairs]
     adjusted = holm([c.welch_p for c in comparisons])
-    rows = [{"a": a, "b": b, **vars(c), "welch_p_holm": p, "conclusion": conclusion(c, p, direction, a, b)}
-            for (a, b), c, p in zip(pairs, comparisons, adjusted)]
+    rows = []
+    for (a, b), c, p in zip(pairs, comparisons, adjusted):
+        scope = scope_text(a, b, status, why)
+        rows.append({"a": a, "b": b, **vars(c), "welch_p_holm": p,
+                     "mann_whitney_min_p": smallest_mann_whitney_p(c.n_a, c.n_b),
+                     "conclusion": conclusion(c, p, direction, a, b, scoped=bool(scope)), "scope": scope})
     columns = ["a", "b", "n_a", "n_b", "diff", "ci_low", "ci_high", "welch_p", "welch_p_holm", "mann_whitney_p",
-               "conclusion"]
+               "mann_whitney_min_p", "conclusion", "scope"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -218,13 +298,26 @@ def p_value(p: float) -> str:
     return num(p, 2)
 
 
+def bootstrap_cells(frame: pd.DataFrame) -> pd.Series:
+    """The bootstrap interval, or why there is none: fewer than MIN_SEEDS seeds on a side."""
+    shown = interval(frame.ci_low, frame.ci_high)
+    few = (frame.n_a < MIN_SEEDS) | (frame.n_b < MIN_SEEDS)
+    return shown.where(~few, [too_few_text(a, b) for a, b in zip(frame.n_a, frame.n_b)])
+
+
 def display_pairwise(frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"A": frame.a, "B": frame.b,
-                         "Seeds (A, B)": [f"{a}, {b}" for a, b in zip(frame.n_a, frame.n_b)],
-                         "Mean A − B": frame["diff"].map(num),
-                         "95% bootstrap CI": interval(frame.ci_low, frame.ci_high),
-                         "Welch p": frame.welch_p.map(p_value), "Welch p (Holm)": frame.welch_p_holm.map(p_value),
-                         "Mann-Whitney p": frame.mann_whitney_p.map(p_value), "Conclusion": frame.conclusion})
+    out = pd.DataFrame({"A": frame.a, "B": frame.b,
+                        "Seeds (A, B)": [f"{a}, {b}" for a, b in zip(frame.n_a, frame.n_b)],
+                        "Mean A − B": frame["diff"].map(num),
+                        f"{CONFIDENCE:.0%} bootstrap CI": bootstrap_cells(frame),
+                        "Welch p": frame.welch_p.map(p_value), "Welch p (Holm)": frame.welch_p_holm.map(p_value),
+                        "Mann-Whitney p (smallest possible)": [
+                            f"{p_value(p)} ({p_value(least)})" for p, least in
+                            zip(frame.mann_whitney_p, frame.mann_whitney_min_p)],
+                        "Conclusion": frame.conclusion})
+    if "scope" in frame and frame.scope.astype(bool).any():
+        out["Scope"] = frame.scope.where(frame.scope.astype(bool), DASH)
+    return out
 
 
 def importances(sweep: StoredSweep) -> tuple[pd.DataFrame, list[str]]:
@@ -235,8 +328,9 @@ def importances(sweep: StoredSweep) -> tuple[pd.DataFrame, list[str]]:
         complete = stage_counts(sweep, info.variant, SEARCH)["complete"] if info.search else 0
         if not info.distributions:
             notes.append(f"{info.variant}: no knob searched")
-        elif complete < 2:
-            notes.append(f"{info.variant}: {complete} complete search trial(s); importances need at least 2")
+        elif complete < MIN_IMPORTANCE_TRIALS:
+            notes.append(f"{info.variant}: {complete} complete search trial(s); importances need at least "
+                         f"{MIN_IMPORTANCE_TRIALS}")
         else:
             try:
                 columns[info.variant] = param_importances(info.search)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.report import budget, convergence, equal_time, tables
-from harness.report.load import StoredSweep
 from harness.report.render import Block, Text
 from harness.report.sections import ReportInputs
 from harness.report.stats import MIN_SEEDS, summarize
-from harness.stores.keys import CONFIRM, SEARCH
+from harness.report.tables import confirm_evals
+from harness.stores.keys import SEARCH
 
 DOCS = "docs/validity.md"
 
@@ -34,22 +34,12 @@ class Validity:
     budget: pd.DataFrame  # variant, k, expected_best, sd, trials
 
 
-def confirm_evals(sweep: StoredSweep) -> dict[str, pd.DataFrame]:
-    """Per variant, the evaluation histories of its current completed confirmation runs."""
-    evals, out = sweep.evals, {}
-    for info in sweep.variants:
-        numbers = set(tables.confirm_trials(sweep, info).number.astype(int))
-        out[info.variant] = evals[(evals.variant == info.variant) & (evals.stage == CONFIRM)
-                                  & evals.number.isin(numbers)]
-    return out
-
-
 def time_summary(at_time: pd.DataFrame, histories: dict[str, pd.DataFrame], ranked: list[str],
-                 direction: str) -> pd.DataFrame:
+                 direction: str, bounds: tuple[float, float]) -> pd.DataFrame:
     rows = []
     for variant in ranked:
         runs = at_time[at_time.variant == variant]
-        s = summarize(runs.value.tolist())
+        s = summarize(runs.value.tolist(), bounds)
         rows.append({"variant": variant, "n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low,
                      "ci_high": s.ci_high, "step": float(runs.step.mean()) if len(runs) else math.nan,
                      "runs": len(runs), "speed_spread": equal_time.speed_spread(histories[variant])})
@@ -73,13 +63,14 @@ def budget_frame(inputs: ReportInputs, direction: str) -> pd.DataFrame:
 
 def assess(inputs: ReportInputs) -> Validity:
     """Every number the validity sections and the verdict's scope need, read once."""
-    _, direction = tables.objective_of(inputs.sweep)
+    objective, direction = tables.objective_of(inputs.sweep)
     histories = confirm_evals(inputs.sweep)
     ranked = tables.ranked_variants(inputs.results)
     compared = pd.concat([histories[v] for v in ranked]) if ranked else inputs.sweep.evals.iloc[0:0]
     seconds = equal_time.common_time(compared)
     at_time = equal_time.runs_at(compared, seconds)
-    time_results = time_summary(at_time, histories, ranked, direction)
+    time_results = time_summary(at_time, histories, ranked, direction,
+                                tables.metric_ranges(inputs.sweep)[objective])
     values = {v: at_time[at_time.variant == v].value.tolist() for v in ranked}
     time_ranked = tables.ranked_variants(time_results.dropna(subset=["mean"]))
     return Validity(inputs.exp.train.steps,
@@ -101,21 +92,41 @@ def names_text(names: list[str]) -> str:
 def convergence_note(v: Validity, ranked: list[str], experiment: str) -> str:
     moving = not_converged(v, ranked)
     if not moving:
-        return (f"**Convergence:** every ranked variant had converged by the rule in `{DOCS}` (it changed by less "
-                f"than its threshold over the last third of training), so the ranking at {v.steps} generator "
-                "steps is not an artifact of stopping early.")
+        return (f"**Convergence:** every ranked variant had converged by the rule in `{DOCS}` (each seed's trend "
+                f"over the last {convergence.WINDOW_FRACTION:.0%} of training, with its one-sided "
+                f"{1 - convergence.ALPHA:.0%} bounds within ± its threshold, from at least {convergence.MIN_SEEDS} "
+                f"seeds), so the ranking at {v.steps} generator steps is not an artifact of stopping early.")
     parts = []
     for name in moving:
         row = v.convergence.loc[name]
         if row.status == convergence.IMPROVING:
-            parts.append(f"**{name}** is still improving (it gained {tables.num(row.improvement, 3)} over the last "
-                         f"third of training, more than its threshold {tables.num(row.threshold, 3)})")
+            parts.append(f"**{name}** is still improving (its late gain over steps {tables.num(row.from_step, 4)}–"
+                         f"{tables.num(row.final_step, 4)} was {tables.num(row.improvement, 3)} ± "
+                         f"{tables.num(row.improvement_se, 2)}, one-sided p = {tables.num(row.p_improving, 2)}, more "
+                         f"than its threshold {tables.num(row.threshold, 3)})")
     unknown = v.convergence.loc[[n for n in moving if v.convergence.loc[n, "status"] != convergence.IMPROVING]]
     for reason, rows in unknown.groupby("reason", sort=False):
         verb = "is" if len(rows) == 1 else "are"
         parts.append(f"whether {names_text(list(rows.index))} {verb} still improving cannot be told ({reason})")
-    return (f"**Scope:** {'; '.join(parts)}. This ranking therefore holds at {v.steps} generator steps only and "
-            f"a longer run may change it; try {longer_run(v, experiment)} (see Convergence).")
+    return (f"**Scope:** {'; '.join(parts)}. Every call involving {'it' if len(moving) == 1 else 'them'} "
+            f"therefore holds at {v.steps} generator steps only and a longer run may change it; try "
+            f"{longer_run(v, experiment)} (see Convergence).")
+
+
+def seeds_note(inputs: ReportInputs, ranked: list[str]) -> str | None:
+    """What it would take to call a difference where a ranked variant has fewer than MIN_SEEDS finished seeds."""
+    objective, _ = tables.objective_of(inputs.sweep)
+    counts = inputs.results[f"{objective}_n"]
+    short = [name for name in ranked if counts[name] < MIN_SEEDS]
+    if not short or len(ranked) < 2:
+        return None
+    have = ", ".join(f"**{name}** has {counts[name]}" for name in short)
+    asked = min(inputs.sweep.info(name).seeds for name in short)
+    action = (f"run the sweep with `--set sweep.seeds={MIN_SEEDS}`, which adds the missing confirmation seeds"
+              if asked < MIN_SEEDS else f"let the {asked} seeds the sweep asked for finish (re-run the sweep to "
+                                        "resume it)")
+    return (f"**Seeds:** {have} finished seed(s): too few for a bootstrap interval, a call or a `converged`. "
+            f"It takes {MIN_SEEDS} seeds per variant: {action}.")
 
 
 def longer_run(v: Validity, experiment: str) -> str:
@@ -165,20 +176,25 @@ def speed_caution(v: Validity, ranked: list[str]) -> str:
 
 
 def budget_note(v: Validity, ranked: list[str], direction: str) -> str:
-    rising, unclear = [], []
+    rising, flat, unclear = [], [], []
     for name in ranked:
-        state = budget.still_rising(v.budget[v.budget.variant == name], direction)
-        (rising if state else unclear if state is None else []).append(name)
+        curve = v.budget[v.budget.variant == name]
+        state = budget.still_rising(curve, direction)
+        (rising if state else unclear if state is None else flat).append(name)
     parts = []
     if rising:
         parts.append(f"the search budget may be too small for {', '.join(rising)}: its expected best still moved "
                      f"by more than {budget.RISING_FLOOR:.0%} with the last search trial, so more "
                      "`sweep.trials_per_variant` may find better settings")
     if unclear:
-        parts.append(f"{', '.join(unclear)} had fewer than 2 complete search trials, too few to judge the search")
+        counts = ", ".join(f"{name} (n = {int((v.budget.variant == name).sum())})" for name in unclear)
+        parts.append(f"too few complete search trials to judge the search of {counts}: it takes "
+                     f"{budget.MIN_TRIALS} per variant")
     if not parts:
         return ("**Search budget:** every ranked variant's expected best had flattened by its last search trial "
                 "(see Search budget).")
+    if flat:
+        parts.append(f"the expected best of {', '.join(flat)} had flattened")
     return f"**Search budget:** {'; '.join(parts)} (see Search budget)."
 
 
@@ -188,5 +204,6 @@ def verdict_notes(inputs: ReportInputs, v: Validity) -> list[Block]:
     if not ranked:
         return []
     objective, direction = tables.objective_of(inputs.sweep)
-    return [Text(convergence_note(v, ranked, inputs.exp.name)), Text(time_note(v, ranked, objective)),
-            Text(budget_note(v, ranked, direction))]
+    seeds = seeds_note(inputs, ranked)
+    return [Text(convergence_note(v, ranked, inputs.exp.name)), *([Text(seeds)] if seeds else []),
+            Text(time_note(v, ranked, objective)), Text(budget_note(v, ranked, direction))]

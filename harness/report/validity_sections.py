@@ -9,23 +9,35 @@ import pandas as pd
 from harness.report import budget, convergence, tables, validity_figures
 from harness.report.render import Block, Heading, Image, Table, Text
 from harness.report.sections import ReportInputs
+from harness.report.stats import CONFIDENCE
 from harness.report.validity import DOCS, Validity
 from harness.report.visuals import colors, variant_names
 
 
 def convergence_section(inputs: ReportInputs, v: Validity) -> list[Block]:
     c = v.convergence
-    text = (f"Was each variant still improving when training stopped? From its confirmation runs' evaluations: the "
-            f"**improvement** is the objective at 2/3 of training (interpolated) minus the final one, positive = "
-            f"better, averaged over seeds; the **threshold** is the larger of the between-seed standard deviation "
-            f"of the final values and {convergence.RELATIVE_FLOOR:.0%} of their mean. `improving`: improvement > "
-            f"threshold; `converged`: within ± threshold; `unknown`: worse by more than the threshold, or fewer "
-            f"than {convergence.MIN_EVALUATIONS} evaluations per run. Rule and tests: `{DOCS}`.")
+    bound = f"{1 - convergence.ALPHA:.0%}"
+    text = (f"Was each variant still improving when training stopped? Each confirmation run's evaluations in the "
+            f"last {convergence.WINDOW_FRACTION:.0%} of its training get a least-squares line; the run's **late "
+            f"gain** is the line's change over that window, positive = better, and the variant's is the mean over "
+            f"its seeds, ± its standard error (between seeds; the fit's own with one seed). The **threshold** is "
+            f"the larger of the between-seed standard deviation of the final values and "
+            f"{convergence.RELATIVE_FLOOR:.0%} of their mean. `improving` (still improving): the gain is "
+            f"significantly above 0 (one-sided t-test, p < {convergence.ALPHA}) and above the threshold; "
+            f"`converged`: at least {convergence.MIN_SEEDS} seeds, and the gain's one-sided {bound} bounds lie "
+            f"within ± threshold; `unknown` otherwise (fewer than {convergence.MIN_WINDOW_EVALUATIONS} evaluations "
+            f"in a window, fewer than {convergence.MIN_SEEDS} seeds, getting worse, or too noisy), with the reason. "
+            f"Rule and tests: `{DOCS}`.")
     display = pd.DataFrame({
         "Variant": c.index, "Status": c.status, "Seeds": c.seeds.map(tables.num),
-        "Evaluations": c.evaluations.map(tables.num), "From step": c.from_step.map(lambda s: tables.num(s, 4)),
-        "Mean at from step": c.value_from.map(tables.num), "Mean final": c.value_final.map(tables.num),
-        "Improvement": c.improvement.map(lambda x: tables.num(x, 3)),
+        "Evaluations in window": c.evaluations.map(tables.num),
+        "Window (steps)": [tables.DASH if pd.isna(a) else f"{tables.num(a, 4)}–{tables.num(b, 4)}"
+                           for a, b in zip(c.from_step, c.final_step)],
+        "Mean final": c.value_final.map(tables.num),
+        "Late gain ± SE": [tables.DASH if pd.isna(g) else f"{tables.num(g, 3)} ± {tables.num(se, 2)}"
+                           for g, se in zip(c.improvement, c.improvement_se)],
+        f"{bound} bounds": tables.interval(c.improvement_low, c.improvement_high),
+        "p (improving)": c.p_improving.map(lambda x: tables.num(x, 2)),
         "Threshold": c.threshold.map(lambda x: tables.num(x, 3)),
         "Try steps": c.suggested_steps.map(lambda x: tables.num(x, 6)), "Why": c.reason})
     return [Heading("Convergence"), Text(text), Table(display, "convergence.csv", c, index=True)]
@@ -40,7 +52,7 @@ def equal_time_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list
     r = v.time_results
     display = pd.DataFrame({"Rank": r["rank"].map(tables.num), "Variant": r.index,
                             f"{objective} at T (mean ± std)": tables.mean_std_cells(r["mean"], r["std"]),
-                            "95% CI": tables.interval(r.ci_low, r.ci_high), "Runs with a value at T":
+                            f"{CONFIDENCE:.0%} CI": tables.interval(r.ci_low, r.ci_high), "Runs with a value at T":
                             [f"{n} of {runs}" for n, runs in zip(r["n"], r.runs)],
                             "Generator steps at T (mean)": r.step.map(lambda s: tables.num(s, 4))})
     text = (f"The same confirmation runs compared at **equal pure training time** (evaluation and logging "
@@ -71,11 +83,13 @@ def budget_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list[Blo
                      "Expected best, 1 trial": tables.num(curve.expected_best.iloc[0]) if len(curve) else tables.DASH,
                      "Expected best, all": tables.num(curve.expected_best.iloc[-1]) if len(curve) else tables.DASH,
                      "Gain of the last trial": tables.num(budget.last_gain(curve, direction), 3),
-                     "Still rising": tables.DASH if rising is None else ("yes" if rising else "no")})
+                     "Still rising": (f"too few trials (n = {len(curve)})" if rising is None
+                                      else "yes" if rising else "no")})
     text = (f"Expected best {objective} after k search trials (Dodge et al. 2019, \"Show Your Work\"): the "
             "expectation of the best of k trials drawn from the variant's complete search trials, computed exactly "
             "(no resampling); the band is ± one standard deviation of that best. Pruned, diverged and failed trials "
             f"are left out. A curve still moving at the last trial (gain above {budget.RISING_FLOOR:.0%} of the "
-            f"value) says more trials would likely find better settings. Rule and tests: `{DOCS}`.")
+            f"value) says more trials would likely find better settings; with fewer than {budget.MIN_TRIALS} "
+            f"complete trials nothing is said. Rule and tests: `{DOCS}`.")
     return blocks + [Text(text), Image("budget_curve.png", "expected best objective against search trials"),
                      Table(pd.DataFrame(rows), "budget_curve.csv", v.budget)]
