@@ -116,8 +116,10 @@ def junk_images(root: str, *names: str) -> Setup:
 
 
 def folder_data(root: str = "imgs", **data: Any) -> dict[str, Any]:
-    return {"data": {"name": "folder", "root": root, "image_size": 8, **data}, "model": {"arch": "dcgan", "width": 8},
-            "sweep": {"objective": None}}
+    """A sweep of an image folder, under a name of its own: --dry-run makes the recipe guard's check too,
+    and the pre-existing store holds another recipe (a ring8 sweep) under BASE's name."""
+    return {"name": "e2e-folder", "data": {"name": "folder", "root": root, "image_size": 8, **data},
+            "model": {"arch": "dcgan", "width": 8}, "sweep": {"objective": None}}
 
 
 def quiet_folder(root: str = "imgs", **data: Any) -> dict[str, Any]:

@@ -131,10 +131,16 @@ def test_a_server_that_stalls_or_talks_nonsense_ends_in_one_line(answer, said: s
     assert not list((tmp_path / "hub" / "checkpoints").glob("*"))
 
 
-@pytest.mark.parametrize("url", ["", "   ", "not a url", "ftp://example.org/w.pth", "http://", "file:///x\x00y"])
+@pytest.mark.parametrize("url", ["", "   ", "not a url", "ftp://example.org/w.pth", "http://"])
 def test_a_url_that_is_not_one_is_refused_in_one_line(url: str, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     assert "is not a URL" in one_line_error(capsys, ["--url", url])
+
+
+def test_a_url_with_a_nul_is_refused_by_the_argument_parser(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    code, out, err = run_main(capsys, ["fetch-weights", "--url", "file:///x\x00y"])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "argument --url: " in err and "NUL" in err
 
 
 def test_a_weights_file_that_would_run_code_is_refused_and_runs_nothing(tmp_path: Path, monkeypatch,
