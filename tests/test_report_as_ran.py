@@ -13,7 +13,7 @@ from harness.config.resolve import ExperimentConfig, parse_experiment
 from harness.report import gather
 from harness.report.as_ran import as_ran, differences_line
 from harness.report.load import StoredRecord, stored_records
-from harness.report.sections import budget_text, given_text
+from harness.report.sections import budget_text, given_text, measurement_text
 from harness.core.schema import VariantSpec
 from tests.conftest import deep_merge
 from tests.report_support import GENERATED_AT, golden_raw, shared_stores
@@ -61,6 +61,8 @@ def test_the_measurement_intervals_that_ran_are_described_and_a_different_one_is
     other = given(folder, train={"eval_every": 10, "sample_every": 40, "log_every": 5})
     inputs = gather(other, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
     assert (inputs.exp.train.eval_every, inputs.exp.train.sample_every, inputs.exp.train.log_every) == (20, 20, 10)
+    assert measurement_text(inputs) == ("evaluated every 20 generator steps, sample grids every 20, losses logged "
+                                        "every 10")  # the report's header row "Measurement"
     assert set(inputs.ran.differences) == {"train.eval_every: 10 given, 20 stored",
                                            "train.sample_every: 40 given, 20 stored", "train.log_every: 5 given, 10 stored"}
 

@@ -88,6 +88,13 @@ def steps_text(inputs: ReportInputs) -> str:
     return f"{inputs.exp.train.steps} generator steps/run"
 
 
+def measurement_text(inputs: ReportInputs) -> str:
+    """When the runs evaluated, sampled and logged, as recorded (what convergence and equal time read)."""
+    train = inputs.exp.train
+    return (f"evaluated every {train.eval_every} generator steps, sample grids every {train.sample_every}, "
+            f"losses logged every {train.log_every}")
+
+
 def given_text(inputs: ReportInputs) -> str:
     """How the config given to the report relates to what the stores say ran (docs/report.md, "What ran")."""
     ran = inputs.ran
@@ -166,7 +173,7 @@ def header(inputs: ReportInputs) -> list[Block]:
         f", {exp.data.image_size}×{exp.data.image_size})" if exp.data.image_size else ")")
     fields = {"Config": config_text(inputs), "Given config": given_text(inputs), "Dataset": data,
               "Evaluation classifier": classifier_text(inputs), "Objective": f"{objective} ({direction})", "Variants": ", ".join(v.name for v in exp.variants),
-              "Models": models_text(inputs), "Budget": budget_text(inputs),
+              "Models": models_text(inputs), "Budget": budget_text(inputs), "Measurement": measurement_text(inputs),
               "Optuna storage": f"`{redact(inputs.storage_url)}`",
               "MLflow tracking": f"`{redact(inputs.tracking_uri)}`",
               "Generated": inputs.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),

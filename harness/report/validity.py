@@ -32,6 +32,7 @@ class Validity:
     time_pairs: pd.DataFrame  # tables.compare_ranked on the values at T
     curves: dict[str, pd.DataFrame]  # equal_time.mean_curve per variant
     budget: pd.DataFrame  # variant, k, expected_best, sd, trials
+    evaluations: dict[str, pd.DataFrame]  # per variant, every confirmation evaluation (train_seconds, value, ...)
 
 
 def time_summary(at_time: pd.DataFrame, histories: dict[str, pd.DataFrame], ranked: list[str],
@@ -76,7 +77,8 @@ def assess(inputs: ReportInputs) -> Validity:
     return Validity(inputs.exp.train.steps,
                     convergence.convergence_table(histories, direction).set_index("variant"), seconds, at_time,
                     time_results, tables.compare_ranked(values, time_ranked, direction),
-                    {v: equal_time.mean_curve(histories[v]) for v in ranked}, budget_frame(inputs, direction))
+                    {v: equal_time.mean_curve(histories[v]) for v in ranked}, budget_frame(inputs, direction),
+                    {v: histories[v] for v in ranked})
 
 
 def not_converged(v: Validity, ranked: list[str]) -> list[str]:

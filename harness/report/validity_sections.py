@@ -48,7 +48,8 @@ def equal_time_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list
     blocks: list[Block] = [Heading("Equal training time")]
     if v.time_results.empty or v.time_results["n"].sum() == 0:
         return blocks + [Text("No confirmation run stored its evaluation history with training times yet.")]
-    validity_figures.time_curves(v.curves, objective, v.seconds, colors(inputs), out_dir / "time_curve.png")
+    validity_figures.time_curves(v.curves, objective, v.seconds, colors(inputs), out_dir / "time_curve.png",
+                                 v.evaluations)
     r = v.time_results
     display = pd.DataFrame({"Rank": r["rank"].map(tables.num), "Variant": r.index,
                             f"{objective} at T (mean ± std)": tables.mean_std_cells(r["mean"], r["std"]),
@@ -59,7 +60,9 @@ def equal_time_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list
             f"excluded) instead of equal generator steps. T = {v.seconds:.4g} s is the largest time every run "
             f"reached (the shortest run's total); each run's {objective} at T is linearly interpolated between its two "
             "evaluations around T, never extrapolated (a run whose first evaluation came after T has no value). "
-            "Times are wall-clock on the machine that trained: compare them only within one sweep on one machine.")
+            "Times are wall-clock on the machine that trained: compare them only within one sweep on one machine. "
+            "In the figure, lines are the mean over seeds on a common time grid (band ± one sd), points the real "
+            f"evaluations; seeds per variant: {seeds_text(v)}.")
     blocks += [Text(text), Image("time_curve.png", f"{objective} against training seconds"),
                Table(display.sort_values("Rank", key=lambda x: pd.to_numeric(x, errors="coerce"), kind="stable",
                                          ignore_index=True), "equal_time.csv", r, index=True)]
@@ -93,3 +96,7 @@ def budget_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list[Blo
             f"complete trials nothing is said. Rule and tests: `{DOCS}`.")
     return blocks + [Text(text), Image("budget_curve.png", "expected best objective against search trials"),
                      Table(pd.DataFrame(rows), "budget_curve.csv", v.budget)]
+
+
+def seeds_text(v: Validity) -> str:
+    return ", ".join(f"{variant} {evals.number.nunique()}" for variant, evals in v.evaluations.items())
