@@ -247,3 +247,15 @@ def test_the_stratified_holdout_by_hand() -> None:
     assert np.array_equal(held, stratified_holdout(labels, 0.2, seed=0))
     assert not np.array_equal(held, stratified_holdout(labels, 0.2, seed=1))
     assert digit_pixels(2, 12)[0].shape == (2, 12, 12)
+
+
+def test_a_relative_root_names_the_folder_of_the_working_directory_each_time(tmp_path: Path, monkeypatch) -> None:
+    """One process that runs commands in two folders (as the tests do) must not get the first folder's images
+    for the second: the in-process cache is keyed by the absolute root."""
+    for name, classes in (("first", 2), ("second", 3)):
+        (tmp_path / name).mkdir()
+        write_class_folders(tmp_path / name / "imgs", per_class=5, classes=classes)
+    monkeypatch.chdir(tmp_path / "first")
+    assert load(Path("imgs")).num_classes == 2
+    monkeypatch.chdir(tmp_path / "second")
+    assert load(Path("imgs")).num_classes == 3

@@ -75,7 +75,7 @@ def test_fetch_weights_checks_the_file_before_it_lands(weights: Path, tmp_path: 
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"nonsense")
     other = tmp_path / "other" / inception.WEIGHTS_FILE
-    with pytest.raises(UserError, match="is not the Inception weights file"):
+    with pytest.raises(UserError, match="did not serve the Inception weights .8 bytes that do not load as them.; nothing was saved"):
         inception.fetch_weights(bad.as_uri(), other)
     assert list(other.parent.iterdir()) == []  # no partial file left behind
 

@@ -403,8 +403,9 @@ def test_no_worker_outlives_a_sweep_killed_outright(tmp_path: Path) -> None:
     wait_for(lambda: running_trial(tmp_path, "e2e/wgan_gp"), what="a running trial after a complete one")
     workers = children_of(sweep.pid)
     os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait(timeout=60)  # not communicate(): the workers hold the pipes until they end
+    wait_for(lambda: not any(alive(pid) for pid in workers), what="the orphaned workers to end", timeout_s=60)
     sweep.communicate(timeout=60)
-    wait_for(lambda: not any(alive(pid) for pid in workers), what="the orphaned workers to end", timeout_s=30)
     trials = studies(tmp_path)["e2e/wgan_gp"].trials
     assert not [t for t in trials if t.state == TrialState.RUNNING]  # they re-queued their trials on the way out
     assert [t for t in trials if t.state == TrialState.WAITING]  # and stopped, rather than run on to the end

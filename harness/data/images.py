@@ -9,6 +9,7 @@ device once per process and wraps them. `mnist.py`, `cifar.py` and `folder.py` a
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
@@ -109,8 +110,11 @@ def to_device(x: Tensor | None, device: str, name: str) -> Tensor | None:
 
 
 @functools.lru_cache(maxsize=8)
-def cached_splits(read: SplitReader, cfg: "DataConfig", device: str) -> tuple[Splits, dict[str, float]]:
-    """Read, resize and move a dataset to the device once per process; every trial in a worker reuses it."""
+def cached_splits(read: SplitReader, cfg: "DataConfig", device: str, where: str) -> tuple[Splits, dict[str, float]]:
+    """Read, resize and move a dataset to the device once per process; every trial in a worker reuses it.
+
+    `where` is data.root made absolute: only a key, since a relative root names another folder after a
+    change of working directory (a process that runs several commands, as the tests do)."""
     raw = read(cfg)
     labels = [None if y is None else y.long() for y in (raw.train_labels, raw.test_labels)]
     splits = (resize(raw.train_images, cfg.image_size), labels[0], resize(raw.test_images, cfg.image_size), labels[1])
@@ -121,7 +125,7 @@ def image_loader(read: SplitReader) -> Callable[["DataConfig", torch.device], Im
     """An entry's `load`: the reader's splits, cached on the device, with the entry's class count."""
 
     def load(cfg: "DataConfig", device: torch.device) -> ImageTensorDataset:
-        splits, info = cached_splits(read, cfg, str(device))
+        splits, info = cached_splits(read, cfg, str(device), os.path.abspath(cfg.root))
         return ImageTensorDataset(cfg.name, splits, dataset_entry(cfg).num_classes, info)
 
     return load

@@ -78,9 +78,11 @@ def register_constraint(name: str, *, knobs: tuple[Knob, ...] = (), diagnostics:
 
 # --- the built-in entries ------------------------------------------------------------------------
 
-LAMBDA_GP = Knob("lambda_gp", float, 10.0, min=0, max=1e6, doc="weight of a gradient penalty (gp, gp_one_sided, dragan)")
+# A weight multiplies float32 tensors: past float32's largest value it is infinite before any step.
+FLOAT32_MAX = 3.4e38
+LAMBDA_GP = Knob("lambda_gp", float, 10.0, min=0, max=FLOAT32_MAX, doc="weight of a gradient penalty (gp, gp_one_sided, dragan)")
 CLIP_VALUE = Knob("clip_value", float, 0.01, min=0, min_exclusive=True, max=100, doc="weight clipping box [-c, c]")
-R1_GAMMA = Knob("r1_gamma", float, 10.0, min=0, max=1e6, doc="R1 weight gamma; the term is gamma/2 * E||grad D(real)||^2")
+R1_GAMMA = Knob("r1_gamma", float, 10.0, min=0, max=FLOAT32_MAX, doc="R1 weight gamma; the term is gamma/2 * E||grad D(real)||^2")
 SN_POWER_ITERATIONS = Knob("sn_power_iterations", int, 1, min=1, max=100,
                            doc="power iterations per critic forward pass for spectral norm")
 

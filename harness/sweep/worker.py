@@ -22,16 +22,18 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config.resolve import load_plugins, resolve_run
-from harness.core.errors import EXIT_BUG, EXIT_USER_ERROR, UserError, first_line, thread_crashes
+from harness.core.errors import EXIT_BUG, EXIT_USER_ERROR, ServiceLost, UserError, first_line, thread_crashes
 from harness.core.signals import exit_code, install_stop_handlers
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
 from harness.sweep.objective import abandon_trial, finish_trial, start_trial
 from harness.config.samplers import build_pruner, build_sampler
-from harness.stores.retry import call_with_retries
+from harness.stores.retry import call_with_retries, one_line
+from harness.stores.urls import redact
 from harness.sweep.studies import (CONFIRM, SEARCH, VariantStudies, fill_confirm_queue, make_storage,
-                                   missing_confirm_seeds, open_studies, search_finished, storage_retry)
+                                   missing_confirm_seeds, open_studies, search_finished, storage_retry,
+                                   transient_storage_error)
 from harness.tracking.write import mark_run_killed
 from harness.stores import keys
 
@@ -130,6 +132,14 @@ def run_worker(ctx: SweepContext) -> None:
             if job is not None:
                 abandon_trial(ctx, job)
             raise
+        except Exception as exc:
+            if not transient_storage_error(exc):
+                raise
+            # The database went away between the claim and the trial's first writes, which are not
+            # repeatable (an MLflow run is made): the claimed trial goes back by its heartbeat.
+            raise ServiceLost(f"lost the Optuna storage at {redact(ctx.storage_url)} while starting a trial "
+                              f"({one_line(exc)}); it is re-queued after sweep.grace_seconds: start the database "
+                              "and run the same command again to resume") from None
         if job is not None:
             finish_trial(ctx, job)  # Ctrl-C while training re-queues the trial
             continue
