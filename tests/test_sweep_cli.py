@@ -90,7 +90,7 @@ def test_full_sweep_records_studies_trials_runs_metrics_and_images(tmp_path: Pat
         p.name for p in report.iterdir()}
 
     runs = mlflow_runs(tmp_path)
-    parents = {r.data.tags["harness.variant"]: r.info.run_id for r in runs if r.data.tags.get("harness.role") == "study"}
+    parents = {r.info.run_name: r.info.run_id for r in runs if r.data.tags.get("harness.role") == "study"}
     children = child_runs(tmp_path)
     assert set(parents) == {"vanilla", "wgan_gp"} and len(children) == 2 * (3 + 2)
     from mlflow import MlflowClient

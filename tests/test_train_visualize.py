@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.train.visualize import (GRID_MIN_PIXELS, fixed_noise, image_grid, real_picture, real_samples,
-                                     render_samples, scatter_plot)
+from harness.train.visualize import (GRID_MIN_PIXELS, PREVIEW_PIXELS, fixed_noise, image_grid, preview_picture,
+                                     real_picture, real_samples, render_samples, scatter_plot)
 
 
 def constant_images(values: list[float], side: int = 8, channels: int = 1) -> torch.Tensor:
@@ -102,3 +102,22 @@ def test_real_pictures_are_the_same_every_time_and_leave_the_global_rng_alone() 
     assert spread.shape == (64, 1, 8, 8) and torch.equal(spread[0], digits.images[0])
     assert torch.equal(spread[-1], digits.images[-1])  # evenly spaced over the whole set, first to last
     assert real_picture(digits).shape == image_grid(spread).shape
+
+
+@pytest.mark.parametrize("side, zoom", [(8, 4), (32, 1)])
+def test_the_preview_is_two_rows_of_samples_at_a_whole_zoom_within_mlflows_fold(side: int, zoom: int) -> None:
+    images = constant_images([-1.0] * 64, side=side)
+    images[1] = 1.0  # the second tile white: the first 32 samples, in order
+    preview = preview_picture(image_grid(images), images)
+    assert preview.shape == ((2 * (side + 1) + 1) * zoom, (16 * (side + 1) + 1) * zoom, 3)
+    assert preview.shape[0] <= PREVIEW_PIXELS <= 100  # MLflow folds a run's description at 100 px
+    assert preview[zoom * 2, zoom * 2].tolist() == [0] * 3 and preview[zoom * 2, zoom * (side + 3)].tolist() == [255] * 3
+
+
+def test_a_preview_too_tall_for_a_whole_zoom_or_of_points_is_shrunk_to_the_fold() -> None:
+    large = constant_images([0.0] * 64, side=64)
+    height, width = 2 * 65 + 1, 16 * 65 + 1  # 64 px images: 131 px at their own size
+    assert preview_picture(image_grid(large), large).shape == (PREVIEW_PIXELS, round(width * PREVIEW_PIXELS / height), 3)
+    scatter = scatter_plot(torch.zeros(10, 2), None)
+    assert preview_picture(scatter, torch.zeros(10, 2)).shape == (PREVIEW_PIXELS, PREVIEW_PIXELS, 3)
+    assert preview_picture(scatter).shape == (PREVIEW_PIXELS, PREVIEW_PIXELS, 3)  # no samples: the picture

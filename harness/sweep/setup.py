@@ -19,7 +19,7 @@ from harness.sweep.notices import slow_step
 from harness.config.recipe import sweep_settings_text
 from harness.sweep.locks import storage_lock
 from harness.sweep.recipe_guard import record_or_check
-from harness.sweep.studies import VariantStudies, fill_search_queue, make_storage, open_studies
+from harness.sweep.studies import VariantStudies, fill_search_queue, make_storage, open_studies, slot_trials
 from harness.tracking.write import (ensure_experiment, ensure_parent_run, ensure_reference_run, log_summary,
                                     set_run_status)
 from harness.train.visualize import real_picture
@@ -41,7 +41,7 @@ def prepare_variant(exp: ExperimentConfig, studies: VariantStudies, storage_url:
     run = resolve_run(exp, studies.variant)
     record_or_check(exp, studies.search, run, storage_url)
     parent = ensure_parent_run(tracking_uri, experiment_id, studies.search.study_name, studies.variant,
-                               {keys.VARIANT: studies.variant, keys.OBJECTIVE: run.objective})
+                               {keys.OBJECTIVE: run.objective})
     set_run_status(tracking_uri, parent, "RUNNING")
     for study in (studies.search, studies.confirm):
         study.set_user_attr(keys.VARIANT, studies.variant)
@@ -98,12 +98,23 @@ def finish_parents(exp: ExperimentConfig, storage_url: str, tracking_uri: str, s
     storage = make_storage(storage_url, exp)
     summaries = {s.variant: s for s in settled_summaries(exp, storage_url)} if status == "FINISHED" else {}
     for spec in exp.variants:
-        parent = open_studies(exp, storage, spec.name).search.user_attrs.get(keys.MLFLOW_PARENT_RUN_ID)
+        studies = open_studies(exp, storage, spec.name)
+        parent = keys.text_attr(studies.search, keys.MLFLOW_PARENT_RUN_ID)
         if not parent:
             continue
         if spec.name in summaries:
-            log_summary(tracking_uri, parent, summaries[spec.name].metrics, summaries[spec.name].tags)
+            log_summary(tracking_uri, parent, summaries[spec.name].metrics, summaries[spec.name].tags,
+                        confirm_run_ids(studies))
         set_run_status(tracking_uri, parent, status)
+
+
+def confirm_run_ids(studies: VariantStudies) -> list[str]:
+    """The MLflow runs of the confirmation seeds a variant's summary is over: those of the search trial whose
+    params they confirm now (a resumed search may have found a better one since older seeds ran)."""
+    source = keys.int_attr(studies.confirm, keys.SOURCE_TRIAL)
+    slots = slot_trials(studies.confirm.get_trials(deepcopy=False))
+    return [run_id for t in slots if keys.int_attr(t, keys.SOURCE_TRIAL) == source
+            and (run_id := keys.text_attr(t, keys.MLFLOW_RUN_ID))]
 
 
 def settled_summaries(exp: ExperimentConfig, storage_url: str) -> list[Any]:

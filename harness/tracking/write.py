@@ -13,9 +13,11 @@ import functools
 import logging
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from harness.tracking.resume import (commit_resume_checkpoint, flush_artifacts, 
                                      tracking_retry)
 from harness.stores.urls import redact, sqlite_path
 from harness.train.trainer import TrainCallback, TrainState
+from harness.train.visualize import PREVIEW_IMAGES, preview_picture
 from harness.tracking.read import (DEFAULT_CONNECT_TIMEOUT_S, PAGE_SIZE, RUN_COLUMNS, cached_client,  # noqa: F401
                                    client, database_problem, download_artifact, environment_problem, experiment_id,
                                    load_runs, metric_history, mlflow_signature, no_progress_bar, run_record, run_url,
@@ -49,6 +52,8 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 for _logger in ("mlflow.store.db.utils", "mlflow.utils.async_logging.async_logging_queue"):
     logging.getLogger(_logger).setLevel(logging.CRITICAL)
 
+MLFLOW_RUN_NOTE = "mlflow.note.content"  # a run's description, on its Overview (the page a run opens on)
+SAMPLES_FILE, PREVIEW_FILE = "samples.png", "samples_preview.png"  # the last picture, full size and preview
 MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 MAX_PARAMS_PER_BATCH = 100
 FLUSH_SECONDS = 15.0
@@ -119,11 +124,20 @@ def ensure_experiment(uri: str, name: str) -> str:
 
 
 def ensure_parent_run(uri: str, experiment_id: str, study_name: str, variant: str, tags: dict[str, str]) -> str:
-    """The variant study's parent run id; created once (callers hold the sweep's init lock)."""
+    """The variant study's parent run id, named after the variant; created once (callers hold the sweep's
+    init lock).
+
+    The sweep's parents carry no variant tag (`harness.variant`, only in `tags` if given): MLflow's runs
+    table adds the parent of every run its search finds, and *Group by* that tag would count the parent
+    among its variant's seeds (2 seeds read "3"). An existing parent with a variant tag its caller does
+    not pass, as sweeps wrote them before, loses it.
+    """
     mlflow_client = client(uri)
     query = f"tags.`{keys.tag(keys.STUDY)}` = '{study_name}' and tags.`{keys.tag(keys.ROLE)}` = '{keys.ROLE_STUDY}'"
     existing = mlflow_client.search_runs([experiment_id], filter_string=query, max_results=1)
     if existing:
+        if keys.tag(keys.VARIANT) in existing[0].data.tags and keys.VARIANT not in tags:
+            mlflow_client.delete_tag(existing[0].info.run_id, keys.tag(keys.VARIANT))
         return existing[0].info.run_id
     all_tags = {**base_tags(), **keys.tags({**tags, keys.STUDY: study_name, keys.ROLE: keys.ROLE_STUDY})}
     run = mlflow_client.create_run(experiment_id, tags=all_tags, run_name=variant)
@@ -175,7 +189,9 @@ class RunLogger(TrainCallback):
         self.pending: list[tuple[Any, list[Any]]] = []  # (async operation, its metrics) not yet awaited
         self.last_flush = time.monotonic()
         self.committed_slot: str | None = None  # the resume checkpoint's artifact path, once there is one
-        self.last_picture: np.ndarray | None = None  # the newest sample grid: samples.png at the end
+        self.run_name = run_name  # "" for a reopened run: read back when needed
+        # The newest sample picture, its samples and step: samples.png and the run's description at the end.
+        self.last_picture: tuple[int, np.ndarray, torch.Tensor | None] | None = None
         if run_id is None:
             all_tags = {**base_tags(), **keys.tags(tags), MLFLOW_PARENT_RUN_ID: parent_run_id}
             run_id = self.call(self.client.create_run, experiment_id, tags=all_tags, run_name=run_name).info.run_id
@@ -248,7 +264,7 @@ class RunLogger(TrainCallback):
 
     def on_samples(self, step: int, image: np.ndarray, samples: torch.Tensor) -> None:
         self.client.log_image(self.run_id, image, key="samples", step=step, synchronous=False)
-        self.last_picture = image
+        self.last_picture = (step, image, None if samples is None else samples[:PREVIEW_IMAGES].detach())
 
     def on_checkpoint(self, state: TrainState) -> None:
         from harness.train.checkpoint import save_checkpoint
@@ -262,11 +278,30 @@ class RunLogger(TrainCallback):
         with tempfile.TemporaryDirectory() as tmp:
             save_checkpoint(state, Path(tmp) / "checkpoint.pt")
             torch.save(final_samples(state).cpu(), Path(tmp) / "samples.pt")
-            if self.last_picture is not None:  # the last grid under a plain name; images/ holds them by step
-                from PIL import Image
-
-                Image.fromarray(self.last_picture).save(Path(tmp) / "samples.png")
             self.call(self.client.log_artifacts, self.run_id, tmp)
+
+    def show_last_picture(self) -> None:
+        """The last sample picture on the run's Overview, the page MLflow opens a run on.
+
+        MLflow 3's `samples` card (Model metrics) prints every param of the run between its name and the
+        picture, and keeps its "Show run parameters" switch in the browser only: with the recipe's ~25
+        params the picture is pushed out of the card. So the run's description (`mlflow.note.content`)
+        shows it instead, captioned with the run's identity only: a preview (PREVIEW_PIXELS tall, whole in
+        a description that MLflow folds to 100 px) linked to the full picture, `samples.png`; images/ keeps
+        every picture by step for the card's slider.
+        """
+        if self.last_picture is None:
+            return
+        from PIL import Image
+
+        step, picture, samples = self.last_picture
+        with tempfile.TemporaryDirectory() as tmp:
+            Image.fromarray(picture).save(Path(tmp) / SAMPLES_FILE)
+            Image.fromarray(preview_picture(picture, None if samples is None else samples.cpu())).save(
+                Path(tmp) / PREVIEW_FILE)
+            self.call(self.client.log_artifacts, self.run_id, tmp)
+        name = self.run_name or self.call(self.client.get_run, self.run_id).info.run_name
+        self.call(self.client.set_tag, self.run_id, MLFLOW_RUN_NOTE, picture_note(self.run_id, name, step))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
@@ -277,6 +312,7 @@ class RunLogger(TrainCallback):
         """Write what is buffered and close the run: FINISHED, FAILED or KILLED."""
         self.settle()
         self.call(flush_artifacts, self.client, self.run_id)
+        self.show_last_picture()
         if self.monitor is not None:
             self.monitor.finish()
         if tags:
@@ -294,6 +330,19 @@ class RunLogger(TrainCallback):
             self.client.set_terminated(self.run_id, status="KILLED")
         except Exception:  # noqa: BLE001 - the heartbeat of the next run closes it instead
             pass
+
+
+def picture_note(run_id: str, run_name: str, step: int) -> str:
+    """A run's description (markdown): its name and the step, then the preview, linked to the full picture.
+
+    The links are the UI's own (`get-artifact?path=…&run_uuid=…`, relative, so they work under any host
+    and path prefix, for local and served artifacts alike)."""
+    def url(path: str) -> str:
+        return f"get-artifact?path={path}&run_uuid={run_id}"
+
+    shown = re.sub(r"([\\`*_\[\]<>])", r"\\\1", run_name)  # markdown's own characters, shown as typed
+    preview = f"![samples at step {step}]({url(PREVIEW_FILE)})"
+    return f"**{shown}** · samples at step {step} [{preview}]({url(SAMPLES_FILE)})"
 
 
 def resume_point(uri: str, run_id: str) -> tuple[str, int] | None:
@@ -349,14 +398,21 @@ def set_run_status(uri: str, run_id: str, status: str) -> None:
         client(uri).set_terminated(run_id, status=status)
 
 
-def log_summary(uri: str, run_id: str, metrics: dict[str, float], tags: dict[str, Any]) -> None:
-    """A parent run's summary over its confirmation seeds: metrics at step 0 (so the runs table can sort
-    the variants) and tags such as the rank and the convergence status."""
+def log_summary(uri: str, run_id: str, metrics: dict[str, float], tags: dict[str, Any],
+                confirm_run_ids: Sequence[str] = ()) -> None:
+    """A parent run's summary over its confirmation seeds: metrics at step 0 and tags such as the rank and
+    the convergence status. The same metrics go on each of those seeds' runs (`confirm_run_ids`): MLflow's
+    runs table, grouped by `harness.variant`, then sorts the groups by them and its chart view draws them as
+    one bar per variant, and a search for the confirmation runs still finds them (MLflow drops the
+    parents of what it found as soon as the table is sorted by a metric)."""
     from mlflow.entities import Metric, RunTag
 
     now = int(time.time() * 1000)
-    client(uri).log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())],
-                          tags=[RunTag(k, v) for k, v in keys.tags(tags).items()])
+    values = [Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())]
+    mlflow_client = client(uri)
+    mlflow_client.log_batch(run_id, metrics=values, tags=[RunTag(k, v) for k, v in keys.tags(tags).items()])
+    for confirm_run_id in confirm_run_ids:
+        mlflow_client.log_batch(confirm_run_id, metrics=values)
 
 
 def ensure_reference_run(uri: str, experiment_id: str, data_name: str, picture: np.ndarray) -> str:

@@ -14,19 +14,46 @@ SCATTER_POINTS = 1000
 # pixels a side: MLflow's UI shows an image at its own size, and 8x8 digits at 73 px were a smudge
 # even in fullscreen. Blocks of one colour cost PNG almost nothing.
 GRID_MIN_PIXELS = 768
+# The preview on a run's MLflow page (its description, which MLflow folds to 100 px): whole at this height.
+PREVIEW_PIXELS = 80
+PREVIEW_IMAGES = 32  # two rows of 16
 
 
 def image_grid(images: Tensor, nrow: int = 8) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> an (H', W', 3) uint8 grid, upscaled so 8x8 digits stay legible."""
+    grid = grid_pixels(images, nrow)
+    return zoom(grid, max(1, GRID_MIN_PIXELS // grid.shape[1]))
+
+
+def grid_pixels(images: Tensor, nrow: int) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> an (H', W', 3) uint8 grid at the images' own size, 1 px of white between."""
     from torchvision.utils import make_grid
 
     grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=1, normalize=True,
                      value_range=(-1, 1), pad_value=1.0)
-    side = grid.shape[-1]
-    scale = max(1, GRID_MIN_PIXELS // side)
     array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    array = array.repeat(scale, axis=0).repeat(scale, axis=1)
     return array if array.shape[2] == 3 else np.repeat(array[:, :, :1], 3, axis=2)
+
+
+def zoom(picture: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscaling by a whole factor: pixels stay sharp blocks."""
+    return picture.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def preview_picture(picture: np.ndarray, samples: Tensor | None = None) -> np.ndarray:
+    """At most PREVIEW_PIXELS tall: two rows of the first PREVIEW_IMAGES samples at a whole zoom (8x8
+    digits at 4x), or, for points or images too tall for that, the picture shrunk to that height."""
+    if samples is not None and samples.dim() == 4:
+        strip = grid_pixels(samples[:PREVIEW_IMAGES], nrow=PREVIEW_IMAGES // 2)
+        if strip.shape[0] <= PREVIEW_PIXELS:
+            return zoom(strip, PREVIEW_PIXELS // strip.shape[0])
+        picture = strip
+    if picture.shape[0] <= PREVIEW_PIXELS:
+        return picture
+    from PIL import Image
+
+    width = max(1, round(picture.shape[1] * PREVIEW_PIXELS / picture.shape[0]))
+    return np.asarray(Image.fromarray(picture).resize((width, PREVIEW_PIXELS), Image.Resampling.BOX))
 
 
 def scatter_plot(points: Tensor, centers: Tensor | None, title: str = "") -> np.ndarray:
