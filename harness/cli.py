@@ -1,4 +1,4 @@
-"""`gan-ablate`: the harness's one installed command (`sweep`, `report`, `train`, `fetch-weights`).
+"""`gan-ablate`: the harness's one installed command (`sweep`, `report`, `train`, `fetch-weights`, `launch`).
 
 Each subcommand is the same as its `python -m harness.<name>` form, which keeps working.
 """
@@ -22,11 +22,15 @@ EXIT_CODES = """exit codes:
   4    a worker crashed and left part of the budget undone (run the same command again)
   129  stopped by SIGHUP (the terminal closed); as 130
   130  interrupted (Ctrl-C); running trials re-queued, run the same command again to resume
-  143  stopped by SIGTERM (kill, docker stop, a scheduler's time limit or preemption); as 130"""
+  143  stopped by SIGTERM (kill, docker stop, a scheduler's time limit or preemption); as 130
+  launch slurm --wait exits with the sweep's code read from the array's tasks: 1, then 2, in any task;
+       else 3 or 0 if a task saw the sweep settled; else 4 (a worker lost), else 143 (time limit,
+       preemption, scancel): run the same launch again (docs/scale-out.md)"""
 
 
 def subcommands() -> dict[str, tuple[Any, str]]:
     from harness.fetch_weights import build_parser as fetch_weights_parser
+    from harness.launch.slurm import build_parser as launch_parser
     from harness.report.__main__ import build_parser as report_parser
     from harness.sweep.__main__ import build_parser as sweep_parser
     from harness.train.__main__ import build_parser as train_parser
@@ -34,7 +38,8 @@ def subcommands() -> dict[str, tuple[Any, str]]:
     return {"sweep": (sweep_parser, "run, or resume, an ablation sweep"),
             "report": (report_parser, "write the report from stored results"),
             "train": (train_parser, "train one variant into a folder"),
-            "fetch-weights": (fetch_weights_parser, "download the Inception weights of fid/is once")}
+            "fetch-weights": (fetch_weights_parser, "download the Inception weights of fid/is once"),
+            "launch": (launch_parser, "submit the sweep's workers to a cluster: launch slurm CONFIG --workers N")}
 
 
 def build_parser() -> argparse.ArgumentParser:

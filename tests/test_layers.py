@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tracking",),
     ("report",),
     ("sweep",),
-    ("plugins", "fetch_weights"),
+    ("plugins", "fetch_weights", "launch"),
     ("cli",),
 )
 

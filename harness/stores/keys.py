@@ -37,6 +37,7 @@ OUTCOME = "outcome"
 REASON = "reason"
 DEVICE = "device"
 WORKER = "worker"
+SCHEDULER_TASK = "scheduler_task"  # the batch job task that claimed the trial last: 'slurm 1234_1 on gpu07'
 FINAL_METRICS = "final_metrics"
 EVAL_HISTORY = "eval_history"  # the objective and the cost counters at each evaluation (report: validity)
 

@@ -30,6 +30,7 @@ class FinishedRun:
     outcome: str
     value: float | None
     seconds: float | None
+    task: str | None = None  # the Slurm array task that ran it ('slurm 1234_1 on gpu07'), where one did
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -39,7 +40,9 @@ class FinishedRun:
         """The run by its one name (its MLflow run's, the report's), how it ended, its objective and time."""
         value = "" if self.value is None else f", {objective} {self.value:.4g}"
         took = "" if self.seconds is None else f" in {duration(self.seconds)}"
-        return f"{keys.run_name(self.stage, self.variant, self.number, self.seed or 0)}: {self.outcome}{value}{took}"
+        where = f" ({self.task})" if self.task else ""
+        return (f"{keys.run_name(self.stage, self.variant, self.number, self.seed or 0)}: {self.outcome}{value}{took}"
+                f"{where}")
 
 
 def duration(seconds: float) -> str:
@@ -58,7 +61,8 @@ def finished_run(variant: str, stage: str, trial: FrozenTrial) -> FinishedRun:
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
     outcome = "complete" if trial.state == TrialState.COMPLETE else str(
         trial.user_attrs.get(keys.OUTCOME, trial.state.name.lower()))
-    return FinishedRun(variant, stage, trial.number, keys.int_attr(trial, keys.SEED), outcome, trial.value, seconds)
+    return FinishedRun(variant, stage, trial.number, keys.int_attr(trial, keys.SEED), outcome, trial.value, seconds,
+                       keys.text_attr(trial, keys.SCHEDULER_TASK))
 
 
 def finished_runs(studies: VariantStudies) -> list[FinishedRun]:

@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from harness.config.resolve import load_plugins, resolve_run
 from harness.core.errors import EXIT_BUG, EXIT_USER_ERROR, ServiceLost, UserError, first_line, thread_crashes
 from harness.core.signals import exit_code, install_stop_handlers
+from harness.stores.scheduler import task_label
 from harness.sweep.context import SweepContext
 from harness.sweep.interrupts import deferred_interrupt
 from harness.sweep.locks import storage_lock
@@ -83,6 +84,8 @@ def pop_waiting(ctx: SweepContext, storage: RDBStorage, study: optuna.Study) -> 
             storage.get_study_id_from_name(study.study_name), trial.number)
         storage.record_heartbeat(trial_id)  # a RUNNING trial without a heartbeat row never goes stale
         trial.set_user_attr(keys.WORKER, f"{socket.gethostname()}:{os.getpid()}")
+        if (task := task_label(os.environ)) is not None:  # a Slurm array task: progress lines name it
+            trial.set_user_attr(keys.SCHEDULER_TASK, task)
     return trial, trial_id
 
 

@@ -29,6 +29,7 @@ from harness.stores import keys
 from harness.core.errors import ServiceLost, UserError, first_line
 from harness.models import parameter_count
 from harness.stores.retry import RetryPolicy, call_with_retries
+from harness.stores.scheduler import scheduler_tags
 from harness.tracking.resume import (commit_resume_checkpoint, flush_artifacts, resume_point_of, start_system_metrics,
                                      tracking_retry)
 from harness.stores.urls import redact, sqlite_path
@@ -156,13 +157,14 @@ def git_commit() -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def base_tags() -> dict[str, str]:
-    """Provenance on every run: code version and package versions."""
+    """Provenance on every run: code version, package versions and, in a Slurm job, the job (array task)
+    and node it ran on (harness.slurm_job_id, harness.slurm_node)."""
     import mlflow
     import optuna
 
     versions = (f"harness={__version__} torch={torch.__version__} optuna={optuna.__version__} "
                 f"mlflow={mlflow.__version__} python={platform.python_version()}")
-    tags = keys.tags({keys.VERSIONS: versions})
+    tags = keys.tags({keys.VERSIONS: versions, **scheduler_tags(os.environ)})
     commit = git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit
@@ -206,7 +208,9 @@ class RunLogger(TrainCallback):
         logger = cls(uri, "", "", "", {}, {}, retry, system_metrics, run_id=run_id)
         logger.committed_slot = slot
         logger.call(logger.client.update_run, run_id, status="RUNNING")
-        logger.set_tags({keys.RESUMED_AT_STEP: step, keys.OUTCOME: "running", keys.REASON: ""})
+        # A trial resumed in another allocation names the job and node it runs on now.
+        logger.set_tags({keys.RESUMED_AT_STEP: step, keys.OUTCOME: "running", keys.REASON: "",
+                         **scheduler_tags(os.environ)})
         return logger
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
