@@ -8,6 +8,7 @@ Each row is run by tests/test_bad_inputs.py in an empty folder and in one holdin
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import typing
@@ -396,8 +397,10 @@ def above_maximum(tp: Any, meta: typing.Mapping[str, Any]) -> str | None:
     """A value just above the field's maximum, for a field that out_of_range_value tests at its minimum."""
     if meta.get("min") is None or meta.get("max") is None or meta.get("choices") is not None:
         return None
-    high = meta["max"] if meta.get("max_exclusive") else meta["max"] + 1
-    return str(int(high) if scalar(tp) is int else float(high))
+    if scalar(tp) is int:
+        return str(int(meta["max"]) + (0 if meta.get("max_exclusive") else 1))
+    # the next float up: max + 1 is the max itself at large magnitudes (3.4e38 + 1 == 3.4e38)
+    return str(float(meta["max"]) if meta.get("max_exclusive") else math.nextafter(float(meta["max"]), math.inf))
 
 
 def schema_rows() -> list[Row]:

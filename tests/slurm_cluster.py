@@ -30,7 +30,7 @@ from tests.services import free_port, log_tail, service_env
 DAEMONS = ("munged", "slurmctld", "slurmd")
 START_S = 60.0  # slurmd registers within seconds; a busy 2-core machine may need more
 PARTITION = "harness"
-KILL_WAIT_S = 10  # SIGTERM to SIGKILL at a time limit or scancel: the harness re-queues in well under this
+KILL_WAIT_S = 30  # SIGTERM to SIGKILL at a time limit or scancel: Slurm's default; a loaded CI machine needs it
 
 
 @dataclass(frozen=True)
