@@ -10,7 +10,9 @@ and `derandomize` makes CI's examples the same on every run: a failure seen once
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -20,3 +22,12 @@ FUZZER_TIMEOUT_S = 240  # pytest-timeout for one fuzzer: its whole budget, not o
 FUZZ = settings(max_examples=EXAMPLES, deadline=SECONDS_PER_EXAMPLE * 1000, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
                 print_blob=True)
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The current folder of a fuzzer: empty, and it must stay so (its inputs are written beside it)."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder

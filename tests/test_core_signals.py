@@ -14,13 +14,7 @@ from harness.core.errors import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_TERMINATED, 
 from harness.core.signals import StopOnce, Stopped, exit_code, install_stop_handlers, signal_name, stop_handlers
 
 
-@pytest.fixture(autouse=True)
-def own_handlers() -> None:
-    """Each test leaves the process's handlers as it found them."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
+pytestmark = pytest.mark.usefixtures("saved_signal_handlers")  # tests/conftest.py
 
 
 def test_the_exit_codes_are_what_a_shell_reports() -> None:

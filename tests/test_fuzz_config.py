@@ -30,7 +30,7 @@ from harness.train.__main__ import build_parser
 from tests.bad_input_rows import with_raw_yaml
 from tests.bad_input_support import BASE
 from tests.conftest import deep_merge
-from tests.fuzz_support import FUZZ, FUZZER_TIMEOUT_S
+from tests.fuzz_support import FUZZ, FUZZER_TIMEOUT_S, work  # noqa: F401  (a fixture)
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
             "sweep": SweepConfig, "tracking": TrackingConfig}
@@ -38,15 +38,6 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eva
 # is left out: a plugin is imported by design, and a generated name could be a real module.
 KNOWN_KEYS = [("name",), ("seed",), ("variants",), ("sweep", "space", "lr"), ("sweep", "space", "lr", "low"),
               ("variants", "0"), *((section, key) for section, cls in SECTIONS.items() for key in field_specs(cls))]
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The current folder of a fuzzer: empty, and it must stay so (the configs are written beside it)."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
 
 
 def settles(run: Callable[[], Any], work: Path) -> Any:

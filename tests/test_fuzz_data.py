@@ -33,16 +33,7 @@ from harness.data.cifar import read_batch
 from harness.data.folder import Skipped, decode
 from harness.data.folder_scan import IMAGE_SUFFIXES
 from harness.data.mnist import read_split
-from tests.fuzz_support import FUZZ, FUZZER_TIMEOUT_S
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The current folder of a fuzzer: empty, and it must stay so (the data files are written beside it)."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
+from tests.fuzz_support import FUZZ, FUZZER_TIMEOUT_S, work  # noqa: F401  (a fixture)
 
 
 def settles(read: Callable[[], Any], work: Path) -> Any:

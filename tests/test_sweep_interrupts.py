@@ -14,17 +14,12 @@ from harness.core.signals import StopOnce, Stopped
 from harness.sweep.interrupts import deferred_interrupt
 
 
-@pytest.fixture(autouse=True)
-def own_handlers() -> None:
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
+pytestmark = pytest.mark.usefixtures("saved_signal_handlers")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("signum, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Stopped),
                                             (signal.SIGHUP, Stopped)])
-def test_a_stop_inside_the_block_lands_after_it(signum: int, raised: type, ) -> None:
+def test_a_stop_inside_the_block_lands_after_it(signum: int, raised: type) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, StopOnce())
     signal.signal(signal.SIGHUP, StopOnce())
