@@ -10,17 +10,16 @@ there by hand on a machine without internet (docs/metrics.md, "Weights").
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from harness.core.environment import environment
 from harness.core.errors import UserError
 from harness.metrics.disk_cache import file_sha256
 from harness.metrics.download import check_url, download
@@ -74,28 +73,15 @@ def load_detector(path: Path, device: torch.device) -> nn.Module:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     try:
-        with weights_only_loads():
+        # torch-fidelity reads the weights with torch.load(weights_only=False), which runs whatever code a
+        # pickle names; torch's own switch forces the safe loader (tensors and plain containers only) inside.
+        with environment(FORCE_WEIGHTS_ONLY, "1"):
             detector = FeatureExtractorInceptionV3("inception-v3-compat", [POOL, LOGITS],
                                                    feature_extractor_weights_path=str(path))
     except Exception as exc:  # noqa: BLE001 - truncated, not a state dict, wrong layers, a pickle that runs code
         raise UserError(f"eval.metrics: '{path}' is not the Inception weights file ({type(exc).__name__}); "
                         f"delete it and {routes(path)}") from None
     return detector.to(device)
-
-
-@contextlib.contextmanager
-def weights_only_loads() -> Iterator[None]:
-    """torch-fidelity reads the weights with `torch.load(weights_only=False)`, which runs whatever code a
-    pickle names; torch's own switch forces the safe loader (tensors and plain containers only) inside."""
-    previous = os.environ.get(FORCE_WEIGHTS_ONLY)
-    os.environ[FORCE_WEIGHTS_ONLY] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(FORCE_WEIGHTS_ONLY, None)
-        else:
-            os.environ[FORCE_WEIGHTS_ONLY] = previous
 
 
 def to_uint8(images: Tensor) -> Tensor:

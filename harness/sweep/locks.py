@@ -36,11 +36,16 @@ LOCK_LIMIT_S = 300.0  # then give up: exit 2, naming the lock and its holder
 LOCK_POLL_S = 0.2
 
 
+def lock_file(store: Path) -> Path:
+    """The lock file beside a SQLite store: `optuna.db.lock`."""
+    return store.with_name(store.name + ".lock")
+
+
 @contextmanager
 def storage_lock(url: str, experiment: str, timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> Iterator[None]:
     path = sqlite_path(url)
     if path is not None:
-        with file_lock(path.with_name(path.name + ".lock")):
+        with file_lock(lock_file(path)):
             yield
         return
     with advisory_lock(url, lock_key(experiment), timeout_s):
@@ -57,7 +62,7 @@ def reading_lock(url: str, experiment: str, timeout_s: int = DEFAULT_CONNECT_TIM
         with advisory_lock(url, lock_key(experiment), timeout_s):
             yield
         return
-    lock = path.with_name(path.name + ".lock")
+    lock = lock_file(path)
     try:
         handle = open(lock, "rb")  # noqa: SIM115 - closed below; a missing file is the common case
     except OSError:  # no lock file: no sweep has made the store's tables here yet

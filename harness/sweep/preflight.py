@@ -21,7 +21,7 @@ from harness.train.device import resolve_device
 from harness.core.errors import ConfigError, UserError, first_line
 from harness.metrics import Evaluator
 from harness.sweep.notices import slow_step
-from harness.sweep.locks import lock_engine, reading_lock
+from harness.sweep.locks import lock_engine, lock_file, reading_lock
 from harness.sweep.paths import folder_problem, make_folder, read_only_problem
 from harness.sweep.recipe_guard import check_recipes, stored_recipe
 from harness.sweep.studies import make_storage, study_names
@@ -142,7 +142,7 @@ def read_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | Non
 
 def lock_file_appeared(url: str) -> bool:
     path = sqlite_path(url)
-    return path is not None and path.with_name(path.name + ".lock").exists()
+    return path is not None and lock_file(path).exists()
 
 
 def check_stored_recipes(exp: ExperimentConfig, storage_url: str) -> None:

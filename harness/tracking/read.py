@@ -19,12 +19,13 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.stores import keys
+from harness.core.environment import environment
 from harness.core.errors import UserError, first_line
 from harness.stores.schema import ALEMBIC, Signature, alembic_version, check_schema
 from harness.stores.urls import (absolute_sqlite, redact, sqlalchemy_url, sqlite_file_problem, sqlite_path,
@@ -346,19 +347,9 @@ def metric_history(uri: str, run_id: str, keys: list[str]) -> "pd.DataFrame":
     return frame.drop(columns="timestamp").reset_index(drop=True)
 
 
-@contextmanager
-def no_progress_bar() -> Iterator[None]:
+def no_progress_bar() -> AbstractContextManager[None]:
     """MLflow draws a download progress bar even off a terminal; the report's output stays one line."""
-    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    previous = os.environ.get(name)
-    os.environ[name] = "false"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
+    return environment("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def download_artifact(uri: str, run_id: str, path: str, dst: Path) -> Path | None:
