@@ -590,10 +590,60 @@ VARIANTS = [
         config={"variants": [{"preset": "wgan_gp", "train": {"lr": "fast"}}]}),
     Row("variants: an override that is not a mapping", "variants[0].train: 5 must be a mapping",
         config={"variants": [{"preset": "wgan_gp", "train": 5}]}),
-    Row("variants: a top-level value every variant replaces", "train.constraint: 'clip' is replaced in every variant",
-        ("--set", "train.constraint=clip")),
     Row("variants: an unknown loss in an override", "train.loss: 'hinge2' is not one of",
         config={"variants": [{"preset": "wgan_gp", "train": {"loss": "hinge2"}}]}),
+]
+
+
+def design_config(factors: Any, **more: Any) -> str:
+    """BASE with `factors:` (and `design:` ...) in place of its variants list."""
+    return yaml.safe_dump({**{k: v for k, v in BASE.items() if k != "variants"}, "factors": factors, **more},
+                          sort_keys=False)
+
+
+TWO_BY_TWO = {"recipe": {"gp": {"preset": "wgan_gp"}, "clip": {"preset": "wgan_clip"}},
+              "setting": {"A": {"train": {"lr": 1.0e-4}}, "B": {"train": {"lr": 2.0e-4}}}}
+DESIGNS = [
+    Row("factors: not a mapping", "factors: ['recipe'] must be a mapping of factor", config=design_config(["recipe"])),
+    Row("factors: a factor without levels", "factors.recipe: {} must be a non-empty mapping",
+        config=design_config({"recipe": {}})),
+    Row("factors: a level name with a dot", "factors.recipe.a.b: 'a.b' is not a level name",
+        config=design_config({"recipe": {"a.b": "wgan_gp"}})),
+    Row("factors: a factor name with a dash", "factors.my-factor: 'my-factor' is not a factor name",
+        config=design_config({"my-factor": {"a": "wgan_gp"}})),
+    Row("factors: a reserved factor name", "factors.seed: 'seed' names a column of the report's tables",
+        config=design_config({"seed": {"a": "wgan_gp"}})),
+    Row("factors: an unknown preset", "factors.recipe.gp.preset: 'wgan_gpp' is not one of",
+        config=design_config({"recipe": {"gp": {"preset": "wgan_gpp"}}})),
+    Row("factors: an unknown key in a level", "factors.recipe.gp.name: unknown key",
+        config=design_config({"recipe": {"gp": {"preset": "wgan_gp", "name": "x"}}})),
+    Row("factors: two levels set one key apart", "levels setting=A and lr=fast both set train.lr (0.0001 vs 0.001)",
+        config=design_config({**TWO_BY_TWO, "lr": {"fast": {"train": {"lr": 1.0e-3}}}})),
+    Row("factors: two presets in one cell", "levels recipe=gp and loss=hinge both set preset ('wgan_gp' vs 'sngan')",
+        config=design_config({**TWO_BY_TWO, "loss": {"hinge": "sngan"}})),
+    Row("factors: a knob no cell of its level reads", "factors.setting.A.train.clip_value: 0.5 is not read by any cell "
+        "of setting=A", config=design_config({"recipe": {"gp": "wgan_gp"},
+                                              "setting": {"A": {"train": {"clip_value": 0.5}}}})),
+    Row("factors: beside variants", "variants: cannot be given beside factors",
+        config={"factors": TWO_BY_TWO}),
+    Row("factors: too many cells", "make 1024 cells; allowed: at most 1000",
+        config=design_config({f"f{i}": {"a": None, "b": None} for i in range(10)})),
+    Row("design: an unknown level", "design.exclude[0].setting: 'C' is not a level of setting; allowed: A, B",
+        config=design_config(TWO_BY_TWO, design={"exclude": [{"setting": "C"}]})),
+    Row("design: an unknown factor", "design.cells[0].seting: unknown factor", config=design_config(
+        TWO_BY_TWO, design={"cells": [{"seting": "A", "recipe": "gp"}]})),
+    Row("design: a listed cell missing a factor", "design.cells[0]: names no level of setting", config=design_config(
+        TWO_BY_TWO, design={"cells": [{"recipe": "gp"}]})),
+    Row("design: every cell excluded", "design.exclude: excludes every cell", config=design_config(
+        TWO_BY_TWO, design={"exclude": [{"recipe": "gp"}, {"recipe": "clip"}]})),
+    Row("design: both kinds", "design: {'exclude'", config=design_config(
+        TWO_BY_TWO, design={"exclude": [{"recipe": "gp"}], "cells": [{"recipe": "gp", "setting": "A"}]})),
+    Row("--only: an unknown factor", "--only: 'recipes=gp': give FACTOR=LEVEL", ("--only", "recipes=gp"),
+        config=design_config(TWO_BY_TWO)),
+    Row("--only: an unknown level", "--only: 'sngan' is not a level of variant; allowed: wgan_gp",
+        ("--only", "variant=sngan")),
+    Row("--only: no '='", "--only: 'wgan_gp': give FACTOR=LEVEL", ("--only", "wgan_gp")),
+    Row("sweep.seeds: 0", "sweep.seeds: 0 is out of range; allowed: >= 1", ("--set", "sweep.seeds=0")),
 ]
 
 
@@ -611,8 +661,6 @@ SPACE = [
     space("step with log", "cannot be used with log", "lr: {low: 0.0001, high: 0.01, log: true, step: 0.001}"),
     space("grid without a step", "sampler 'grid' needs choices", "lr: {low: 0.0001, high: 0.01}",
           "sweep.sampler=grid", "sweep.trials_per_variant=null"),
-    space("a knob that applies nowhere", "'clip_value' applies to none of the variants",
-          "clip_value: {low: 0.001, high: 0.1}"),
     space("the default outside the range", "excludes 0.0001, the value variant", "lr: {low: 0.001, high: 0.01}"),
     space("choices and a range", "give either choices or low/high", "n_critic: {choices: [1], low: 1, high: 2}"),
     space("choices of the wrong type", "sweep.space.n_critic.choices[0]: 'one' is a string",
@@ -674,4 +722,4 @@ FLAGS = [
 ]
 
 ROWS: list[Row] = [*ISSUE_ROWS, *ISSUE_NEIGHBOURS, *issue26_rows(), *schema_rows(), *TOP_LEVEL, *PLUGINS,
-                   *url_rows(), *DATA, *VARIANTS, *SPACE, *FLAGS]
+                   *url_rows(), *DATA, *VARIANTS, *DESIGNS, *SPACE, *FLAGS]

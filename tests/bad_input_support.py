@@ -43,7 +43,7 @@ BASE: dict[str, Any] = {
     "model": {"width": 16, "depth": 1},
     "train": {"steps": 4, "batch_size": 16, "log_every": 2, "eval_every": 4, "sample_every": 4, "device": "cpu"},
     "eval": {"num_samples": 50},
-    "sweep": {"trials_per_variant": 1, "seeds": 0, "heartbeat_seconds": 1, "grace_seconds": 3, "report": False,
+    "sweep": {"trials_per_variant": 1, "seeds": 1, "heartbeat_seconds": 1, "grace_seconds": 3, "report": False,
               "space": {}},
     "variants": ["wgan_gp"],
 }

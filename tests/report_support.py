@@ -162,13 +162,13 @@ MODEL_PARAMS = {"model.arch": "mlp", "model.generator_params": "1186", "model.cr
 class MlflowWriter:
     """Runs with fixed metrics and timestamps; each complete run stores samples.pt."""
 
-    def __init__(self, uri: str, folder: Path) -> None:
+    def __init__(self, uri: str, folder: Path, name: str = "golden") -> None:
         from mlflow import MlflowClient
 
         self.client = MlflowClient(uri)
         self.folder = folder
-        self.experiment_id = self.client.create_experiment("golden",
-                                                           artifact_location=(folder / "mlartifacts").as_uri())
+        self.name = name
+        self.experiment_id = self.client.create_experiment(name, artifact_location=(folder / "mlartifacts").as_uri())
         self.clock_ms = int(T0.replace(tzinfo=timezone.utc).timestamp() * 1000)
 
     def tags(self, **tags: Any) -> dict[str, str]:
@@ -177,7 +177,7 @@ class MlflowWriter:
 
     def parent(self, variant: str) -> str:
         run = self.client.create_run(self.experiment_id, start_time=self.clock_ms, run_name=variant,
-                                     tags=self.tags(role="study", variant=variant, study=f"golden/{variant}"))
+                                     tags=self.tags(role="study", variant=variant, study=f"{self.name}/{variant}"))
         return run.info.run_id
 
     def trial(self, parent: str, variant: str, stage: str, number: int, spec: Spec) -> str:
@@ -268,3 +268,88 @@ def shared_stores(tmp_path_factory: Any) -> tuple[ExperimentConfig, Path]:
         build_stores(golden_config(folder), folder)
         _BUILT["golden"] = folder
     return golden_config(_BUILT["golden"]), _BUILT["golden"]
+
+
+# A design without search (`sweep.trials_per_variant: 0`), as the sweep stores it: recipe (2) x setting (2),
+# each cell's search study with budget 0 and no trial, its confirmation study with one trial per seed that
+# ran the cell's own values (no params, no source_trial), each with 5 evaluations (steps 10..50).
+NO_SEARCH_CELLS = {"vanilla.A": 1.30, "vanilla.B": 1.20, "wgan_gp.A": 0.90, "wgan_gp.B": 0.80}  # cell -> base w1
+NO_SEARCH_OFFSETS = (0.02, -0.01, 0.03, 0.0, -0.02, 0.01, -0.03, 0.02, 0.0, -0.01)  # by seed 1..10
+NO_SEARCH_STEPS = (10, 20, 30, 40, 50)
+NO_SEARCH_SECONDS_PER_STEP = {"vanilla.A": 0.05, "vanilla.B": 0.1, "wgan_gp.A": 0.2, "wgan_gp.B": 0.2}
+NO_SEARCH_IMPROVING = "wgan_gp.B"  # falls steadily to its final value; the others are flat after step 10
+
+
+def no_search_raw(folder: Path, seeds: int) -> dict[str, Any]:
+    return {
+        "name": "nosearch", "seed": 0, "data": {"name": "ring8"}, "model": {"width": 32, "depth": 2},
+        "train": {"steps": 50, "log_every": 10, "eval_every": 10, "sample_every": 50, "device": "cpu"},
+        "eval": {"num_samples": 300},
+        "sweep": {"trials_per_variant": 0, "seeds": seeds, "objective": "w1", "report": False,
+                  "storage": f"sqlite:///{folder / 'optuna.db'}"},
+        "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
+        "factors": {"recipe": {"vanilla": "vanilla", "wgan_gp": "wgan_gp"},
+                    "setting": {"A": None, "B": {"train": {"n_critic": 2}}}},
+    }
+
+
+def no_search_value(cell: str, seed: int) -> float:
+    return round(NO_SEARCH_CELLS[cell] + NO_SEARCH_OFFSETS[seed - 1], 6)
+
+
+def no_search_curve(cell: str, value: float) -> list[float]:
+    """The objective at each of the 5 evaluations, ending at `value`."""
+    if cell == NO_SEARCH_IMPROVING:
+        return [value + 0.5 * (50 - s) / 40 for s in NO_SEARCH_STEPS]
+    return [value + 0.3, value + 0.02, value + 0.01, value + 0.005, value]
+
+
+def no_search_trial(number: int, cell: str, seed: int, run_id: str | None, clock: datetime) -> FrozenTrial:
+    value = no_search_value(cell, seed)
+    curve = no_search_curve(cell, value)
+    history = {"step": [float(s) for s in NO_SEARCH_STEPS], "value": curve,
+               "cost_generator_steps": [float(s) for s in NO_SEARCH_STEPS],
+               "cost_critic_updates": [float(s) for s in NO_SEARCH_STEPS],
+               "cost_images_seen": [float(s * 64) for s in NO_SEARCH_STEPS],
+               "cost_train_seconds": [s * NO_SEARCH_SECONDS_PER_STEP[cell] for s in NO_SEARCH_STEPS]}
+    attrs = {"stage": "confirm", "worker": "host:1", "seed": seed, "device": "cpu",
+             "final_metrics": final_metrics(value), "eval_history": history,
+             **({"mlflow_run_id": run_id} if run_id else {})}
+    return FrozenTrial(number=number, state=C, value=value, datetime_start=clock,
+                       datetime_complete=clock + timedelta(seconds=10), params={}, distributions={},
+                       user_attrs=attrs, system_attrs={}, intermediate_values=dict(zip(NO_SEARCH_STEPS, curve)),
+                       trial_id=0)
+
+
+def build_no_search_stores(exp: ExperimentConfig, folder: Path, mlflow: bool) -> None:
+    """Write a no-search design's stores; MLflow runs (with samples) only where `mlflow`."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    writer = MlflowWriter(exp.tracking.uri, folder, exp.name) if mlflow else None
+    clock = T0
+    for spec in exp.variants:
+        parent = writer.parent(spec.name) if writer else None
+        search_name, confirm_name = study_names(exp.name, spec.name)
+        search = optuna.create_study(study_name=search_name, storage=exp.sweep.storage, direction="minimize")
+        confirm = optuna.create_study(study_name=confirm_name, storage=exp.sweep.storage, direction="minimize")
+        common = {"variant": spec.name, "objective": "w1", **({"mlflow_parent_run_id": parent} if parent else {})}
+        for key, value in {**common, "budget": 0, keys.RECIPE: recipe_text(exp.run(spec.name)),
+                           keys.SWEEP_SETTINGS: sweep_settings_text(exp),
+                           keys.LEVELS: [list(pair) for pair in spec.levels]}.items():
+            search.set_user_attr(key, value)
+        for key, value in common.items():
+            confirm.set_user_attr(key, value)
+        for number, seed in enumerate(range(1, exp.sweep.seeds + 1)):
+            run_id = (writer.trial(parent, spec.name, "confirm", number, Spec(C, no_search_value(spec.name, seed),
+                                                                             seed=seed)) if writer else None)
+            confirm.add_trial(no_search_trial(number, spec.name, seed, run_id, clock))
+            clock += timedelta(seconds=30)
+
+
+def no_search_stores(tmp_path_factory: Any, seeds: int, mlflow: bool = False) -> tuple[ExperimentConfig, Path]:
+    """A no-search design of `seeds` seeds per cell, built once per test session."""
+    key = f"no-search-{seeds}-{mlflow}"
+    if key not in _BUILT:
+        folder = tmp_path_factory.mktemp(key)
+        build_no_search_stores(parse_experiment(no_search_raw(folder, seeds)), folder, mlflow)
+        _BUILT[key] = folder
+    return parse_experiment(no_search_raw(_BUILT[key], seeds)), _BUILT[key]

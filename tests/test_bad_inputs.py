@@ -39,7 +39,7 @@ def settled_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("settled")
     config = folder / "sweep.yaml"
-    config.write_text(yaml.safe_dump(deep_merge(BASE, {})))
+    config.write_text(yaml.safe_dump(deep_merge(BASE, {"sweep": {"trials_per_variant": 0}})))  # one run: a seed
     previous = Path.cwd()
     os.chdir(folder)
     try:

@@ -63,8 +63,11 @@ def test_bare_overrides_equal_set_and_print_config_resolves_every_variant(capsys
     resolved = yaml.safe_load(bare)
     assert resolved["experiment"]["train"]["steps"] == 7
     runs = resolved["runs"]
-    assert set(runs) == {v["name"] for v in resolved["experiment"]["variants"]}
+    assert list(runs) == list(resolved["cells"]) == list(resolved["factors"]["variant"])
     assert all(run["train"]["steps"] == 7 and run["model"]["arch"] != "auto" for run in runs.values())
+    code, narrowed, _ = run_main(capsys, ["sweep", TOY, "--only", "variant=wgan_gp", "--print-config"])
+    assert code == 0 and list(yaml.safe_load(narrowed)["cells"]) == ["wgan_gp"]
+    assert yaml.safe_load(narrowed)["cells"]["wgan_gp"] == {"variant": "wgan_gp"}
 
 
 @pytest.mark.parametrize("argv", [["sweep", TOY, "--no-such-flag"], ["sweep", TOY, "--workers", "two"],

@@ -165,7 +165,7 @@ def test_a_config_with_only_a_name_is_valid() -> None:
 
 @pytest.mark.parametrize("raw, message", [
     ({"trian": {}}, "trian: unknown key (did you mean 'train'?); allowed: name, seed, data, model, train, eval, "
-                    "sweep, tracking, plugins, variants"),
+                    "sweep, tracking, plugins, factors, design, variants"),
     ({"train": {"stpes": 5}}, "train.stpes: unknown key (did you mean 'steps'?)"),
     ({"data": {"nmae": "ring8"}}, "data.nmae: unknown key (did you mean 'name'?)"),
     ({"train": {"steps": "50"}}, "train.steps: '50' is a string; expected an integer (it is quoted: drop the quotes)"),
@@ -400,12 +400,11 @@ def test_a_top_level_knob_may_serve_variants_that_are_not_selected_today() -> No
     assert exp.train.clip_value == 0.05 and exp.model.width == 32
 
 
-def test_a_top_level_key_every_variant_replaces_is_refused() -> None:
-    message = config_error({"train": {"scheduler": "cosine"}})
-    assert message.startswith("train.scheduler: 'cosine' is replaced in every variant (vanilla: 'none', "
-                              "wgan_clip: 'none', wgan_gp: 'none', wgan_gp_sched: 'linear')")
-    # one variant that keeps the YAML's value is enough to make the key live
-    exp = tiny_experiment(train={"n_critic": 3}, variants=["vanilla", "wgan_gp"])
-    assert resolve_run(exp, "wgan_gp").train.n_critic == 3
-    assert config_error({"train": {"n_critic": 3}, "variants": ["vanilla"]}).startswith(
-        "train.n_critic: 3 is replaced in every variant (vanilla: 1)")
+def test_a_top_level_value_is_a_default_that_every_variant_may_replace() -> None:
+    """Top-level sections are defaults: a value every variant (level) replaces is not refused, and each
+    variant runs its own (the rule before 2026-12 refused it, which made Miyato's settings unwritable)."""
+    exp = tiny_experiment(train={"n_critic": 3}, variants=["vanilla", {"preset": "wgan_gp", "train": {"n_critic": 2}}])
+    assert exp.run("vanilla").train.n_critic == 1 and exp.run("wgan_gp").train.n_critic == 2
+    kept = tiny_experiment(train={"n_critic": 3}, variants=["vanilla", "wgan_gp"])
+    assert kept.run("wgan_gp").train.n_critic == 3  # no preset value: the top level's
+

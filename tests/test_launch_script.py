@@ -55,6 +55,17 @@ def test_the_script_asks_for_the_array_and_warns_the_sweep_before_the_time_limit
     assert subprocess.run(["bash", "-n"], input=out, text=True).returncode == 0
 
 
+def test_the_tasks_get_the_same_cells_as_the_launch(capfd: pytest.CaptureFixture, folder: Path) -> None:
+    """`--only` narrows the launch's plan and every task's sweep alike (and the header says it was given)."""
+    config = write_config(folder)
+    code, out, err = launch(capfd, "slurm", str(config), "--workers", "2", *SHARED, "--print-script",
+                            "--only", "variant=wgan_gp")
+    assert code == 0 and err == ""
+    command = next(line for line in out.splitlines() if line.startswith("exec ") or " -m harness.sweep " in line)
+    body = out[out.index(command):]
+    assert "--only variant=wgan_gp" in body and "--only=variant=wgan_gp" in out
+
+
 def test_a_cpu_config_asks_for_no_gpu_and_a_gpu_one_for_one(capfd: pytest.CaptureFixture, folder: Path) -> None:
     cpu = write_config(folder)  # train.device: cpu
     _, out, _ = launch(capfd, "slurm", str(cpu), "--workers", "2", *SHARED, "--print-script")

@@ -27,10 +27,10 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # One variant, each run training for tens of seconds on one core, a checkpoint every 3 s to resume from.
 LONG = {"train": {"steps": 24000, "log_every": 250, "eval_every": 6000, "sample_every": 12000,
                   "checkpoint_every_seconds": 3},
-        "sweep": {"trials_per_variant": 1, "seeds": 0}, "variants": ["vanilla"]}
+        "sweep": {"trials_per_variant": 0, "seeds": 1}, "variants": ["vanilla"]}
 
 
-def long_config(folder: Path, trials: int = 1, seeds: int = 0) -> Path:
+def long_config(folder: Path, trials: int = 0, seeds: int = 1) -> Path:
     """LONG, searching vanilla's one knob (n_critic) only: a knob that applies to no variant is an error."""
     config = write_config(folder, **{**LONG, "sweep": {"trials_per_variant": trials, "seeds": seeds}})
     raw = yaml.safe_load(config.read_text())
@@ -123,14 +123,14 @@ def test_the_warning_before_the_time_limit_requeues_the_trial_and_a_second_launc
     assert f"task 0: FAILED on {slurm.node} (ExitCode 143:0), exit 143" in first.stdout, first.stdout
     assert f"array {job}: exit 143 (budget left: run the same command again to resume)" in first.stdout
     log = task_logs(tmp_path, job)[0]
-    assert "search t0 · vanilla: interrupted" in log and "stopped by SIGTERM: finished trials are stored" in log, log
+    assert "confirm s1 · vanilla: interrupted" in log and "stopped by SIGTERM: finished trials are stored" in log, log
     states = [t.state for study in studies(tmp_path).values() for t in study.get_trials(deepcopy=False)]
     assert TrialState.RUNNING not in states and states.count(TrialState.WAITING) == 1, states  # re-queued at once
 
     second = launch(slurm, tmp_path, config, "--workers", "1", "--single-node", "--wait")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "resuming run" in task_logs(tmp_path, job_id(second.stdout))[0]  # from the trial's checkpoint
-    assert_exact_budget(tmp_path, budget=1, seeds=0, variants=("vanilla",))
+    assert_exact_budget(tmp_path, budget=0, seeds=1, variants=("vanilla",))
 
 
 def running_trials(folder: Path) -> int:

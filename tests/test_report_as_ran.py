@@ -54,6 +54,16 @@ def test_a_report_given_other_steps_and_seeds_describes_what_ran(stores: tuple, 
     assert given_text(inputs).startswith("differs from what ran, which this report describes: ")
 
 
+def test_the_plan_is_of_what_ran_not_of_the_given_config(stores: tuple) -> None:
+    """`exp.run` (the resolved cells the report's readers use) holds the stored steps and data, not today's."""
+    exp, folder = stores
+    other = given(folder, train={"steps": 160}, data={"name": "grid25"})
+    inputs = gather(other, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
+    assert other.run("vanilla").train.steps == 160 and other.run("vanilla").data.name == "grid25"
+    assert {(inputs.exp.run(v.name).train.steps, inputs.exp.run(v.name).data.name)
+            for v in inputs.exp.variants} == {(40, "ring8")}
+
+
 def test_the_measurement_intervals_that_ran_are_described_and_a_different_one_is_named(stores: tuple) -> None:
     """Issue 27: a sweep run with `--set train.eval_every=...` was reported with the YAML's interval, in no
     warning and no header, while the verdict advised changing it."""

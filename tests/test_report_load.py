@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.config.resolve import VariantSpec
+from harness.config.resolve import parse_experiment
 from harness.core.errors import UserError
 from harness.report.load import load_sweep
-from tests.report_support import shared_stores
+from tests.report_support import golden_raw, shared_stores
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +49,8 @@ def test_distributions_and_intermediate_values_are_read(stores: tuple) -> None:
 
 
 def test_a_variant_the_sweep_has_not_reached_is_reported_missing(stores: tuple) -> None:
-    exp, _ = stores
-    later = dataclasses.replace(exp, variants=(exp.variants[0], VariantSpec("later", "wgan_gp")))
+    exp, folder = stores
+    later = parse_experiment({**golden_raw(folder), "variants": ["vanilla", {"name": "later", "preset": "wgan_gp"}]})
     sweep = load_sweep(later, exp.sweep.storage)
     assert sweep.info("later").search is None and sweep.info("later").budget is None
     assert set(sweep.trials.variant) == {"vanilla"}
@@ -93,3 +93,19 @@ def test_eval_records_turn_the_stored_history_into_rows() -> None:
     assert rows[0] == ("wgan_gp", "confirm", trial.number, 10.0, 3.0, 10.0, 50.0, 3200.0, 0.5)
     assert math.isnan(rows[1][4]) and rows[1][-1] == 1.0
     assert eval_records("wgan_gp", "confirm", create_trial(state=TrialState.COMPLETE, value=1.0)) == []
+
+
+def test_a_store_without_search_is_read_as_the_cells_seeds(stores: tuple, tmp_path_factory) -> None:
+    from tests.report_support import no_search_stores
+
+    exp, _ = stores
+    golden = load_sweep(exp, exp.sweep.storage)
+    assert golden.searched and all(info.searched for info in golden.variants)
+    assert golden.info("vanilla").levels == (("variant", "vanilla"),) and golden.info("vanilla").level_names == (
+        "vanilla",)
+    design, _ = no_search_stores(tmp_path_factory, 2)
+    sweep = load_sweep(design, design.sweep.storage)
+    assert not sweep.searched and {info.budget for info in sweep.variants} == {0}
+    assert sweep.info("wgan_gp.B").level_names == ("wgan_gp", "B")
+    assert (sweep.trials.stage == "confirm").all() and len(sweep.trials) == 4 * 2
+    assert sweep.trials.source_trial.isna().all() and len(sweep.evals) == 4 * 2 * 5

@@ -171,3 +171,18 @@ def test_run_ids_link_to_the_tracking_servers_ui(stores: tuple, tmp_path: Path) 
     ids = set(re.findall(r"\b[0-9a-f]{32}\b", text))
     linked = set(re.findall(rf"\[([0-9a-f]{{32}})\]\({re.escape(server.url)}/#/experiments/\d+/runs/\1\)", text))
     assert len(ids) == 27 and linked == ids
+
+
+def test_the_variants_row_states_a_designs_factors_and_stays_a_list_for_one_factor(stores: tuple) -> None:
+    from harness.config.resolve import parse_experiment
+    from harness.report.sections import variants_text
+
+    exp, _ = stores
+    assert variants_text(exp) == "vanilla, wgan_clip, wgan_gp, wgan_gp_sched"  # a `variants:` list, as always
+    raw = {"name": "d", "data": {"name": "ring8"}, "sweep": {"trials_per_variant": 0},
+           "factors": {"recipe": {"vanilla": "vanilla", "wgan_gp": "wgan_gp", "sngan": "sngan"},
+                       "setting": {"A": None, "B": {"train": {"n_critic": 2}}}}}
+    assert variants_text(parse_experiment(raw)) == ("recipe (3) × setting (2) = 6 cells: vanilla.A, vanilla.B, "
+                                                    "wgan_gp.A, wgan_gp.B, sngan.A, sngan.B")
+    excluded = parse_experiment({**raw, "design": {"exclude": [{"recipe": "sngan", "setting": "B"}]}})
+    assert variants_text(excluded).startswith("recipe (3) × setting (2) = 6 cells, 5 of them in this design: ")

@@ -71,3 +71,14 @@ def test_a_damaged_samples_artifact_is_a_warning_not_a_traceback(content: bytes,
     assert visuals.load_samples(inputs, "run42", tmp_path) is None
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("warning: run run42: samples.pt is unreadable (")
+
+
+def test_run_names_show_a_cells_levels_and_a_variant_as_before() -> None:
+    import pandas as pd
+
+    row = pd.Series({"stage": "confirm", "variant": "sngan.D", "number": 4, "seed": 2, "value": float("nan")})
+    assert visuals.stored_run_name(row, ("sngan", "D")) == "confirm s2 · sngan · D"
+    assert visuals.stored_run_name(row, ("sngan",)) == "confirm s2 · sngan.D"  # one level: the cell's name
+    search = pd.Series({"stage": "search", "variant": "wgan_gp", "number": 3, "seed": 0})
+    assert visuals.stored_run_name(search, ("wgan_gp",)) == visuals.stored_run_name(search) == "search t3 · wgan_gp"
+    assert visuals.run_label(row, "w1", ("sngan", "D")) == "confirm s2 · sngan · D, w1 –"

@@ -368,7 +368,7 @@ def test_the_password_can_come_from_pgpassword_instead_of_the_url(password_serve
                                                                   tmp_path: Path) -> None:
     """How docker-compose.yml passes it: the URL names the user only, libpq reads PGPASSWORD."""
     url = pg_url("postgres", user=password_server.user, port=password_server.port)
-    tiny = {"train": {"steps": 20, "log_every": 10}, "sweep": {"trials_per_variant": 1, "seeds": 0}}
+    tiny = {"train": {"steps": 20, "log_every": 10}, "sweep": {"trials_per_variant": 0, "seeds": 1}}
     no_password = {**worker_env(), "PGPASSFILE": str(tmp_path / "none")}
     no_password.pop("PGPASSWORD", None)
     refused = run_cli(tmp_path, url, f"sqlite:///{tmp_path / 'mlflow.db'}", env=no_password, **tiny)

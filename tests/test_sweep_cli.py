@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
-import re
 import signal
 import socket
 import sqlite3
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from harness.report.load import successor_numbers, trial_record
@@ -208,6 +209,58 @@ def test_the_worker_count_comes_from_the_config_and_the_flag_wins(tmp_path: Path
 SHIPPED = sorted((Path(__file__).resolve().parent.parent / "experiments").glob("*.yaml"))
 
 
+def dry_run(monkeypatch, capsys, tmp_path: Path, *argv: str) -> tuple[int, str, str]:
+    from harness.sweep.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    try:
+        code = main([*argv, "--dry-run"])
+    except SystemExit as ended:
+        code = ended.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda path: path.name)
+def test_only_narrows_every_shipped_experiment_to_the_chosen_cells(config: Path, tmp_path: Path, monkeypatch,
+                                                                    capsys) -> None:
+    """`--only` keeps the last level of the first factor (and the first of a second): the plan lists exactly
+    those cells and nothing is refused because of the narrowing (missing data or CUDA are what a real run
+    would meet)."""
+    from harness.config.resolve import load_experiment
+
+    whole = load_experiment(config)
+    only = [f"{whole.factors[0].name}={whole.factors[0].levels[-1].name}"]
+    if len(whole.factors) > 1:
+        only.append(f"{whole.factors[1].name}={whole.factors[1].levels[0].name}")
+    argv = [str(config), *(word for item in only for word in ("--only", item))]
+    code, out, err = dry_run(monkeypatch, capsys, tmp_path, *argv)
+    assert code == 0 or (code == 2 and "error: data.root: " in err or "error: train.device: " in err), err
+    kept = load_experiment(config, only=only).variants
+    rows = [line for line in out.splitlines() if re.match(r"^  \S", line) and not line.startswith(("  storage",
+                                                                                                  "  tracking"))]
+    assert len(rows) == 1 + len(kept) + 1, out  # header, one row per kept cell, total
+    assert f"over {len(kept)} cell(s)" in out and all(line.startswith("notice: ") for line in err.splitlines()
+                                                      if not line.startswith("error: "))
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_grid_plan_counts_each_cells_real_points(tmp_path: Path, monkeypatch, capsys) -> None:
+    """vanilla searches n_critic only (2 points, its own value among them); wgan_gp also lambda_gp (2 x 3 = 6).
+    The header said "full factorial, 10 points" (the default trial count) before."""
+    config = write_config(tmp_path, sweep={"sampler": "grid", "trials_per_variant": None})
+    raw = yaml.safe_load(config.read_text())
+    raw["sweep"]["space"] = {"n_critic": {"choices": [1, 5]}, "lambda_gp": {"choices": [1.0, 10.0, 100.0]}}
+    config.write_text(yaml.safe_dump(raw))
+    code, out, _ = dry_run(monkeypatch, capsys, tmp_path, str(config))
+    assert code == 0
+    assert "sampler grid (full factorial of each cell's knobs, the config's own values among them: 2-6 points per " \
+           "cell, 8 in all)" in out
+    assert re.search(r"^  vanilla +1 +bce +none +2 +2 +n_critic$", out, re.MULTILINE), out
+    assert re.search(r"^  wgan_gp +5 +wasserstein +gp +6 +2 +lambda_gp, n_critic$", out, re.MULTILINE), out
+
+
 @pytest.mark.parametrize("config", SHIPPED, ids=lambda path: path.name)
 def test_every_shipped_experiment_validates_and_plans(config: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     """The README's configs load strictly and plan every variant they name (in-process, nothing is created)."""
@@ -223,8 +276,9 @@ def test_every_shipped_experiment_validates_and_plans(config: Path, tmp_path: Pa
     out, err = capsys.readouterr()
     # --dry-run checks the machine as the run would: MNIST and CIFAR-10 files, or CUDA, may be absent here
     assert code == 0 or (code == 2 and err.startswith(("error: data.root: ", "error: train.device: "))), err
-    variants = [spec.name for spec in load_experiment(config).variants]
-    assert len(variants) >= 4 and all(f"  {variant} " in out for variant in variants)
+    cells = [[level for _, level in spec.levels] for spec in load_experiment(config).variants]
+    assert len(cells) >= 4 and all(re.search(r"^  " + r" +".join(map(re.escape, levels)) + " ", out, re.MULTILINE)
+                                   for levels in cells), out
     assert "total: " in out and not list(tmp_path.iterdir())
 
 
@@ -509,7 +563,7 @@ def test_the_paper_scale_config_runs_on_the_cpu_at_a_tiny_scale(tmp_path: Path) 
         tmp_path, config, "--set", f"data.root={tmp_path / 'sets' / 'cifar-photos'}", "model.ngf=8", "model.ndf=8",
         "train.steps=4", "train.batch_size=8", "train.log_every=2", "train.eval_every=2", "train.sample_every=4",
         "train.device=cpu", "train.n_critic=1", "eval.num_samples=20", "eval.metrics=[swd]", "sweep.objective=swd",
-        "sweep.trials_per_variant=1", "sweep.seeds=0", "sweep.space={}",
+        "sweep.trials_per_variant=0", "sweep.seeds=1", "sweep.space={}",
         "variants=[wgan_gp_sched, sngan, {preset: wgan_clip, train: {optimizer: rmsprop, lr: 5.0e-5}}]",
         "sweep.report=false")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -25,7 +25,7 @@ def status(search: StageCounts, confirm: StageCounts) -> VariantStatus:
     (counts(3, 1, pruned=2), counts(2, 1, failed=1), True),  # one complete confirmation run is enough
     (counts(3, 1), counts(2, 0, pruned=2), False),  # the winner diverged on every fresh seed
     (counts(3, 0, pruned=3), counts(0, 0), False),  # nothing completed: confirmation skipped
-    (counts(1, 1), counts(0, 0), True),  # sweep.seeds: 0 -> the search run is what there is
+    (counts(1, 1), counts(0, 0), True),  # no confirmation planned (a store from before seeds >= 1): the search run
 ])
 def test_a_variant_is_usable_with_a_complete_run_of_its_last_stage(search, confirm, usable: bool) -> None:
     assert status(search, confirm).usable is usable

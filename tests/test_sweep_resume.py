@@ -13,15 +13,17 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
+from harness.stores.keys import study_names
 from tests.sweep_support import mlflow_runs, run_sweep_cli, start_sweep_cli, studies, write_config
 
 pytestmark = pytest.mark.slow
 STEPS, EVERY = 300, 60
+CONFIRM_STUDY = study_names("e2e", "wgan_gp")[1]
 
 
 def resume_config(folder: Path) -> Path:
-    """One search trial, no confirmation: the whole sweep is the trial that gets killed."""
-    return write_config(folder, variants=["wgan_gp"], sweep={"trials_per_variant": 1, "seeds": 0},
+    """No search, one confirmation seed: the whole sweep is the trial that gets killed."""
+    return write_config(folder, variants=["wgan_gp"], sweep={"trials_per_variant": 0, "seeds": 1},
                         train={"steps": STEPS, "log_every": 20, "eval_every": EVERY, "sample_every": STEPS,
                                "checkpoint_every": EVERY, "checkpoint_every_seconds": 0, "n_critic": 1,
                                "batch_size": 32})
@@ -65,7 +67,7 @@ def test_sigkill_mid_trial_resumes_from_the_checkpoint_bit_for_bit(tmp_path: Pat
     rerun = run_sweep_cli(killed_dir, resume_config(killed_dir))
     assert rerun.returncode == 0, rerun.stderr
     assert f"from its checkpoint at step {saved_step}" in rerun.stderr
-    dead, retry = studies(killed_dir)["e2e/wgan_gp"].trials
+    dead, retry = studies(killed_dir)[CONFIRM_STUDY].trials
     assert dead.state == TrialState.FAIL and retry.state == TrialState.COMPLETE
     run_id = retry.user_attrs["mlflow_run_id"]
     assert dead.user_attrs["mlflow_run_id"] == run_id  # the same MLflow run continues
@@ -77,7 +79,7 @@ def test_sigkill_mid_trial_resumes_from_the_checkpoint_bit_for_bit(tmp_path: Pat
 
     done = run_sweep_cli(straight_dir, resume_config(straight_dir))
     assert done.returncode == 0, done.stderr
-    (reference,) = studies(straight_dir)["e2e/wgan_gp"].trials
+    (reference,) = studies(straight_dir)[CONFIRM_STUDY].trials
     expected = final_weights(straight_dir, reference.user_attrs["mlflow_run_id"])
     resumed = final_weights(killed_dir, run_id)
     assert expected.keys() == resumed.keys()

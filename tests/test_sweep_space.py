@@ -42,8 +42,16 @@ ERRORS = {
                    "sweep.space.scheduler.choices[1]: 'exponential' is not one of"),
     "default outside": ({"lambda_gp": {"low": 20.0, "high": 100.0}}, "excludes 10.0, the value variant 'wgan_gp'"),
     "default not a choice": ({"n_critic": {"choices": [2, 3]}}, "lacks 5, the value variant 'wgan_gp' uses"),
-    "applies nowhere": ({"clip_value": {"low": 0.005, "high": 0.05}}, "applies to none of the variants"),
 }
+
+
+def test_a_knob_no_planned_cell_reads_is_a_notice_not_an_error() -> None:
+    """The file's space stays whole when `--only` or `variants:` leaves none of a knob's readers."""
+    exp = tiny_experiment(sweep={"space": {"clip_value": {"low": 0.005, "high": 0.05}}}, variants=["wgan_gp"])
+    assert exp.notices == ("notice: sweep.space.clip_value applies to none of the planned cells (wgan_gp); it is "
+                           "not searched",)
+    assert tiny_experiment(sweep={"space": {"clip_value": {"low": 0.005, "high": 0.05}}},
+                           variants=["wgan_clip"]).notices == ()
 
 
 @pytest.mark.parametrize("case", list(ERRORS))

@@ -9,9 +9,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from harness.sweep.studies import (fill_confirm_queue, fill_search_queue, make_storage, missing_confirm_seeds,
-                                   open_studies, slot_trials)
-from tests.conftest import tiny_experiment
+from harness.config.resolve import parse_experiment
+from harness.sweep.studies import (confirm_queue_stale, fill_confirm_queue, fill_search_queue, make_storage,
+                                   missing_confirm_seeds, open_studies, slot_trials)
+from tests.conftest import TINY, deep_merge, tiny_experiment
 
 SPACE = {"lambda_gp": {"low": 0.1, "high": 100.0, "log": True}, "n_critic": {"choices": [1, 5]}}
 
@@ -85,3 +86,35 @@ def test_confirmation_queue_follows_the_current_best(storage_url: str) -> None:
     better = complete(studies.search, 0.1)  # a resumed, bigger search found a better trial
     assert missing_confirm_seeds(exp, studies) == (studies.search.best_trial, [11, 12, 13])
     assert studies.search.best_trial.number == better.number
+
+
+def test_without_search_the_seeds_run_the_cells_own_values_and_the_queue_settles(storage_url: str) -> None:
+    """`trials_per_variant: 0`: no search slot, budget 0, one confirmation seed each with no params and no
+    source trial; once queued the queue is not stale (the worker would otherwise refill it forever)."""
+    exp = tiny_experiment(seed=10, variants=["wgan_gp"], sweep={"trials_per_variant": 0, "seeds": 2, "space": SPACE})
+    studies = open_studies(exp, make_storage(storage_url, exp), "wgan_gp")
+    assert fill_search_queue(exp, studies) == 0 and studies.search.get_trials() == []
+    assert studies.search.user_attrs["budget"] == 0
+    assert missing_confirm_seeds(exp, studies) == (None, [11, 12]) and confirm_queue_stale(exp, studies)
+    fill_confirm_queue(exp, studies)
+    waiting = studies.confirm.get_trials(states=(TrialState.WAITING,))
+    assert [t.user_attrs["seed"] for t in waiting] == [11, 12]
+    assert all(t.system_attrs["fixed_params"] == {} and "source_trial" not in t.user_attrs for t in waiting)
+    assert "skipped" not in studies.confirm.user_attrs and not confirm_queue_stale(exp, studies)
+    fill_confirm_queue(exp, studies)  # idempotent
+    assert len(studies.confirm.get_trials()) == 2
+
+
+def test_a_searched_study_without_a_result_is_stale_until_it_says_skipped(storage_url: str) -> None:
+    exp = tiny_experiment(variants=["wgan_gp"], sweep={"trials_per_variant": 1, "seeds": 2})
+    studies = open_studies(exp, make_storage(storage_url, exp), "wgan_gp")
+    assert confirm_queue_stale(exp, studies)
+    fill_confirm_queue(exp, studies)
+    assert studies.confirm.user_attrs["skipped"] == "no search trial completed"
+    assert not confirm_queue_stale(exp, studies)
+
+
+def test_a_cells_studies_know_its_levels(storage_url: str) -> None:
+    exp = parse_experiment(deep_merge(TINY, {"factors": {"recipe": {"gp": "wgan_gp"}, "setting": {"A": None, "B": None}}}))
+    studies = open_studies(exp, make_storage(storage_url, exp), "gp.B")
+    assert studies.search.study_name == "tiny/gp.B" and studies.levels == ("gp", "B")

@@ -46,6 +46,9 @@ def make_parser(prog: str, description: str, examples: str, parser: Any = None) 
                         help="override a config key, e.g. train.steps=200 (same as --set)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (dotted path, value parsed as YAML); repeatable")
+    parser.add_argument("--only", action="append", default=[], metavar="FACTOR=LEVEL[,LEVEL...]",
+                        help="keep only these levels of a factor of the design (variants: --only variant=NAME); "
+                             "repeatable")
     parser.add_argument("--print-config", action="store_true",
                         help="print the fully resolved config (every variant) and exit")
     return parser
@@ -78,11 +81,21 @@ def refuse_nul(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
                 parser.error(f"argument {name}: {str(item)!r} contains a NUL character")
 
 
+def print_notices(exp: Any) -> None:
+    """The config's notices (a space knob no planned cell reads, ...), one line each on stderr."""
+    for line in exp.notices:
+        print(line, file=sys.stderr)
+
+
 def print_config(exp: Any) -> None:
-    """Hydra's `--cfg job`: the experiment as validated, and each variant's resolved run config."""
-    from harness.config.resolve import resolve_run
+    """Hydra's `--cfg job`: the experiment as validated, its design (factors, and each cell's levels after
+    `--only`), and each cell's resolved run config."""
     from harness.core.strict import to_plain
 
-    resolved = {"experiment": to_plain(exp),
-                "runs": {spec.name: to_plain(resolve_run(exp, spec.name)) for spec in exp.variants}}
+    design = {factor.name: {level.name: {**({"preset": level.preset} if level.preset else {}),
+                                         **to_plain(level.overrides)} for level in factor.levels}
+              for factor in exp.factors}
+    resolved = {"experiment": to_plain(exp), "factors": design,
+                "cells": {spec.name: dict(spec.levels) for spec in exp.variants},
+                "runs": {spec.name: to_plain(exp.run(spec.name)) for spec in exp.variants}}
     print(yaml.safe_dump(resolved, sort_keys=False), end="")

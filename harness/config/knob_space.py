@@ -108,6 +108,9 @@ def knob_applies(run: RunConfig, knob: str) -> bool:
 
 
 def applicable_space(exp: ExperimentConfig, run: RunConfig) -> dict[str, KnobSpace]:
+    """The knobs the run's cell searches: none in a design without search."""
+    if not searched(exp):
+        return {}
     return {knob: spec for knob, spec in exp.sweep.space.items() if knob_applies(run, knob)}
 
 
@@ -124,12 +127,27 @@ def validate_sweep(exp: ExperimentConfig, runs: list[RunConfig]) -> None:
     for knob, spec in sweep.space.items():
         path = join("sweep.space", knob)
         check_knob(knob, spec, path, sweep.sampler)
-        if not any(knob_applies(run, knob) for run in runs):
-            raise ConfigError(path, f"{knob!r} applies to none of the variants "
-                                    f"({', '.join(r.variant for r in runs)})")
-        for run in runs:
+        for run in runs if searched(exp) else ():
             if knob_applies(run, knob):
                 check_default_in_space(knob, spec, path, run)
+
+
+def searched(exp: ExperimentConfig) -> bool:
+    """Whether the cells are searched at all: `sweep.trials_per_variant: 0` runs each cell's own values."""
+    return exp.sweep.trials_per_variant != 0
+
+
+def sweep_notices(exp: ExperimentConfig, runs: list[RunConfig]) -> list[str]:
+    """What the space will not do, in one line each: knobs no planned cell reads (a narrowed or partial
+    design keeps the file's space whole), or a space that a design without search never searches."""
+    if not exp.sweep.space:
+        return []
+    if not searched(exp):
+        return [f"notice: sweep.space ({', '.join(exp.sweep.space)}) is not searched: sweep.trials_per_variant is "
+                f"0, so each cell runs its own values"]
+    cells = ", ".join(r.variant for r in runs)
+    return [f"notice: sweep.space.{knob} applies to none of the planned cells ({cells}); it is not searched"
+            for knob in exp.sweep.space if not any(knob_applies(run, knob) for run in runs)]
 
 
 def check_default_in_space(knob: str, spec: KnobSpace, path: str, run: RunConfig) -> None:
@@ -154,7 +172,7 @@ def check_startup(sampler: str, startup_trials: int | None) -> None:
 
 def check_sampler(sampler: str, trials: int | None) -> None:
     entry = SAMPLERS.get(sampler)
-    if entry.grid and trials is not None:
+    if entry.grid and trials:  # 0 is no search: the sampler is never asked
         raise ConfigError("sweep.trials_per_variant", f"{trials!r}: leave it out with sampler {sampler!r} "
                                                       "(the grid's size is the budget)")
     if entry.needs is not None and importlib.util.find_spec(entry.needs) is None:

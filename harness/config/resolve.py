@@ -25,14 +25,16 @@ from harness.recipes.constraints import combined
 from harness.data import dataset_entry
 from harness.data.base import DatasetEntry
 from harness.core.errors import ConfigError, UserError
-from harness.config.knob_space import knob_applies, space_key, split_params, validate_sweep
+from harness.config.design import OVERRIDABLE_SECTIONS, design_cells, narrow, parse_factors, variants_factor
+from harness.config.knob_space import knob_applies, space_key, split_params, sweep_notices, validate_sweep
 from harness.core.knobs import owned_by
 from harness.metrics import METRICS, default_objective, metrics_for
 from harness.models import ARCHS
 from harness.config.plugin_loader import load_plugins  # noqa: F401  (re-exported: spawned workers call it)
 from harness.recipes.presets import PRESETS, default_presets
-from harness.core.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, KnobSpace,  # noqa: F401
-                                 ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig, VariantSpec)
+from harness.core.schema import (CRITIC_NORMS, DataConfig, EvalConfig, ExperimentConfig, Factor,  # noqa: F401
+                                 KnobSpace, ModelConfig, RunConfig, SweepConfig, TrackingConfig, TrainConfig,
+                                 VariantSpec)
 from harness.core.strict import (apply_overrides, field_specs, join, load_yaml_text, parse_dataclass, parse_value,
                                  printable, replace, rule, to_plain, unknown_key_message)
 
@@ -41,19 +43,19 @@ DEFAULT_VARIANTS = default_presets()  # the presets flagged `default` (the missi
 # experiment name (at most 256): bounded here so a long one is refused before anything is stored.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 MAX_NAME_CHARS = {"name": 200, "variant": 100}
-OVERRIDABLE_SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; anything larger is a mistake (or /dev/zero)
 
 
-def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> ExperimentConfig:
-    """Read, override (`key.path=value`), parse and validate an experiment YAML."""
+def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
+                    only: tuple[str, ...] | list[str] = ()) -> ExperimentConfig:
+    """Read, override (`key.path=value`), parse and validate an experiment YAML; `only` keeps some levels."""
     path = Path(path)
     raw = load_yaml_text(read_config_text(path), str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("", f"{printable(str(path))}: the top level must be a mapping of sections")
-    return parse_experiment(apply_overrides(raw, overrides))
+    return parse_experiment(apply_overrides(raw, overrides), only)
 
 
 def read_config_text(path: Path) -> str:
@@ -94,33 +96,70 @@ def file_kind(mode: int) -> str | None:
             else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
 
 
-def parse_experiment(raw: dict[str, Any]) -> ExperimentConfig:
+def parse_experiment(raw: dict[str, Any], only: tuple[str, ...] | list[str] = ()) -> ExperimentConfig:
+    """The experiment: its sections, its design's cells each resolved once (the plan), narrowed by `--only`."""
     raw = dict(raw)
     load_plugins(raw.get("plugins"))
-    variants = parse_variants(raw.pop("variants", list(DEFAULT_VARIANTS)))
-    exp = dataclasses.replace(parse_dataclass(ExperimentConfig, raw, ""), variants=variants)
-    check_no_dead_keys(raw, exp.variants)
+    check_top_keys(raw)
+    factors, legacy = parse_factors_or_variants(raw)
+    cells = design_cells(factors, raw.pop("design", None))
+    exp = dataclasses.replace(parse_dataclass(ExperimentConfig, raw, ""), variants=cells, factors=factors)
     check_name("name", exp.name, MAX_NAME_CHARS["name"])
-    runs = [resolve_run(exp, spec.name, path=f"variants[{i}]") for i, spec in enumerate(exp.variants)]
-    check_knobs_are_read(exp.variants, runs)
-    validate_sweep(exp, runs)
-    return exp
+    paths = {spec.name: f"variants[{i}]" if legacy else f"cell {spec.name}" for i, spec in enumerate(cells)}
+    for spec in cells:
+        check_name(paths[spec.name] + (".name" if legacy else ""), spec.name, MAX_NAME_CHARS["variant"])
+    runs = {spec.name: resolve_run(exp, spec.name, path=paths[spec.name]) for spec in cells}
+    check_levels_are_read(factors, cells, runs, legacy)
+    validate_sweep(exp, list(runs.values()))
+    factors, chosen = narrow(factors, cells, only)
+    chosen_runs = {spec.name: runs[spec.name] for spec in chosen}
+    return dataclasses.replace(exp, variants=chosen, factors=factors, runs=chosen_runs,
+                               notices=tuple(sweep_notices(exp, list(chosen_runs.values()))))
 
 
-def check_knobs_are_read(variants: tuple[VariantSpec, ...], runs: list[RunConfig]) -> None:
-    """A knob a variant sets for itself that its own entries do not read would be silently ignored: refuse it.
+DESIGN_KEYS = ("factors", "design", "variants")
+
+
+def check_top_keys(raw: dict[str, Any]) -> None:
+    allowed = [*field_specs(ExperimentConfig), *DESIGN_KEYS]
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(join("", str(key)), unknown_key_message(str(key), allowed))
+    if "factors" in raw and "variants" in raw:
+        raise ConfigError("variants", "cannot be given beside factors: (a variants list is the one-factor design "
+                                      "`variant`); allowed: one of the two")
+
+
+def parse_factors_or_variants(raw: dict[str, Any]) -> tuple[tuple[Factor, ...], bool]:
+    """The design's factors, and whether they came from a `variants:` list (its paths name the entries)."""
+    if "factors" in raw:
+        return parse_factors(raw.pop("factors"), parse_partial), False
+    return (variants_factor(parse_variants(raw.pop("variants", list(DEFAULT_VARIANTS)))),), True
+
+
+def check_levels_are_read(factors: tuple[Factor, ...], cells: tuple[VariantSpec, ...], runs: dict[str, RunConfig],
+                          legacy: bool) -> None:
+    """A knob a level sets that no cell of that level reads would be silently ignored: refuse it.
 
     `{preset: wgan_gp, model: {arch: resnet, width: 8}}` (resnet reads ngf and ndf) or `{preset: vanilla,
-    train: {lambda_gp: 5}}` is a mistake: the user believes a setting that never reaches the run. The
-    top-level sections are shared by every variant, so a knob there only has to be read by some variant
-    or none (the YAML keeps the papers' values while `--set variants=[...]` narrows the comparison).
+    train: {lambda_gp: 5}}` is a mistake: the user believes a setting that never reaches the run. A level
+    shared by several cells (setting A beside recipes with and without a penalty) needs one reader among
+    them. The top-level sections are defaults: a knob there only has to be read by some cell or none
+    (the YAML keeps the papers' values while `--only` narrows the comparison).
     """
-    for section in OVERRIDABLE_SECTIONS:
-        for i, (spec, run) in enumerate(zip(variants, runs)):
-            for key, value in spec.overrides.get(section, {}).items():
-                if key in getattr(run, section).knobs and not knob_applies(run, space_key(section, key)):
-                    raise ConfigError(f"variants[{i}].{section}.{key}", f"{value!r} is not read by variant "
-                                      f"{spec.name!r} ({knob_readers(section, key)})")
+    for factor in factors:
+        for i, level in enumerate(factor.levels):
+            readers = [runs[c.name] for c in cells if (factor.name, level.name) in c.levels]
+            for section, values in level.overrides.items():
+                for key, value in values.items():
+                    if not readers or key not in getattr(readers[0], section).knobs:
+                        continue
+                    if not any(knob_applies(run, space_key(section, key)) for run in readers):
+                        where = (f"variants[{i}].{section}.{key}" if legacy
+                                 else f"factors.{factor.name}.{level.name}.{section}.{key}")
+                        who = (f"variant {level.name!r}" if legacy
+                               else f"any cell of {factor.name}={level.name} ({', '.join(r.variant for r in readers)})")
+                        raise ConfigError(where, f"{value!r} is not read by {who} ({knob_readers(section, key)})")
 
 
 def knob_readers(section: str, key: str) -> str:
@@ -136,23 +175,6 @@ def check_name(path: str, name: str, max_chars: int) -> None:
                                 "names the Optuna studies and the MLflow experiment)")
     if not re.fullmatch(NAME_PATTERN, name):
         raise ConfigError(path, f"{name!r} must be letters, digits, '_', '.', '-'")
-
-
-def shadowing(spec: VariantSpec, section: str) -> dict[str, Any]:
-    """Values of `section` that the variant's preset or overrides set, hiding the top level's."""
-    return {**PRESETS.get(spec.preset).get(section, {}), **spec.overrides.get(section, {})}
-
-
-def check_no_dead_keys(raw: dict[str, Any], variants: tuple[VariantSpec, ...]) -> None:
-    """A top-level value that every variant replaces would be silently ignored: refuse it."""
-    for section in OVERRIDABLE_SECTIONS:
-        for key, value in (raw.get(section) or {}).items():
-            hidden = {spec.name: shadowing(spec, section)[key] for spec in variants if key in shadowing(spec, section)}
-            if len(hidden) == len(variants):
-                used = ", ".join(f"{name}: {v!r}" for name, v in hidden.items())
-                raise ConfigError(f"{section}.{key}", f"{value!r} is replaced in every variant ({used}); set it "
-                                                      f"per variant, e.g. variants: [{{preset: ..., {section}: "
-                                                      f"{{{key}: {value!r}}}}}]")
 
 
 def parse_variants(raw: Any) -> tuple[VariantSpec, ...]:
@@ -204,9 +226,11 @@ def resolve_run(
     seed: int | None = None,
     path: str = "",
 ) -> RunConfig:
-    """The RunConfig of one variant, with optional trial params (space keys: `lr`, `model.ngf`) and seed."""
+    """The RunConfig of one cell, with optional trial params (space keys: `lr`, `model.ngf`) and seed.
+
+    Callers without params read the plan instead (`exp.run(name)`); this resolves a trial's own params."""
     spec = exp.variant(variant)
-    preset = PRESETS.get(spec.preset)
+    preset = PRESETS.get(spec.preset).sections if spec.preset else {}
     by_section = split_params(params or {})
     sections: dict[str, Any] = {}
     for section, cls in OVERRIDABLE_SECTIONS.items():
@@ -218,7 +242,7 @@ def resolve_run(
     try:
         return finalize_run(run)
     except ConfigError as exc:
-        where = f"{path}, variant {spec.name}" if path else f"variant {spec.name}"
+        where = f"{path}, variant {spec.name}" if path.startswith("variants[") else path or f"variant {spec.name}"
         raise ConfigError(exc.path, f"{exc.detail} [{where}]") from None
 
 

@@ -77,7 +77,8 @@ DEFAULT_TRIALS_PER_VARIANT = 10
 
 def search_budget(exp: ExperimentConfig) -> int:
     """Search trials per variant (the grid's size replaces it under a grid sampler)."""
-    return exp.sweep.trials_per_variant or DEFAULT_TRIALS_PER_VARIANT
+    trials = exp.sweep.trials_per_variant
+    return DEFAULT_TRIALS_PER_VARIANT if trials is None else trials
 
 
 def startup_trials(exp: ExperimentConfig) -> int:

@@ -133,15 +133,16 @@ class KnobSpace:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    # Search trials per variant; null means 10, or the grid's size with sampler grid.
-    trials_per_variant: int | None = field(default=None, metadata=rule(min=1, max=MAX_TRIALS))
+    # Search trials per cell; null means 10, or the grid's size with sampler grid; 0 runs no search (each
+    # cell's confirmation seeds train its own values).
+    trials_per_variant: int | None = field(default=None, metadata=rule(min=0, max=MAX_TRIALS))
     sampler: str = field(default="tpe", metadata=rule(choices=registered("sampler")))
     # Trials sampled at random before a model-based sampler (tpe, gp, cmaes) takes over, the config's own
     # first trial included; null scales with the budget (a quarter of it, at least 1).
     startup_trials: int | None = field(default=None, metadata=rule(min=1, max=MAX_TRIALS))
     pruner: str = field(default="median", metadata=rule(choices=registered("pruner")))
     pruner_startup_trials: int = field(default=3, metadata=rule(min=0, max=MAX_TRIALS))
-    seeds: int = field(default=3, metadata=rule(min=0, max=1000))  # confirmation runs per variant
+    seeds: int = field(default=3, metadata=rule(min=1, max=1000))  # confirmation runs per cell
     # Trial processes on this machine (--workers wins); each uses cores / workers torch threads. On a
     # small CPU, one single-threaded process per core trains small models faster than one process.
     workers: int = field(default=1, metadata=rule(min=1, max=256))
@@ -170,10 +171,29 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
-class VariantSpec:
+class Level:
+    """One level of a factor: what it sets, of the same shape as a variant entry (a preset's values are its
+    defaults; `overrides` are the values it states itself)."""
+
     name: str
-    preset: str
+    preset: str | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> parsed values
+
+
+@dataclass(frozen=True)
+class Factor:
+    name: str
+    levels: tuple[Level, ...]
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One cell of the design (a variant: the one-factor design's cell), its levels merged."""
+
+    name: str
+    preset: str | None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> parsed values
+    levels: tuple[tuple[str, str], ...] = ()  # (factor, level) in factor order
 
 
 @dataclass(frozen=True)
@@ -202,10 +222,22 @@ class ExperimentConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # Modules imported before the rest is validated, so their entries and knobs count as built-ins.
     plugins: tuple[str, ...] = ()
-    variants: tuple[VariantSpec, ...] = ()
+    # The design, parsed by harness.config.design from `factors:`/`design:` or `variants:` (the one factor
+    # `variant`), and the plan: each cell's RunConfig, resolved once by harness.config.resolve.
+    variants: tuple[VariantSpec, ...] = field(default=(), metadata={"internal": True})  # the cells, in factor order
+    factors: tuple[Factor, ...] = field(default=(), metadata={"internal": True})
+    runs: dict[str, RunConfig] = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
+    notices: tuple[str, ...] = field(default=(), compare=False, repr=False, metadata={"internal": True})
 
     def variant(self, name: str) -> VariantSpec:
         for spec in self.variants:
             if spec.name == name:
                 return spec
         raise ConfigError("--variant", f"{name!r} is not one of: {', '.join(v.name for v in self.variants)}")
+
+    def run(self, name: str) -> RunConfig:
+        """A cell's resolved RunConfig (the plan), with the config's own values and seed."""
+        if name not in self.runs:
+            self.variant(name)  # an unknown name is a one-line error naming the cells
+            raise KeyError(f"{name!r} has no resolved run (the ExperimentConfig was not made by the resolver)")
+        return self.runs[name]

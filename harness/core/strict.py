@@ -175,7 +175,7 @@ def parse_dataclass(cls: type[T], raw: Any, path: str) -> T:
             raise ConfigError(join(path, str(key)), unknown_key_message(str(key), list(specs)))
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        if not f.init:
+        if not f.init or f.metadata.get("internal"):
             continue
         if f.metadata.get("inline"):
             values[f.name] = {key: parse_value(tp, raw[key], join(path, key), meta) if key in raw else default
@@ -192,7 +192,7 @@ def field_specs(cls: type) -> dict[str, tuple[Any, typing.Mapping[str, Any]]]:
     hints = typing.get_type_hints(cls)
     specs: dict[str, tuple[Any, typing.Mapping[str, Any]]] = {}
     for f in dataclasses.fields(cls):
-        if not f.init:
+        if not f.init or f.metadata.get("internal"):
             continue
         if f.metadata.get("inline"):
             specs.update({key: (tp, meta) for key, (tp, meta, _) in f.metadata["inline"]().items()})
@@ -372,6 +372,8 @@ def to_plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
+            if f.metadata.get("internal"):  # the resolver's plan, not a setting
+                continue
             value = to_plain(getattr(obj, f.name))
             if f.metadata.get("inline"):
                 out.update(value)  # a knob is written where the user writes it: train.lambda_gp

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.config.cli_args import OneLineParser, make_parser, print_config
-from harness.config.resolve import ExperimentConfig, load_experiment, resolve_run
+from harness.config.cli_args import OneLineParser, make_parser, print_config, print_notices
+from harness.config.resolve import ExperimentConfig, load_experiment
 from harness.core.errors import EXIT_NOTHING_USABLE, UserError
 from harness.core.strict import parse_value, rule
 from harness.launch import script, shared, wait
@@ -80,7 +80,7 @@ def check_flags(args: argparse.Namespace) -> None:
 
 def default_gpus(exp: ExperimentConfig) -> str:
     """One GPU per task, unless every variant trains on the CPU."""
-    devices = {resolve_run(exp, spec.name).train.device for spec in exp.variants}
+    devices = {exp.run(spec.name).train.device for spec in exp.variants}
     return "0" if devices == {"cpu"} else "1"
 
 
@@ -99,8 +99,9 @@ def stores(args: argparse.Namespace, exp: ExperimentConfig) -> tuple[str, str]:
 def sweep_command(args: argparse.Namespace, storage: str, tracking: str) -> list[str]:
     python = shlex.split(args.python) if args.python else [sys.executable]
     sets = [word for item in [*args.overrides, "sweep.report=false"] for word in ("--set", item)]
+    only = [word for item in args.only for word in ("--only", item)]
     return [*python, "-m", "harness.sweep", str(Path(args.config).absolute()), "--storage", storage,
-            "--tracking-uri", tracking, "--workers", "1", *sets]
+            "--tracking-uri", tracking, "--workers", "1", *sets, *only]
 
 
 def make_job(args: argparse.Namespace, exp: ExperimentConfig, argv_text: str) -> script.SlurmJob:
@@ -130,7 +131,8 @@ def check_single_node(node: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_flags(args)
-    exp = load_experiment(args.config, args.overrides)
+    exp = load_experiment(args.config, args.overrides, args.only)
+    print_notices(exp)
     if args.print_config:
         print_config(exp)
         return 0
@@ -154,7 +156,8 @@ def launch_command_text(args: argparse.Namespace) -> str:
              ("--tracking-uri", args.tracking_uri), ("--python", args.python)]
     words = ["slurm", args.config, *[f"{flag}={value}" for flag, value in flags if value is not None],
              *[f"--sbatch-arg={arg}" for arg in args.sbatch_args], *(["--requeue"] if args.requeue else []),
-             *(["--single-node"] if args.single_node else []), *[f"--set={item}" for item in args.overrides]]
+             *(["--single-node"] if args.single_node else []), *[f"--set={item}" for item in args.overrides],
+             *[f"--only={item}" for item in args.only]]
     return "gan-ablate launch " + shlex.join(words)
 
 

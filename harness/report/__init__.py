@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.config.resolve import ExperimentConfig
 from harness.tracking import read as mlflow_runs
-from harness.report import sections, tables, validity, validity_sections, visuals
+from harness.report import design_view, sections, tables, validity, validity_sections, visuals
 from harness.report.as_ran import as_ran, differences_line
 from harness.report.load import load_sweep, stored_records
 from harness.report.sources import keep_better_report, poorer_line, write_sources
@@ -51,6 +51,9 @@ def build(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     scoped = bool(validity.not_converged(checks, tables.ranked_variants(inputs.results)))
     return [*sections.header(inputs), *sections.verdict(inputs, pairs, scoped),
             *validity.verdict_notes(inputs, checks), *sections.missing(inputs),
+            # The design's sections (a named factor: its levels; two or more: the analysis; none for a
+            # `variants:` list): the one call site.
+            *design_view.design_sections(inputs, checks, out_dir),
             *sections.results_section(inputs), *sections.pairwise_section(pairs),
             *validity_sections.convergence_section(inputs, checks),
             *validity_sections.equal_time_section(inputs, checks, out_dir),

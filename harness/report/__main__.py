@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    exp = load_experiment(args.config, args.overrides)
+    exp = load_experiment(args.config, args.overrides, args.only)
     if args.print_config:
         print_config(exp)
         return 0

@@ -45,7 +45,14 @@ def as_ran(given: ExperimentConfig, records: dict[str, StoredRecord], stored_var
                        if records and not found)
     found = differences(given, records) + left_out(given, stored_variants)
     steps = {variant: r.recipe["train.steps"] for variant, r in records.items() if r.recipe is not None}
-    return AsRan(exp, tuple(found), unrecorded, records_hash(records) if recipes else None, steps)
+    return AsRan(replanned(exp) if exp is not given else exp, tuple(found), unrecorded,
+                 records_hash(records) if recipes else None, steps)
+
+
+def replanned(exp: ExperimentConfig) -> ExperimentConfig:
+    """`exp` with its plan (`exp.run`) resolved from its own settings: the given config's plan holds today's
+    data and steps, and the report's readers of `exp.run` must see those that ran."""
+    return dataclasses.replace(exp, runs={spec.name: resolve_run(exp, spec.name) for spec in exp.variants})
 
 
 def with_recipe(exp: ExperimentConfig, recipe: dict[str, Any], steps: set[int]) -> ExperimentConfig:

@@ -20,7 +20,7 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config.resolve import ExperimentConfig, resolve_run
+from harness.config.resolve import ExperimentConfig
 from harness.core.errors import UserError, first_line
 from harness.metrics import METRICS
 from harness.config.recipe import read_recipe
@@ -57,6 +57,28 @@ class VariantInfo:
         return keys.int_attr(self.search, keys.BUDGET)
 
     @property
+    def searched(self) -> bool:
+        """False where the sweep planned no search (`sweep.trials_per_variant: 0`, stored budget 0): the
+        confirmation seeds then ran the cell's own values, and no search trial is missing."""
+        return self.budget != 0
+
+    @property
+    def levels(self) -> tuple[tuple[str, str], ...]:
+        """The cell's (factor, level) pairs in factor order, as stored; (("variant", name),) before designs."""
+        return keys.level_pairs(self.search, self.variant)
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """The cell's level names in factor order: what its MLflow run names show (keys.run_name)."""
+        return tuple(level for _, level in self.levels)
+
+    @property
+    def level_overrides(self) -> dict[str, dict[str, Any]]:
+        """What each of the cell's levels sets, as stored (keys.LEVEL_OVERRIDES); {} before designs."""
+        value = None if self.search is None else self.search.user_attrs.get(keys.LEVEL_OVERRIDES)
+        return dict(value) if value else {}
+
+    @property
     def parent_run_id(self) -> str | None:
         return keys.text_attr(self.search, keys.MLFLOW_PARENT_RUN_ID)
 
@@ -76,6 +98,13 @@ class StoredSweep:
 
     def info(self, variant: str) -> VariantInfo:
         return next(v for v in self.variants if v.variant == variant)
+
+    @property
+    def searched(self) -> bool:
+        """False where the sweep planned no search: every started cell stored a budget of 0 (docs/report.md,
+        "A design without search"); True before anything started, as for every older store."""
+        started = [info for info in self.variants if info.search is not None]
+        return not started or any(info.searched for info in started)
 
 
 @functools.lru_cache(maxsize=1)
@@ -145,7 +174,7 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
         raise UserError(f"sweep.storage: cannot read {redact(storage_url)} ({first_line(exc)})") from None
     infos, trial_rows, step_rows, eval_rows = [], [], [], []
     for spec in exp.variants:
-        run = resolve_run(exp, spec.name)
+        run = exp.run(spec.name)  # the plan: resolved once by the config's resolver
         names = (keys.study_names(exp.name, spec.name)[0], keys.confirm_study_name(exp.name, spec.name, existing))
         search, confirm = (optuna.load_study(study_name=name, storage=storage) if name in existing else None
                            for name in names)

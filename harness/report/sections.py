@@ -71,8 +71,24 @@ def wall_time(trials: pd.DataFrame) -> str:
     return f"{span:.0f} s, first trial start to last end ({finished.seconds.sum():.0f} s summed over trials)"
 
 
+def counted(n: int, word: str) -> str:
+    """`1 seed`, `3 seeds`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def no_search_text(inputs: ReportInputs) -> str:
+    """What a design without search ran, in numbers (docs/report.md, "A design without search")."""
+    cells = len(inputs.sweep.variants)
+    each = "its cell" if cells == 1 else f"each of its {cells} cells"
+    return (f"The design ran no search (`sweep.trials_per_variant: 0`): {each} trained its own values with "
+            f"{counted(inputs.exp.sweep.seeds, 'seed')}")
+
+
 def budget_text(inputs: ReportInputs) -> str:
     sweep = inputs.exp.sweep
+    if not inputs.sweep.searched:
+        return (f"no search (`sweep.trials_per_variant: 0`) + {counted(sweep.seeds, 'seed')}/cell, each running "
+                f"the cell's own values; {steps_text(inputs)}")
     budgets = sorted({info.budget for info in inputs.sweep.variants if info.budget is not None})
     trials = "/".join(map(str, budgets)) if budgets else str(sweep.trials_per_variant or "grid")
     sampler = sampler_text(inputs.exp, budgets[-1] if budgets else search_budget(inputs.exp))
@@ -163,6 +179,17 @@ def protocols_text(inputs: ReportInputs) -> str | None:
     return "; ".join(lines)
 
 
+def variants_text(exp: ExperimentConfig) -> str:
+    """The cells by name; a design of several factors first states them: `recipe (3) × setting (6) = 18 cells`."""
+    names = ", ".join(v.name for v in exp.variants)
+    if len(exp.factors) < 2:
+        return names
+    crossed = math.prod(len(f.levels) for f in exp.factors)
+    count = counted(crossed, "cell") + ("" if crossed == len(exp.variants) else f", {len(exp.variants)} of them "
+                                                                                  "in this design")
+    return f"{' × '.join(f'{f.name} ({len(f.levels)})' for f in exp.factors)} = {count}: {names}"
+
+
 def header(inputs: ReportInputs) -> list[Block]:
     exp = inputs.exp
     objective, direction = tables.objective_of(inputs.sweep)
@@ -172,7 +199,8 @@ def header(inputs: ReportInputs) -> list[Block]:
     data = f"{exp.data.name} ({DATASETS.get(exp.data.name).kind}" + (
         f", {exp.data.image_size}×{exp.data.image_size})" if exp.data.image_size else ")")
     fields = {"Config": config_text(inputs), "Given config": given_text(inputs), "Dataset": data,
-              "Evaluation classifier": classifier_text(inputs), "Objective": f"{objective} ({direction})", "Variants": ", ".join(v.name for v in exp.variants),
+              "Evaluation classifier": classifier_text(inputs), "Objective": f"{objective} ({direction})",
+              "Variants": variants_text(exp),
               "Models": models_text(inputs), "Budget": budget_text(inputs), "Measurement": measurement_text(inputs),
               "Optuna storage": f"`{redact(inputs.storage_url)}`",
               "MLflow tracking": f"`{redact(inputs.tracking_uri)}`",
@@ -188,6 +216,8 @@ def header(inputs: ReportInputs) -> list[Block]:
 
 def described(results: pd.DataFrame, variant: str, objective: str) -> str:
     row = results.loc[variant]
+    if row[objective + "_n"] == 1:  # "0.82 ± – (95% CI –, 1 seeds)" would read as a number gone missing
+        return f"{tables.num(row[objective + '_mean'])} (1 seed: no spread and no CI from one value)"
     ci = tables.interval(results[objective + "_ci_low"], results[objective + "_ci_high"])[variant]
     return (f"{tables.num(row[objective + '_mean'])} ± {tables.num(row[objective + '_std'], 2)} "
             f"({stats.CONFIDENCE:.0%} CI {ci}, {row[objective + '_n']} seeds)")
@@ -306,12 +336,16 @@ def ranges_text(inputs: ReportInputs) -> str:
 def results_section(inputs: ReportInputs) -> list[Block]:
     metrics = tables.metric_names(inputs.sweep)
     level = f"{stats.CONFIDENCE:.0%}"
-    text = ("One row per variant, from its **confirmation runs**: the search's best hyperparameters re-trained "
-            f"with fresh seeds. Cells are mean ± sample standard deviation over seeds, with a **{level} confidence "
+    searched = inputs.sweep.searched
+    source = ("One row per variant, from its **confirmation runs**: the search's best hyperparameters re-trained "
+              "with fresh seeds." if searched else
+              f"One row per cell, from its seeds. {no_search_text(inputs)}, so each row measures the cell's stated "
+              "values, not the best values a search might find for it.")
+    counts = "Trial counts are of the search; median" if searched else "Median"
+    text = (f"{source} Cells are mean ± sample standard deviation over seeds, with a **{level} confidence "
             "interval of the mean** from Student's t (n − 1 degrees of freedom, so none from one seed); other "
             f"metrics show `mean ± std [{level} CI]`. {ranges_text(inputs)} Bold marks the best value per column "
-            f"({directions_text(metrics)}); rank is by {metrics[0]}. Trial counts are of the search; median time is "
-            "wall time per finished trial.")
+            f"({directions_text(metrics)}); rank is by {metrics[0]}. {counts} time is wall time per finished trial.")
     return [Heading("Results"), Text(text),
             Table(tables.display_results(inputs.results, inputs.sweep), "results.csv", inputs.results, index=True)]
 
@@ -354,9 +388,11 @@ def failures_section(inputs: ReportInputs) -> list[Block]:
 def runs_section(inputs: ReportInputs) -> list[Block]:
     parents = [f"{info.variant}: parent run {inputs.run_cell(info.parent_run_id)}" for info in inputs.sweep.variants
                if info.parent_run_id]
+    search_rows = ("sensitivity and history from the `search` rows" if inputs.sweep.searched
+                   else "and there are no `search` rows: the design ran no search")
     text = (f"MLflow experiment `{inputs.exp.name}` at `{redact(inputs.tracking_uri)}`. The results table and the "
-            f"comparisons come from the `{CONFIRM}` rows, sensitivity and history from the `search` rows; every "
-            "trial with its knobs and final metrics is in [trials.csv](trials.csv).")
+            f"comparisons come from the `{CONFIRM}` rows, {search_rows}; every trial with its knobs and final "
+            "metrics is in [trials.csv](trials.csv).")
     if inputs.tracking_uri.startswith("sqlite:///"):
         text += f" Browse them with `mlflow ui --backend-store-uri {redact(inputs.tracking_uri)}`."
     blocks: list[Block] = [Heading("Runs behind the numbers"), Text(text)]

@@ -25,6 +25,7 @@ from harness.stores import keys
 from harness.stores.keys import CONFIRM, SEARCH, SOURCE_TRIAL
 
 DASH = "–"
+OWN_VALUES = "its own (no search)"  # a cell's values where its seeds record no knob (a design without search)
 FAILED_OUTCOMES = ("error", "failed", "killed", "interrupted")
 PENDING_OUTCOMES = ("running", "waiting")
 STATS = ("n", "mean", "std", "ci_low", "ci_high")
@@ -51,7 +52,8 @@ def metric_names(sweep: StoredSweep) -> list[str]:
 
 
 def current_confirm_rows(sweep: StoredSweep, info: VariantInfo) -> pd.DataFrame:
-    """Confirmation runs, whatever their outcome, of the variant's current best search trial."""
+    """Confirmation runs, whatever their outcome, of the variant's current best search trial; every one
+    where the study names no source trial (a design without search: the seeds ran the cell's own values)."""
     t = sweep.trials
     rows = t[(t.variant == info.variant) & (t.stage == CONFIRM)]
     source = None if info.confirm is None else info.confirm.user_attrs.get(SOURCE_TRIAL)
@@ -217,8 +219,11 @@ def display_results(results: pd.DataFrame, sweep: StoredSweep) -> pd.DataFrame:
         cells = mean_std(results, metric) + " " + interval(results[f"{metric}_ci_low"], results[f"{metric}_ci_high"])
         cells = cells.str.replace(f" {DASH}", "", regex=False)
         out[metric] = bold_best(cells, results[f"{metric}_mean"], METRICS.get(metric).direction)
-    out["Best hyperparameters"] = results["best_params"]
-    out["Search: complete / pruned / diverged / failed"] = [counts_text(r) for r in results.itertuples()]
+    if sweep.searched:
+        out["Best hyperparameters"] = results["best_params"]
+        out["Search: complete / pruned / diverged / failed"] = [counts_text(r) for r in results.itertuples()]
+    else:  # no search: the seeds ran the cell's own values, and no search count is missing
+        out["Values"] = results["best_params"].replace(DASH, OWN_VALUES)
     out["Median s / trial"] = results["median_trial_seconds"].map(lambda s: num(s, 3))
     out["Status"] = results["status"]
     return out.sort_values("Rank", key=lambda r: pd.to_numeric(r, errors="coerce"), kind="stable",

@@ -14,7 +14,7 @@ import pandas as pd
 
 from harness.report import budget, convergence, equal_time, tables
 from harness.report.render import Block, Text
-from harness.report.sections import ReportInputs
+from harness.report.sections import ReportInputs, no_search_text
 from harness.report.stats import MIN_SEEDS, summarize
 from harness.report.tables import confirm_evals
 from harness.stores.keys import SEARCH
@@ -207,5 +207,12 @@ def verdict_notes(inputs: ReportInputs, v: Validity) -> list[Block]:
         return []
     objective, direction = tables.objective_of(inputs.sweep)
     seeds = seeds_note(inputs, ranked)
+    search = budget_note(v, ranked, direction) if inputs.sweep.searched else no_search_note(inputs)
     return [Text(convergence_note(v, ranked, inputs.exp.name)), *([Text(seeds)] if seeds else []),
-            Text(time_note(v, ranked, objective)), Text(budget_note(v, ranked, direction))]
+            Text(time_note(v, ranked, objective)), Text(search)]
+
+
+def no_search_note(inputs: ReportInputs) -> str:
+    """The search-budget question where none was planned: nothing to judge, and what the claim is about."""
+    return (f"**Search budget:** no search: the claim is about the stated values. {no_search_text(inputs)}; "
+            "another value of a knob may rank the cells differently.")

@@ -8,7 +8,7 @@ import pandas as pd
 
 from harness.report import budget, convergence, tables, validity_figures
 from harness.report.render import Block, Heading, Image, Table, Text
-from harness.report.sections import ReportInputs
+from harness.report.sections import ReportInputs, no_search_text
 from harness.report.stats import CONFIDENCE
 from harness.report.validity import DOCS, Validity
 from harness.report.visuals import colors, variant_names
@@ -74,6 +74,10 @@ def equal_time_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list
 def budget_section(inputs: ReportInputs, v: Validity, out_dir: Path) -> list[Block]:
     objective, direction = tables.objective_of(inputs.sweep)
     blocks: list[Block] = [Heading("Search budget")]
+    if not inputs.sweep.searched:
+        return blocks + [Text(f"No search: the claim is about the stated values. {no_search_text(inputs)}, so "
+                              "there is no search budget to judge (`sweep.trials_per_variant` above 0 searches "
+                              "`sweep.space` first).")]
     if v.budget.empty:
         return blocks + [Text("No complete search trial is stored yet.")]
     validity_figures.budget_curves(v.budget, variant_names(inputs), objective, colors(inputs),

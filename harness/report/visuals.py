@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harness.config.resolve import resolve_run
 from harness.recipes.constraints import combined
 from harness.data import load_dataset
 from harness.core.errors import UserError
 from harness.report import figures, tables
 from harness.tracking import read as mlflow_runs
 from harness.report.render import Block, Bullets, Heading, Image, Table, Text
-from harness.report.sections import ReportInputs
+from harness.report.sections import ReportInputs, no_search_text
 from harness.report.stats import IMPORTANCE_EVALUATOR
 from harness.train.step_stats import COLUMNS
 from harness.stores import keys
@@ -32,7 +31,7 @@ from harness.train.visualize import GRID_IMAGES, SCATTER_POINTS, image_grid, rea
 
 def train_quantities(inputs: ReportInputs) -> list[str]:
     """Every recipe's logged scalars, then the named diagnostics of the constraints the variants use."""
-    runs = [resolve_run(inputs.exp, spec.name) for spec in inputs.exp.variants]
+    runs = [inputs.exp.run(spec.name) for spec in inputs.exp.variants]
     return [*COLUMNS, *dict.fromkeys(d for run in runs for d in combined(run.train.constraints).diagnostics)]
 
 
@@ -49,6 +48,9 @@ def sensitivity_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     objective, _ = tables.objective_of(sweep)
     searched = {info.variant: info.distributions for info in sweep.variants if info.distributions}
     blocks: list[Block] = [Heading("Sensitivity")]
+    if not sweep.searched:
+        return blocks + [Text(f"{no_search_text(inputs)}, so no knob was searched and there is no sensitivity "
+                              "to show.")]
     if not searched:
         return blocks + [Text("No search trial is stored yet.")]
     search = sweep.trials[sweep.trials.stage == SEARCH]
@@ -74,14 +76,20 @@ def best_runs(inputs: ReportInputs) -> dict[str, pd.Series]:
     return {variant: row for variant, row in found.items() if row is not None}
 
 
-def run_label(row: pd.Series, objective: str) -> str:
-    """A run by its one name (its MLflow run's: `confirm s1 · vanilla`) and its objective."""
-    return f"{stored_run_name(row)}, {objective} {tables.num(row.value)}"
+def run_label(row: pd.Series, objective: str, levels: tuple[str, ...] = ()) -> str:
+    """A run by its one name (its MLflow run's: `confirm s1 · vanilla`, `confirm s1 · sngan · D`) and its
+    objective."""
+    return f"{stored_run_name(row, levels)}, {objective} {tables.num(row.value)}"
 
 
-def stored_run_name(row: pd.Series) -> str:
+def stored_run_name(row: pd.Series, levels: tuple[str, ...] = ()) -> str:
+    """The MLflow run name the sweep gave the trial; `levels`: its cell's level names (VariantInfo.level_names)."""
     seed = int(row.seed) if row.stage == CONFIRM and pd.notna(row.seed) else 0
-    return keys.run_name(row.stage, row.variant, int(row.number), seed)
+    return keys.run_name(row.stage, row.variant, int(row.number), seed, levels=levels)
+
+
+def best_run_label(inputs: ReportInputs, row: pd.Series, objective: str) -> str:
+    return run_label(row, objective, inputs.sweep.info(row.variant).level_names)
 
 
 def training_curves(inputs: ReportInputs, best: dict[str, pd.Series]) -> pd.DataFrame:
@@ -106,8 +114,8 @@ def dynamics_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
         figures.dynamics(curves, train_quantities(inputs), names, colors(inputs), out_dir / "dynamics.png")
         blocks += [Text("Logged training quantities (means over each logging window; grad_norm_max the window's "
                         "maximum) of each variant's best run:"),
-                   Bullets(tuple(f"{run_label(row, objective)} (run {inputs.run_cell(row.mlflow_run_id)})"
-                                 for row in best.values())),
+                   Bullets(tuple(f"{best_run_label(inputs, row, objective)} (run "
+                                 f"{inputs.run_cell(row.mlflow_run_id)})" for row in best.values())),
                    Image("dynamics.png", "training curves of each variant's best run")]
     steps = inputs.sweep.steps[inputs.sweep.steps.stage == CONFIRM]
     if steps.empty:
@@ -145,7 +153,7 @@ class RealData:
 
 def real_data(inputs: ReportInputs) -> RealData:
     """The real data as the sweep trained on it (the stored data settings, today's data.root), on the CPU."""
-    run = resolve_run(inputs.exp, inputs.exp.variants[0].name)
+    run = inputs.exp.run(inputs.exp.variants[0].name)
     try:
         dataset = load_dataset(run.data, torch.device("cpu"))
     except (UserError, OSError) as exc:  # e.g. MNIST's files are on the machine that trained, not here
@@ -166,7 +174,7 @@ def samples_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     with tempfile.TemporaryDirectory() as tmp:
         pictures = {v: load_samples(inputs, row.mlflow_run_id, Path(tmp)) if isinstance(row.mlflow_run_id, str)
                     else None for v, row in best.items()}
-    titles = {v: run_label(row, objective) for v, row in best.items()}
+    titles = {v: best_run_label(inputs, row, objective) for v, row in best.items()}
     real = real_data(inputs)
     figures.samples(pictures, real.centers, titles, colors(inputs), out_dir / "samples.png", real.picture)
     kind = "generated points over the true modes (red crosses)" if real.centers is not None else "samples"
@@ -181,6 +189,8 @@ def history_section(inputs: ReportInputs, out_dir: Path) -> list[Block]:
     search = inputs.sweep.trials[inputs.sweep.trials.stage == SEARCH]
     started = [info.variant for info in inputs.sweep.variants if info.search is not None]
     heading = Heading("Optimization history")
+    if not inputs.sweep.searched:
+        return [heading, Text(f"{no_search_text(inputs)}, so there is no search history to show.")]
     if search.empty:
         return [heading, Text("No search trial is stored yet.")]
     figures.history(search, started, objective, direction, colors(inputs), out_dir / "history.png")

@@ -22,6 +22,12 @@ SKIPPED = "skipped"  # confirm: why no confirmation run was queued
 SOURCE_TRIAL = "source_trial"  # confirm (and its trials): the search trial whose params are confirmed
 RECIPE = "recipe"  # search: the resolved settings its trials ran with (JSON), checked when a sweep resumes
 SWEEP_SETTINGS = "sweep"  # search: the sweep settings its budget was queued with (JSON; harness.config.recipe)
+# search: the cell's levels in factor order, [[factor, level], ...]; a study older than designs has none and is
+# the one-factor design's cell [["variant", <variant>]].
+LEVELS = "levels"
+# search: what each of the cell's levels sets, {factor: {"level": name, "preset": name | None, "train": {...},
+# "model": {...}}} (the report's Design section); the effective values are the recipe above.
+LEVEL_OVERRIDES = "level_overrides"
 ABOUT = "about"  # both: what the study is, in words, for whoever browses it (optuna-dashboard)
 CONFIRM_ABOUT = ("confirmation (same params, different seeds): the search's best params re-trained with fresh "
                  "seeds. Every trial has the same params, so this study's hyperparameter importances and "
@@ -42,7 +48,8 @@ FINAL_METRICS = "final_metrics"
 EVAL_HISTORY = "eval_history"  # the objective and the cost counters at each evaluation (report: validity)
 
 
-# MLflow run tags. The harness's own carry a prefix so that they never collide with MLflow's or a
+# MLflow run tags; a run's levels are tagged `harness.factor.<factor>` = level (factor_tag), so that
+# MLflow's runs table groups by any factor. The harness's own carry a prefix so that they never collide with MLflow's or a
 # user's; the variant, stage, seed, outcome, reason and device tags reuse the keys above.
 TAG_PREFIX = "harness."
 ROLE = "role"  # a variant's parent run ("study") or one trial's run ("trial")
@@ -72,6 +79,20 @@ REPORTED_TAGS = (ROLE, VARIANT, STAGE, TRIAL_NUMBER, SEED, OUTCOME, GIT_COMMIT, 
 def tag(key: str) -> str:
     """The MLflow tag name of one of the keys above."""
     return TAG_PREFIX + key
+
+
+FACTOR_TAG_PREFIX = "factor."
+
+
+def factor_tag(factor: str) -> str:
+    """The MLflow tag of one factor's level: `harness.factor.setting`."""
+    return TAG_PREFIX + FACTOR_TAG_PREFIX + factor
+
+
+def level_pairs(owner: HasUserAttrs | None, variant: str) -> tuple[tuple[str, str], ...]:
+    """A search study's cell levels; a study written before designs is the one-factor design's cell."""
+    value = None if owner is None else owner.user_attrs.get(LEVELS)
+    return tuple((str(f), str(lv)) for f, lv in value) if value else (("variant", variant),)
 
 
 def tags(values: dict[str, Any]) -> dict[str, str]:
@@ -106,11 +127,12 @@ def confirm_study_name(experiment: str, variant: str, existing: Container[str]) 
     return legacy if legacy in existing and current not in existing else current
 
 
-def run_name(stage: str, variant: str, trial_number: int, seed: int) -> str:
-    """A trial's MLflow run name: the stage first, then what tells the runs of one variant apart, so
-    that a narrow runs-table column still shows `confirm s2 · wgan_gp` apart from `search t2 · wgan_gp`."""
+def run_name(stage: str, variant: str, trial_number: int, seed: int, levels: tuple[str, ...] = ()) -> str:
+    """A trial's MLflow run name: the stage first, then what tells the runs of one cell apart, so
+    that a narrow runs-table column still shows `confirm s2 · wgan_gp` apart from `search t2 · wgan_gp`;
+    a cell of several factors shows its levels, `confirm s1 · sngan · D`."""
     which = f"t{trial_number}" if stage == SEARCH else f"s{seed}"
-    return f"{stage} {which} · {variant}"
+    return " · ".join((f"{stage} {which}", *(levels if len(levels) > 1 else (variant,))))
 
 
 def text_attr(owner: HasUserAttrs | None, key: str) -> str | None:

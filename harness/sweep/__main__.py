@@ -12,13 +12,13 @@ import multiprocessing
 import sys
 from typing import Any
 
-from harness.config.cli_args import make_parser, parse, print_config
-from harness.config.resolve import ExperimentConfig, SweepConfig, load_experiment, resolve_run
+from harness.config.cli_args import make_parser, parse, print_config, print_notices
+from harness.config.resolve import ExperimentConfig, RunConfig, SweepConfig, load_experiment
 from harness.core.errors import cli_entry
 from harness.metrics import METRICS
-from harness.sweep.space import applicable_space
-from harness.config.samplers import sampler_text
-from harness.core.strict import field_specs, parse_value
+from harness.sweep.space import applicable_space, searched
+from harness.config.samplers import SAMPLERS, sampler_text
+from harness.core.strict import field_specs, parse_value, to_plain
 from harness.sweep.studies import search_budget, search_queue
 from harness.stores.urls import redact, resolve_urls
 
@@ -41,25 +41,60 @@ def build_parser(prog: str = "python -m harness.sweep", parser: Any = None) -> a
 
 
 def plan_lines(exp: ExperimentConfig, storage: str, tracking: str, workers: int) -> list[str]:
-    first = resolve_run(exp, exp.variants[0].name)
+    """The plan as `--dry-run` and a real run print it: settings, then one row per cell (its levels, the
+    effective values that differ between cells, its budget and knobs), then the totals."""
+    first = exp.run(exp.variants[0].name)
     objective = METRICS.get(first.objective)
+    budgets = {spec.name: len(search_queue(exp, exp.run(spec.name))) for spec in exp.variants}
     lines = [f"plan for {exp.name!r}: data {first.data.name}, objective {objective.name} ({objective.direction}), "
-             f"sampler {sampler_text(exp, search_budget(exp))}, pruner {exp.sweep.pruner}, {workers} worker(s)",
-             f"  storage  {redact(storage)}", f"  tracking {redact(tracking)}",
-             f"  {'variant':<16}{'loss':<13}{'constraint':<16}{'scheduler':<11}{'optimizer':<10}"
-             f"{'trials':>7}{'seeds':>7}  knobs"]
-    total = 0
-    for spec in exp.variants:
-        run = resolve_run(exp, spec.name)
-        trials = len(search_queue(exp, run))
-        total += trials
-        knobs = ", ".join(sorted(applicable_space(exp, run))) or "(none: the defaults only)"
-        constraint = "+".join(run.train.constraints)
-        lines.append(f"  {spec.name:<16}{run.train.loss:<12} {constraint:<15} {run.train.scheduler:<11}"
-                     f"{run.train.optimizer:<10}{trials:>7}{exp.sweep.seeds:>7}  {knobs}")
-    lines.append(f"  total: {total} search trials + {exp.sweep.seeds * len(exp.variants)} confirmation runs, "
-                 f"{first.train.steps} generator steps each")
+             f"sampler {plan_sampler_text(exp, list(budgets.values()))}, pruner {exp.sweep.pruner}, "
+             f"{workers} worker(s)", f"  storage  {redact(storage)}", f"  tracking {redact(tracking)}"]
+    lines += ["  " + line for line in cell_table(exp, budgets)]
+    cells = len(exp.variants)
+    lines.append(f"  total: {sum(budgets.values())} search trials + {exp.sweep.seeds * cells} confirmation runs "
+                 f"over {cells} cell(s), {first.train.steps} generator steps each")
     return lines
+
+
+def plan_sampler_text(exp: ExperimentConfig, budgets: list[int]) -> str:
+    """The sampler as the plan runs it: none without search, a grid by its real points per cell."""
+    if not searched(exp):
+        return "none (sweep.trials_per_variant is 0: each cell's seeds run its own values)"
+    if SAMPLERS.get(exp.sweep.sampler).grid:
+        low, high = min(budgets), max(budgets)
+        points = f"{high} points per cell" if low == high else f"{low}-{high} points per cell"
+        return f"{exp.sweep.sampler} (full factorial of each cell's knobs, the config's own values among them: " \
+               f"{points}, {sum(budgets)} in all)"
+    return sampler_text(exp, search_budget(exp))
+
+
+def cell_table(exp: ExperimentConfig, budgets: dict[str, int]) -> list[str]:
+    """One column per factor, then each setting whose effective value differs between the cells."""
+    values = {spec.name: effective_values(exp.run(spec.name)) for spec in exp.variants}
+    differing = [key for key in values[exp.variants[0].name]
+                 if len({repr(v.get(key)) for v in values.values()}) > 1]
+    header = [f.name for f in exp.factors] + differing + ["trials", "seeds", "knobs"]
+    rows = []
+    for spec in exp.variants:
+        run = exp.run(spec.name)
+        knobs = ", ".join(sorted(applicable_space(exp, run))) or (
+            "(none: the defaults only)" if searched(exp) else "(no search: its own values)")
+        rows.append([level for _, level in spec.levels] + [shown(values[spec.name].get(k)) for k in differing]
+                    + [str(budgets[spec.name]), str(exp.sweep.seeds), knobs])
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+
+
+def effective_values(run: RunConfig) -> dict[str, Any]:
+    """A run's train and model settings by the names a config gives them (train keys bare, `model.arch`)."""
+    train = {key: value for key, value in to_plain(run.train).items()}
+    return {**train, **{f"model.{key}": value for key, value in to_plain(run.model).items()}}
+
+
+def shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "+".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @cli_entry
@@ -70,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.workers is not None:  # the same rule as sweep.workers, which the flag replaces
         parse_value(int, args.workers, "--workers", field_specs(SweepConfig)["workers"][1])
-    exp = load_experiment(args.config, args.overrides)
+    exp = load_experiment(args.config, args.overrides, args.only)
+    print_notices(exp)
     workers = args.workers or exp.sweep.workers
     if args.print_config:
         print_config(exp)

@@ -118,10 +118,11 @@ def trial_tags(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial, 
     study = studies.search if stage == SEARCH else studies.confirm
     device = device_name(resolve_device(run.train.device))
     trial.set_user_attr(keys.DEVICE, device)
+    levels = {keys.FACTOR_TAG_PREFIX + factor: level for factor, level in ctx.exp.variant(studies.variant).levels}
     return {keys.VARIANT: studies.variant, keys.STAGE: stage, keys.STUDY: study.study_name,
             keys.TRIAL_NUMBER: trial.number, keys.DEVICE: device, keys.SEED: run.seed,
             keys.CONFIG_HASH: config_hash(run), keys.ROLE: keys.ROLE_TRIAL,
-            keys.KNOBS: ",".join(sorted(trial.params)) or "-"}  # the knobs that apply to this variant
+            keys.KNOBS: ",".join(sorted(trial.params)) or "-", **levels}  # knobs: those of this cell
 
 
 def resume_logger(ctx: SweepContext, run_id: str, run: Any) -> tuple[RunLogger, TrainState] | None:
@@ -160,7 +161,7 @@ def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial
         mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
     retry = tracking_retry(ctx.tracking_uri, ctx.exp.tracking.retries, ctx.exp.tracking.retry_seconds)
     logger = RunLogger(ctx.tracking_uri, ctx.experiment_id, studies.search.user_attrs[keys.MLFLOW_PARENT_RUN_ID],
-                       keys.run_name(stage, studies.variant, trial.number, run.seed), tags, run_params(run), retry,
+                       keys.run_name(stage, studies.variant, trial.number, run.seed, studies.levels), tags, run_params(run), retry,
                        ctx.exp.tracking.system_metrics)
     logger.log_text(config_yaml(run), "config.yaml")
     trial.set_user_attr(keys.MLFLOW_RUN_ID, logger.run_id)
@@ -172,7 +173,7 @@ def start_trial(ctx: SweepContext, storage: RDBStorage, studies: VariantStudies,
     """Heartbeat, parameters, run config and MLflow run of a claimed trial (callers defer Ctrl-C)."""
     heartbeat = Heartbeat(storage, trial_id, ctx.exp.sweep.heartbeat_seconds).start()
     try:
-        base = resolve_run(ctx.exp, studies.variant)
+        base = ctx.exp.run(studies.variant)
         params = suggest(trial, applicable_space(ctx.exp, base))
         run = resolve_run(ctx.exp, studies.variant, params=params, seed=trial.user_attrs.get(keys.SEED, ctx.exp.seed))
         logger, state = start_logger(ctx, studies, trial, stage, run)

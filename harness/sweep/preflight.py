@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from harness.config.resolve import ExperimentConfig, resolve_run
+from harness.config.resolve import ExperimentConfig
 from harness.data import dataset_entry, load_dataset
 from harness.train.device import resolve_device
 from harness.core.errors import ConfigError, UserError, first_line
@@ -61,7 +61,7 @@ def check_data(exp: ExperimentConfig) -> None:
     """The device exists and each distinct dataset loads (never downloads unasked)."""
     seen: set[tuple[str, str]] = set()
     for spec in exp.variants:
-        run = resolve_run(exp, spec.name)
+        run = exp.run(spec.name)
         key = (run.train.device, repr(run.data))
         if key not in seen:
             seen.add(key)
@@ -97,7 +97,7 @@ def check_classifiers(exp: ExperimentConfig) -> None:
     """
     seen: set[tuple[str, int | None]] = set()
     for spec in exp.variants:
-        run = resolve_run(exp, spec.name)
+        run = exp.run(spec.name)
         key = (repr(run.data), run.data.image_size)
         if key in seen:
             continue

@@ -31,6 +31,7 @@ class FinishedRun:
     value: float | None
     seconds: float | None
     task: str | None = None  # the Slurm array task that ran it ('slurm 1234_1 on gpu07'), where one did
+    levels: tuple[str, ...] = ()  # the cell's level names (its MLflow run name shows them)
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -41,7 +42,7 @@ class FinishedRun:
         value = "" if self.value is None else f", {objective} {self.value:.4g}"
         took = "" if self.seconds is None else f" in {duration(self.seconds)}"
         where = f" ({self.task})" if self.task else ""
-        return (f"{keys.run_name(self.stage, self.variant, self.number, self.seed or 0)}: {self.outcome}{value}{took}"
+        return (f"{keys.run_name(self.stage, self.variant, self.number, self.seed or 0, self.levels)}: {self.outcome}{value}{took}"
                 f"{where}")
 
 
@@ -55,19 +56,19 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def finished_run(variant: str, stage: str, trial: FrozenTrial) -> FinishedRun:
+def finished_run(variant: str, stage: str, trial: FrozenTrial, levels: tuple[str, ...] = ()) -> FinishedRun:
     seconds = None
     if trial.datetime_start and trial.datetime_complete:
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
     outcome = "complete" if trial.state == TrialState.COMPLETE else str(
         trial.user_attrs.get(keys.OUTCOME, trial.state.name.lower()))
     return FinishedRun(variant, stage, trial.number, keys.int_attr(trial, keys.SEED), outcome, trial.value, seconds,
-                       keys.text_attr(trial, keys.SCHEDULER_TASK))
+                       keys.text_attr(trial, keys.SCHEDULER_TASK), levels)
 
 
 def finished_runs(studies: VariantStudies) -> list[FinishedRun]:
     """Every finished trial of a variant's two studies, search first."""
-    return [finished_run(studies.variant, stage, trial)
+    return [finished_run(studies.variant, stage, trial, studies.levels)
             for stage, study in ((SEARCH, studies.search), (CONFIRM, studies.confirm))
             for trial in study.get_trials(deepcopy=False, states=FINISHED_STATES)]
 

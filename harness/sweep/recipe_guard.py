@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from harness.stores import keys
-from harness.config.resolve import ExperimentConfig, resolve_run
+from harness.config.resolve import ExperimentConfig
 from harness.core.errors import ConfigError
 from harness.config.recipe import (PLUMBING, comparable, recipe,  # noqa: F401  (PLUMBING is re-exported)
                                    recipe_text, with_later_keys)
@@ -28,7 +28,7 @@ from harness.stores.urls import redact
 def recipe_mismatch(exp: ExperimentConfig, variant: str, stored: str, where: str) -> ConfigError | None:
     """The error for a variant whose stored recipe differs from the config's, naming the first key."""
     old = with_later_keys(json.loads(stored))
-    new = comparable(old, json.loads(recipe_text(resolve_run(exp, variant))))
+    new = comparable(old, json.loads(recipe_text(exp.run(variant))))
     # A key both sides hold comes first: it is the cause (train.optimizer), a key one side lacks its
     # consequence (Adam's betas, which only apply under Adam).
     differing = sorted((key for key in old.keys() | new.keys() if old.get(key, "absent") != new.get(key, "absent")),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.stores import keys
-from harness.config.resolve import ExperimentConfig, resolve_run
+from harness.config.resolve import ExperimentConfig
+from harness.core.strict import to_plain
 from harness.data import load_dataset
 from harness.train.device import resolve_device
 from harness.sweep.notices import slow_step
@@ -38,11 +39,12 @@ def prepare_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str) -
 def prepare_variant(exp: ExperimentConfig, studies: VariantStudies, storage_url: str, tracking_uri: str,
                     experiment_id: str) -> None:
     """One variant's recipe check, parent run, study attributes and queued search budget."""
-    run = resolve_run(exp, studies.variant)
+    run = exp.run(studies.variant)
     record_or_check(exp, studies.search, run, storage_url)
     parent = ensure_parent_run(tracking_uri, experiment_id, studies.search.study_name, studies.variant,
                                {keys.OBJECTIVE: run.objective})
     set_run_status(tracking_uri, parent, "RUNNING")
+    record_levels(exp, studies)
     for study in (studies.search, studies.confirm):
         study.set_user_attr(keys.VARIANT, studies.variant)
         study.set_user_attr(keys.OBJECTIVE, run.objective)
@@ -51,6 +53,19 @@ def prepare_variant(exp: ExperimentConfig, studies: VariantStudies, storage_url:
     # The budget, seeds and sampler this sweep queued with: the report describes these, not the YAML of its day.
     studies.search.set_user_attr(keys.SWEEP_SETTINGS, sweep_settings_text(exp))
     fill_search_queue(exp, studies)
+
+
+def record_levels(exp: ExperimentConfig, studies: VariantStudies) -> None:
+    """The cell's levels and what each sets, in its search study: the report reads the design from the
+    store, not from the YAML of its day."""
+    spec = exp.variant(studies.variant)
+    factors = {factor.name: factor for factor in exp.factors}
+    overrides = {}
+    for factor, name in spec.levels:
+        level = next(lv for lv in factors[factor].levels if lv.name == name)
+        overrides[factor] = {"level": name, "preset": level.preset, **to_plain(level.overrides)}
+    studies.search.set_user_attr(keys.LEVELS, [list(pair) for pair in spec.levels])
+    studies.search.set_user_attr(keys.LEVEL_OVERRIDES, overrides)
 
 
 CONFIRM_NOTE = "## Confirmation (same params, different seeds)\n\n" + keys.CONFIRM_ABOUT
@@ -84,7 +99,7 @@ def show_real_data(exp: ExperimentConfig, storage_url: str, tracking_uri: str, e
     `data` is experiment-wide (a variant cannot override it), so the first variant's run stands for
     all of them here.
     """
-    run = resolve_run(exp, exp.variants[0].name)
+    run = exp.run(exp.variants[0].name)
     with slow_step(f"loading the data ({run.data.name})"):
         dataset = load_dataset(run.data, resolve_device(run.train.device))
     with storage_lock(storage_url, exp.name, exp.sweep.connect_timeout_seconds):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from harness.config.knob_space import applicable_space, knob_applies, knob_names, knob_type, knob_value  # noqa: F401
+from harness.config.knob_space import (applicable_space, knob_applies, knob_names, knob_type,  # noqa: F401
+                                      knob_value, searched)
 from harness.core.schema import KnobSpace
 
 if TYPE_CHECKING:

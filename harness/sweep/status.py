@@ -58,8 +58,9 @@ class VariantStatus:
         if c.values:
             spread = statistics.stdev(c.values) if len(c.values) > 1 else 0.0
             confirm = f"{statistics.mean(c.values):.4g} ± {spread:.2g} (n={len(c.values)})"
-        return (f"{self.variant:<16} search {s.finished}/{s.budget} (complete {s.complete}, pruned {s.pruned}, "
-                f"failed {s.failed}, re-queued {s.requeued})  best {best}  confirm {c.finished}/{c.budget}: {confirm}")
+        search = (f"search {s.finished}/{s.budget} (complete {s.complete}, pruned {s.pruned}, failed {s.failed}, "
+                  f"re-queued {s.requeued})  best {best}") if s.budget else "no search (its own values)"
+        return f"{self.variant:<16} {search}  confirm {c.finished}/{c.budget}: {confirm}"
 
 
 def variant_status(exp: ExperimentConfig, studies: VariantStudies) -> VariantStatus:

@@ -16,14 +16,14 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config.resolve import ExperimentConfig, RunConfig, resolve_run
+from harness.config.resolve import ExperimentConfig, RunConfig
 from harness.core.errors import UserError, first_line
 from harness.metrics import METRICS
 from harness.stores import keys
 from harness.stores.keys import CONFIRM, SEARCH  # noqa: F401  (re-exported: the sweep's modules use them)
 from harness.stores.retry import RetryPolicy
 from harness.config.samplers import search_budget
-from harness.sweep.space import applicable_space, grid_points, knob_value
+from harness.sweep.space import applicable_space, grid_points, knob_value, searched
 from harness.stores.urls import redact, sqlalchemy_url, sqlite_path
 from harness.stores.quiet_logs import quiet_store_logs
 from harness.sweep.locks import postgres_connect_args
@@ -45,6 +45,7 @@ class VariantStudies:
     variant: str
     search: optuna.Study
     confirm: optuna.Study
+    levels: tuple[str, ...] = ()  # the cell's level names, in factor order
 
 
 def study_names(exp: ExperimentConfig, variant: str, storage: RDBStorage | None = None) -> tuple[str, str]:
@@ -109,7 +110,7 @@ def direction(run: RunConfig) -> str:
 
 def open_studies(exp: ExperimentConfig, storage: RDBStorage, variant: str, sampler: Any = None,
                  pruner: Any = None) -> VariantStudies:
-    run = resolve_run(exp, variant)
+    run = exp.run(variant)
     search_name, confirm_name = study_names(exp, variant, storage)
     studies = [optuna.create_study(study_name=name, storage=storage, direction=direction(run), load_if_exists=True,
                                    sampler=sampler if name == search_name else None, pruner=pruner)
@@ -117,7 +118,7 @@ def open_studies(exp: ExperimentConfig, storage: RDBStorage, variant: str, sampl
     for study in studies:
         if study.metric_names != [run.objective]:  # optuna-dashboard and the report name the objective
             study.set_metric_names([run.objective])
-    return VariantStudies(variant, *studies)
+    return VariantStudies(variant, *studies, tuple(level for _, level in exp.variant(variant).levels))
 
 
 def retried_numbers(trials: list[FrozenTrial]) -> set[int]:
@@ -138,6 +139,8 @@ def default_params(exp: ExperimentConfig, run: RunConfig) -> dict[str, Any]:
 
 def search_queue(exp: ExperimentConfig, run: RunConfig) -> list[dict[str, Any]]:
     """Fixed params of every search slot; `{}` leaves a slot to the sampler."""
+    if not searched(exp):
+        return []  # no search: the confirmation seeds run the cell's own values
     space = applicable_space(exp, run)
     defaults = default_params(exp, run)
     if not space:
@@ -150,7 +153,7 @@ def search_queue(exp: ExperimentConfig, run: RunConfig) -> list[dict[str, Any]]:
 
 def fill_search_queue(exp: ExperimentConfig, studies: VariantStudies) -> int:
     """Queue the missing search slots (all on a fresh study, the shortfall on resume); returns the budget."""
-    run = resolve_run(exp, studies.variant)
+    run = exp.run(studies.variant)
     queue = search_queue(exp, run)
     taken = slot_trials(studies.search.get_trials(deepcopy=False))
     if exp.sweep.sampler == "grid":
@@ -181,19 +184,33 @@ def confirm_seeds(exp: ExperimentConfig) -> list[int]:
 
 
 def missing_confirm_seeds(exp: ExperimentConfig, studies: VariantStudies) -> tuple[FrozenTrial | None, list[int]]:
-    """The search's best trial and the confirmation seeds not yet queued for it."""
+    """The search's best trial and the confirmation seeds not yet queued for it; without a search (budget
+    0), no trial and the seeds not yet queued for the cell's own values."""
     best = best_search_trial(studies.search)
-    if best is None:
+    if best is None and searched(exp):
         return None, []
+    source = None if best is None else best.number
     taken = [t for t in slot_trials(studies.confirm.get_trials(deepcopy=False))
-             if t.user_attrs.get(keys.SOURCE_TRIAL) == best.number]
+             if t.user_attrs.get(keys.SOURCE_TRIAL) == source]
     used = {t.user_attrs.get(keys.SEED) for t in taken}
     return best, [seed for seed in confirm_seeds(exp) if seed not in used]
 
 
+def confirm_queue_stale(exp: ExperimentConfig, studies: VariantStudies) -> bool:
+    """Whether the confirmation queue must be filled (callers then take the lock and fill it): seeds are
+    missing for the current source, or a finished search found nothing and has not said so yet."""
+    best, missing = missing_confirm_seeds(exp, studies)
+    return bool(missing) or (best is None and searched(exp) and keys.SKIPPED not in studies.confirm.user_attrs)
+
+
 def fill_confirm_queue(exp: ExperimentConfig, studies: VariantStudies) -> None:
-    """Queue one confirmation run per seed for the search's best params (callers hold the lock)."""
+    """Queue one confirmation run per seed for the search's best params, or without a search for the
+    cell's own values (callers hold the lock)."""
     best, seeds = missing_confirm_seeds(exp, studies)
+    if best is None and not searched(exp):
+        for seed in seeds:
+            studies.confirm.enqueue_trial({}, user_attrs={keys.STAGE: CONFIRM, keys.SEED: seed})
+        return
     if best is None:
         studies.confirm.set_user_attr(keys.SKIPPED, "no search trial completed")
         return

@@ -21,7 +21,7 @@ import torch
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.config.resolve import load_plugins, resolve_run
+from harness.config.resolve import load_plugins
 from harness.core.errors import EXIT_BUG, EXIT_USER_ERROR, ServiceLost, UserError, first_line, thread_crashes
 from harness.core.signals import exit_code, install_stop_handlers
 from harness.stores.scheduler import task_label
@@ -33,7 +33,7 @@ from harness.config.samplers import build_pruner, build_sampler
 from harness.stores.retry import call_with_retries, one_line
 from harness.stores.urls import redact
 from harness.sweep.studies import (CONFIRM, SEARCH, VariantStudies, fill_confirm_queue, make_storage,
-                                   missing_confirm_seeds, open_studies, search_finished, storage_retry,
+                                   confirm_queue_stale, open_studies, search_finished, storage_retry,
                                    transient_storage_error)
 from harness.tracking.write import mark_run_killed
 from harness.stores import keys
@@ -60,7 +60,7 @@ def worker_storage(ctx: SweepContext) -> RDBStorage:
 def worker_studies(ctx: SweepContext, storage: RDBStorage) -> list[VariantStudies]:
     studies = []
     for i, spec in enumerate(ctx.exp.variants):
-        run = resolve_run(ctx.exp, spec.name)
+        run = ctx.exp.run(spec.name)
         sampler = build_sampler(ctx.exp, ctx.sampler_seed + 1000 * i)
         studies.append(open_studies(ctx.exp, storage, spec.name, sampler, build_pruner(ctx.exp, run)))
     return studies
@@ -99,8 +99,7 @@ def claim_next(ctx: SweepContext, storage: RDBStorage, all_studies: list[Variant
             return (studies, *claimed, SEARCH)
         if not search_finished(studies.search):
             continue
-        best, missing = missing_confirm_seeds(ctx.exp, studies)
-        if best is None and "skipped" not in studies.confirm.user_attrs or missing:
+        if confirm_queue_stale(ctx.exp, studies):
             with storage_lock(ctx.storage_url, ctx.exp.name, ctx.exp.sweep.connect_timeout_seconds):
                 fill_confirm_queue(ctx.exp, studies)
         claimed = pop_waiting(ctx, storage, studies.confirm)
@@ -114,8 +113,7 @@ def settled(ctx: SweepContext, all_studies: list[VariantStudies]) -> bool:
     for studies in all_studies:
         if not search_finished(studies.search) or not search_finished(studies.confirm):
             return False
-        best, missing = missing_confirm_seeds(ctx.exp, studies)
-        if missing or (best is None and "skipped" not in studies.confirm.user_attrs):
+        if confirm_queue_stale(ctx.exp, studies):
             return False
     return True
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from harness.config.cli_args import make_parser, parse, print_config
 from harness.train.checkpoint import load_checkpoint, save_checkpoint
-from harness.config.resolve import load_experiment, resolve_run
+from harness.config.resolve import load_experiment
 from harness.train.device import resolve_device
 from harness.core.errors import UserError, cli_entry
 from harness.core.strict import to_plain
@@ -92,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    exp = load_experiment(args.config, args.overrides)
+    exp = load_experiment(args.config, args.overrides, args.only)
     if args.print_config:
         print_config(exp)
         return 0
-    cfg = resolve_run(exp, exp.variant(args.variant).name)
+    cfg = exp.run(exp.variant(args.variant).name)
     out_dir = args.out or Path("runs") / "train" / cfg.name / cfg.variant
     device = resolve_device(cfg.train.device)
     checkpoint = out_dir / "checkpoint.pt"
