@@ -255,8 +255,8 @@ def test_the_grid_plan_counts_each_cells_real_points(tmp_path: Path, monkeypatch
     config.write_text(yaml.safe_dump(raw))
     code, out, _ = dry_run(monkeypatch, capsys, tmp_path, str(config))
     assert code == 0
-    assert "sampler grid (full factorial of each cell's knobs, the config's own values among them: 2-6 points per " \
-           "cell, 8 in all)" in out
+    assert "sampler grid (full factorial of each cell's applicable knobs, the config's own values among them: 2-6 " \
+           "points per cell, 8 in all)" in out
     assert re.search(r"^  vanilla +1 +bce +none +2 +2 +n_critic$", out, re.MULTILINE), out
     assert re.search(r"^  wgan_gp +5 +wasserstein +gp +6 +2 +lambda_gp, n_critic$", out, re.MULTILINE), out
 

@@ -90,7 +90,8 @@ def sampler_text(exp: ExperimentConfig, budget: int) -> str:
     """What the sampler really does with a study of `budget` trials, e.g. "tpe (first 2 trials random, ...)"."""
     name, entry = exp.sweep.sampler, SAMPLERS.get(exp.sweep.sampler)
     if entry.grid:
-        return f"{name} (full factorial, {budget} points)"
+        # The points differ by cell (each crosses the knobs that apply to it): the budgets say how many.
+        return f"{name} (full factorial of each cell's applicable knobs, the config's own values among them)"
     if not entry.model_based:
         return f"{name} (every trial random; the first is the config's own values)"
     startup = startup_trials(exp)

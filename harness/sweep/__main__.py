@@ -63,8 +63,7 @@ def plan_sampler_text(exp: ExperimentConfig, budgets: list[int]) -> str:
     if SAMPLERS.get(exp.sweep.sampler).grid:
         low, high = min(budgets), max(budgets)
         points = f"{high} points per cell" if low == high else f"{low}-{high} points per cell"
-        return f"{exp.sweep.sampler} (full factorial of each cell's knobs, the config's own values among them: " \
-               f"{points}, {sum(budgets)} in all)"
+        return f"{sampler_text(exp, high).removesuffix(')')}: {points}, {sum(budgets)} in all)"
     return sampler_text(exp, search_budget(exp))
 
 
