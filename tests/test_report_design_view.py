@@ -281,3 +281,20 @@ def test_the_equal_time_clause_says_when_the_views_disagree() -> None:
                     "budget.")
     none = view.equal_time_text(SimpleNamespace(at_time=at_time.iloc[:0], seconds=math.nan), design, seeds, call)
     assert none.startswith("No equal-time view")
+
+
+def test_no_level_is_compared_at_equal_time_when_some_runs_never_reached_t() -> None:
+    """A level's mean at T over the runs that reached it would pool other cells (a 1-critic-step cell only)
+    than its mean at equal steps: the clause says which cells fall short and compares nothing."""
+    design, _ = hand_cells()
+    finished = pd.DataFrame({"cell": ["a.x", "a.x", "a.y", "b.x", "b.y", "b.y"], "value": [1.0] * 6})
+    at_time = pd.DataFrame({"variant": ["a.x", "a.x", "b.x", "b.y"], "value": [3.0, 3.0, 1.0, 2.0]})
+    call = d.Call("recipe", d.BEST, "a", "b", None, None)
+    text = view.equal_time_text(SimpleNamespace(at_time=at_time, seconds=2.5), design,
+                                d.SeedFrame(finished, "w1", "minimize"), call)
+    assert text == ("At equal training time (T = 2.5 s, w1 interpolated at T) the levels are not compared: not every "
+                    "finished run has a value at T (a.y (0 of 1), b.y (1 of 2)), so a level's mean there would pool "
+                    "other cells than its mean at equal steps.")
+    whole = pd.DataFrame({"variant": finished.cell, "value": [3.0, 3.0, 3.0, 1.0, 2.0, 2.0]})
+    assert "leads" in view.equal_time_text(SimpleNamespace(at_time=whole, seconds=2.5), design,
+                                           d.SeedFrame(finished, "w1", "minimize"), call)

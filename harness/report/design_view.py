@@ -246,7 +246,7 @@ def anova_section(anova: d.Anova) -> list[Block]:
                             "Sum of squares" + (" (ranks)" if anova.method == d.ART else ""): t.sum_sq.map(tables.num),
                             "F": t.F.map(lambda x: tables.num(x, 3)), "p": t.p.map(lambda x: tables.num(x, 2)),
                             "Partial η²": t.partial_eta_sq.map(lambda x: tables.num(x, 2))})
-    levene = ("not checked (a cell with fewer than 2 seeds)" if math.isnan(anova.levene_p)
+    levene = (f"not checked (a cell with fewer than {d.MIN_LEVENE_SEEDS} seeds)" if math.isnan(anova.levene_p)
               else f"p = {tables.num(anova.levene_p, 2)}")
     text = (f"{model}: **{method_name(anova)}**: {anova.reason}. Homogeneity of variance across cells (Levene, "
             f"median-centred): {levene}. Effect size: **partial η²** = SS_effect / (SS_effect + SS_residual)"
@@ -321,10 +321,14 @@ def equal_time_text(checks: Validity, design: d.Design, seeds: d.SeedFrame, call
     at = d.with_levels(checks.at_time, design)
     if not math.isfinite(checks.seconds) or at.empty:
         return "No equal-time view: no confirmation run stored its training-time history."
+    where = f"At equal training time (T = {checks.seconds:.3g} s, {seeds.objective} interpolated at T)"
+    short = runs_short_of(at, seeds.frame)
+    if short:  # a level's mean over the runs that reached T would stand for other cells than its mean at equal steps
+        return (f"{where} the levels are not compared: not every finished run has a value at T ({', '.join(short)}), "
+                "so a level's mean there would pool other cells than its mean at equal steps.")
     effects = d.main_effects(at, design, seeds.direction)
     rows = effects[(effects.factor == call.factor) & (effects.n > 0)].set_index("level")
     leader = rows.sort_values("mean", ascending=d.better_first(seeds.direction), kind="stable").index[0]
-    where = f"At equal training time (T = {checks.seconds:.3g} s, {seeds.objective} interpolated at T)"
     if leader == call.best:
         return f"{where} {call.best} leads too: {tables.num(rows.loc[leader, 'mean'])} (n = {rows.loc[leader, 'n']})."
     best = (f"{tables.num(rows.loc[call.best, 'mean'])} (n = {rows.loc[call.best, 'n']})" if call.best in rows.index
@@ -332,6 +336,15 @@ def equal_time_text(checks: Validity, design: d.Design, seeds: d.SeedFrame, call
     return (f"{where} the views **disagree**: **{leader}** leads with {tables.num(rows.loc[leader, 'mean'])} (n = "
             f"{rows.loc[leader, 'n']}), {call.best} has {best}; which matters depends on whether steps or training "
             "time is the budget.")
+
+
+def runs_short_of(at: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
+    """Cells with fewer values at T than finished seeds: `vanilla.F (1 of 3)`, in the seed frame's order."""
+    if seeds.empty:
+        return []
+    reached = at.groupby("cell").size()
+    finished = seeds.groupby("cell", sort=False).size()
+    return [f"{cell} ({int(reached.get(cell, 0))} of {n})" for cell, n in finished.items() if reached.get(cell, 0) < n]
 
 
 def budget_text(inputs: ReportInputs, checks: Validity, compared: list[str], direction: str) -> str:
