@@ -377,9 +377,9 @@ def test_the_password_can_come_from_pgpassword_instead_of_the_url(password_serve
                    env={**no_password, "PGPASSWORD": password_server.password}, **tiny)
     assert done.returncode == 0, done.stderr[-2000:]
     assert password_server.password not in done.stdout + done.stderr
-    study = optuna.load_study(study_name="scaleout-cli/wgan_gp", storage=pg_url(
+    study = optuna.load_study(study_name=study_names("scaleout-cli", "wgan_gp")[1], storage=pg_url(
         "postgres", user=password_server.user, password=password_server.password, port=password_server.port))
-    assert [t.state for t in slot_trials(study.trials)] == [TrialState.COMPLETE]
+    assert [t.state for t in slot_trials(study.trials)] == [TrialState.COMPLETE]  # no search: the one seed
 
 
 def test_a_server_that_refuses_the_workers_host_header_is_a_one_line_error(tmp_path: Path) -> None:

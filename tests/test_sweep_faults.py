@@ -32,7 +32,7 @@ from tests.services import (admin_connection, fresh_database, mlflow_server, pg_
                             stop_group)
 from tests.sweep_support import (cli_env, mlflow_runs, read_only_rows, run_sweep_cli, start_sweep_cli, sweep_command,
                                  write_config)
-from tests.test_sweep_resume import STEPS, resume_config
+from tests.test_sweep_resume import CONFIRM_STUDY, STEPS, resume_config
 from tests.test_sweep_cli import wait_for
 
 pytestmark = pytest.mark.slow
@@ -181,7 +181,7 @@ def test_a_resume_checkpoint_that_is_empty_or_gone_restarts_the_trial_with_one_w
     reason = "is empty (0 bytes)" if damage == "empty" else "is missing"
     assert [line for line in rerun.stderr.splitlines() if line.startswith("warning:")] == [
         f"warning: not resuming run {run_id}: artifact {slot} {reason}; the trial starts afresh"]
-    dead, retry = optuna.load_study(study_name="e2e/wgan_gp", storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
+    dead, retry = optuna.load_study(study_name=CONFIRM_STUDY, storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
                                     ).trials
     assert dead.state == TrialState.FAIL and retry.state == TrialState.COMPLETE
     assert retry.user_attrs["steps_done"] == STEPS and "from its checkpoint" not in rerun.stderr  # from step 0

@@ -82,9 +82,10 @@ def refuse_nul(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 
 def print_notices(exp: Any) -> None:
-    """The config's notices (a space knob no planned cell reads, ...), one line each on stderr."""
+    """The config's notices (a space knob no planned cell reads, ...), one line each, as part of the plan on
+    stdout: stderr stays for warnings and the one line of an error."""
     for line in exp.notices:
-        print(line, file=sys.stderr)
+        print(line, flush=True)
 
 
 def print_config(exp: Any) -> None:

@@ -160,9 +160,9 @@ def start_logger(ctx: SweepContext, studies: VariantStudies, trial: optuna.Trial
     if previous:  # a re-queued trial without a usable checkpoint: its dead predecessor's run is closed
         mark_run_killed(ctx.tracking_uri, previous, "worker died; trial re-queued by heartbeat")
     retry = tracking_retry(ctx.tracking_uri, ctx.exp.tracking.retries, ctx.exp.tracking.retry_seconds)
+    name = keys.run_name(stage, studies.variant, trial.number, run.seed, studies.levels)
     logger = RunLogger(ctx.tracking_uri, ctx.experiment_id, studies.search.user_attrs[keys.MLFLOW_PARENT_RUN_ID],
-                       keys.run_name(stage, studies.variant, trial.number, run.seed, studies.levels), tags, run_params(run), retry,
-                       ctx.exp.tracking.system_metrics)
+                       name, tags, run_params(run), retry, ctx.exp.tracking.system_metrics)
     logger.log_text(config_yaml(run), "config.yaml")
     trial.set_user_attr(keys.MLFLOW_RUN_ID, logger.run_id)
     return logger, None

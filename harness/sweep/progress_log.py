@@ -42,8 +42,8 @@ class FinishedRun:
         value = "" if self.value is None else f", {objective} {self.value:.4g}"
         took = "" if self.seconds is None else f" in {duration(self.seconds)}"
         where = f" ({self.task})" if self.task else ""
-        return (f"{keys.run_name(self.stage, self.variant, self.number, self.seed or 0, self.levels)}: {self.outcome}{value}{took}"
-                f"{where}")
+        name = keys.run_name(self.stage, self.variant, self.number, self.seed or 0, self.levels)
+        return f"{name}: {self.outcome}{value}{took}{where}"
 
 
 def duration(seconds: float) -> str:
