@@ -105,13 +105,13 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None:  # the same rule as sweep.workers, which the flag replaces
         parse_value(int, args.workers, "--workers", field_specs(SweepConfig)["workers"][1])
     exp = load_experiment(args.config, args.overrides, args.only)
-    print_notices(exp)
     workers = args.workers or exp.sweep.workers
     if args.print_config:
         print_config(exp)
         return 0
     storage, tracking = resolve_urls(args.storage, args.tracking_uri, exp)
     print("\n".join(plan_lines(exp, storage, tracking, workers)), flush=True)
+    print_notices(exp)
     if args.dry_run:
         from harness.sweep.preflight import DRY_RUN_SKIPS, preflight
 
