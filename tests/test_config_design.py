@@ -147,3 +147,10 @@ def test_any_factors_value_is_a_design_or_one_line_refusal(factors: Any) -> None
         return
     sizes = [len(levels) for levels in factors.values()]
     assert len(exp.variants) == math.prod(sizes) and set(exp.runs) == {c.name for c in exp.variants}
+
+
+def test_a_preset_conflict_names_two_levels_that_differ() -> None:
+    """Three presets, two alike: the message pairs the first with one that differs, never two equal ones."""
+    factors = {"a": {"x": "sngan"}, "b": {"y": "sngan"}, "c": {"z": "vanilla"}}
+    assert refusal(factors).startswith("factors: levels a=x and c=z both set preset ('sngan' vs 'vanilla')")
+    assert design({"a": {"x": "sngan"}, "b": {"y": "sngan"}}).run("x.y").train.constraint == "spectral_norm"

@@ -281,6 +281,27 @@ def test_levene_is_not_checked_with_two_seeds_in_a_cell() -> None:
     assert d.analyse(seeds_of(three, design), design).levene_p == pytest.approx(stats.levene(*groups).pvalue)
 
 
+def test_seeds_that_vary_little_around_a_large_value_are_analysed() -> None:
+    """The exact-fit refusal compares the residual sum of squares with the values' spread, not their size."""
+    design = two_by_three()
+    rng = np.random.default_rng(3)
+    values = {(r, s): (100.0 + 1e-5 * rng.normal(size=3)).tolist() for r in ("sngan", "wgan") for s in ("A", "D", "F")}
+    assert d.analyse(seeds_of(values, design), design).method != d.REFUSED
+    same = {(r, s): [100.0, 100.0, 100.0] for r in ("sngan", "wgan") for s in ("A", "D", "F")}
+    assert d.analyse(seeds_of(same, design), design).method == d.REFUSED
+
+
+def test_the_configs_reserved_factor_names_cover_the_tables_own_columns() -> None:
+    """A factor named like a column of the cell table (`n`, `mean`, ...) would collide with it: the config
+    refuses exactly these names."""
+    from harness.config.design import RESERVED_FACTORS
+
+    design = two_by_three()
+    cells = d.cell_table(seeds_of({("sngan", "A"): [1.0, 2.0]}, design), design)
+    own = set(cells.columns) - set(design.factors)
+    assert own | {"seed", "value"} == set(RESERVED_FACTORS)
+
+
 # Robustness ----------------------------------------------------------------------------------------------
 
 

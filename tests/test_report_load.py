@@ -109,3 +109,12 @@ def test_a_store_without_search_is_read_as_the_cells_seeds(stores: tuple, tmp_pa
     assert sweep.info("wgan_gp.B").level_names == ("wgan_gp", "B")
     assert (sweep.trials.stage == "confirm").all() and len(sweep.trials) == 4 * 2
     assert sweep.trials.source_trial.isna().all() and len(sweep.evals) == 4 * 2 * 5
+
+
+def test_before_any_cell_starts_the_plan_says_whether_it_searches(stores: tuple) -> None:
+    """Nothing stored of a config's cells yet: whether it searches comes from the config, not a default."""
+    exp, folder = stores
+    unstarted = {**golden_raw(folder), "name": "not-yet", "variants": ["vanilla"]}
+    assert load_sweep(parse_experiment(unstarted), exp.sweep.storage).searched
+    plain = {**unstarted, "sweep": {**unstarted["sweep"], "trials_per_variant": 0}}
+    assert not load_sweep(parse_experiment(plain), exp.sweep.storage).searched

@@ -112,3 +112,24 @@ def test_a_recipe_stored_before_the_optimizer_axis_resumes_as_adam_and_refuses_r
     assert error is not None and error.path == "train.optimizer"  # the cause is named, not its consequences
     assert str(error).startswith("train.optimizer: 'rmsprop' differs from 'adam'")
     assert "(and 3 more key(s))" in str(error)  # Adam's betas no longer apply, RMSProp's alpha does
+
+
+def test_a_cell_searched_once_is_not_resumed_without_a_search_nor_the_reverse(tmp_path: Path) -> None:
+    """Its confirmation seeds re-train the search's best values, or the cell's own: one study, one meaning."""
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    searched = tiny_experiment(variants=["wgan_gp"], sweep={"trials_per_variant": 2})
+    studies = open_studies(searched, make_storage(url, searched), "wgan_gp")
+    studies.search.set_user_attr(keys.BUDGET, 2)
+    check_stored_recipes(tiny_experiment(variants=["wgan_gp"], sweep={"trials_per_variant": 5}), url)  # a top-up
+    plain = tiny_experiment(variants=["wgan_gp"], sweep={"trials_per_variant": 0})
+    with pytest.raises(ConfigError, match=r"^sweep.trials_per_variant: 0: experiment 'tiny' \(cell wgan_gp\) already "
+                                          r"ran a search of 2 trials in sqlite:///.*; allowed here: at least 1, or a new "
+                                          r"name \(--set name=tiny-2\)"):
+        check_stored_recipes(plain, url)
+    with pytest.raises(ConfigError, match=r"^sweep.trials_per_variant: 0: "):  # a sweep racing past preflight
+        record_or_check(plain, studies.search, plain.run("wgan_gp"), url)
+    studies.search.set_user_attr(keys.BUDGET, 0)
+    with pytest.raises(ConfigError, match=r"^sweep.trials_per_variant: 2: .* already ran without a search .*; "
+                                          r"allowed here: 0,"):
+        check_stored_recipes(searched, url)
+    check_stored_recipes(plain, url)

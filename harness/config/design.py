@@ -29,8 +29,9 @@ OVERRIDABLE_SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 FACTOR_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
 LEVEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 MAX_FACTOR_CHARS, MAX_LEVEL_CHARS = 40, 40
-# The report's seed-level table has these columns beside one per factor.
-RESERVED_FACTORS = ("cell", "seed", "value")
+# The report's seed-level and cell tables have these columns beside one per factor (harness.report.design;
+# a test there keeps the two lists together).
+RESERVED_FACTORS = ("cell", "seed", "value", "n", "mean", "std", "ci_low", "ci_high", "missing")
 MAX_CELLS = 1000  # each cell is an Optuna study pair and an MLflow parent run
 CELL_JOIN = "."
 
@@ -171,9 +172,10 @@ def merge_cell(combo: Combo) -> VariantSpec:
     """The cell of one combination of levels: one preset at most, and one value per key."""
     name = cell_name(tuple(level.name for _, level in combo))
     stated: dict[tuple[str, str], tuple[str, Any]] = {}  # (section, key) -> (factor=level, value)
-    if len({level.preset for _, level in combo if level.preset}) > 1:
-        presets = [(f"{f.name}={lv.name}", lv.preset) for f, lv in combo if lv.preset]
-        refuse_conflict(name, "preset", presets[0], presets[1])
+    presets = [(f"{f.name}={lv.name}", lv.preset) for f, lv in combo if lv.preset]
+    differing = [entry for entry in presets if entry[1] != presets[0][1]] if presets else []
+    if differing:
+        refuse_conflict(name, "preset", presets[0], differing[0])
     overrides: dict[str, dict[str, Any]] = {}
     for factor, level in combo:
         who = f"{factor.name}={level.name}"

@@ -33,6 +33,7 @@ OLS, ART, REFUSED = "ols", "art", "refused"
 MIN_CELL_SEEDS = 2  # a cell of one seed shows nothing of the noise the F-test compares effects with
 MIN_SHAPIRO_DF = 3  # Shapiro-Wilk needs 3 values; residuals have only df_resid free ones
 MIN_LEVENE_SEEDS = 3  # per cell: below it the median-centred Levene test is degenerate (levene_p)
+FIT_EPSILON = 1e-10  # relative float error of a least-squares fit's residuals, with a wide margin
 ROUNDOFF = 1e-12  # residual sum of squares this small against the total: seeds that agree exactly
 EXCLUDED = "excluded by the design"
 NOT_RUN = "no finished confirmation run"
@@ -392,6 +393,13 @@ def shapiro_p(resid: np.ndarray, residual_df: float) -> float:
     return float(scipy_stats.shapiro(resid).pvalue)
 
 
+def exact_fit_tolerance(y: np.ndarray) -> float:
+    """A residual sum of squares at or below this is rounding, not noise: a tiny fraction of the values'
+    spread, plus the float error of fitting values of their size (identical seeds around 100 leave ~1e-26)."""
+    spread = float(((y - y.mean()) ** 2).sum())
+    return ROUNDOFF * spread + len(y) * (FIT_EPSILON * float(np.abs(y).max(initial=0.0))) ** 2
+
+
 def analyse(seeds: pd.DataFrame, design: Design) -> Anova:
     """The two-way (or k-way) analysis of the seed-level values; see the module's docstring."""
     counts = cell_counts(seeds, design)
@@ -402,7 +410,7 @@ def analyse(seeds: pd.DataFrame, design: Design) -> Anova:
     data = coded(seeds, design)
     table, resid, df_resid = fit(data, terms)
     ss_resid = float(table.loc["Residual", "sum_sq"])
-    if ss_resid <= ROUNDOFF * max(float((data.y ** 2).sum()), 1e-300):
+    if ss_resid <= exact_fit_tolerance(data.y.to_numpy(float)):
         why += (f"; but the model fits every value exactly (residual sum of squares {ss_resid:.3g}; the seeds of each "
                 "cell agree), so there is no error to test against and F is undefined")
         return Anova(REFUSED, formula, why, pd.DataFrame(columns=TABLE_COLUMNS), df_resid)

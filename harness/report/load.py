@@ -20,6 +20,7 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from harness.config.knob_space import searched
 from harness.config.resolve import ExperimentConfig
 from harness.core.errors import UserError, first_line
 from harness.metrics import METRICS
@@ -95,6 +96,7 @@ class StoredSweep:
     trials: pd.DataFrame  # TRIAL_COLUMNS + param.<knob> + metric.<name>
     steps: pd.DataFrame  # STEP_COLUMNS: the objective at each evaluation (intermediate values)
     evals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVAL_COLUMNS))  # EVAL_COLUMNS
+    planned_search: bool = True  # the config's plan (sweep.trials_per_variant > 0): read only before any start
 
     def info(self, variant: str) -> VariantInfo:
         return next(v for v in self.variants if v.variant == variant)
@@ -102,9 +104,9 @@ class StoredSweep:
     @property
     def searched(self) -> bool:
         """False where the sweep planned no search: every started cell stored a budget of 0 (docs/report.md,
-        "A design without search"); True before anything started, as for every older store."""
+        "A design without search"); before anything started, what the config plans."""
         started = [info for info in self.variants if info.search is not None]
-        return not started or any(info.searched for info in started)
+        return any(info.searched for info in started) if started else self.planned_search
 
 
 @functools.lru_cache(maxsize=1)
@@ -192,7 +194,8 @@ def load_sweep(exp: ExperimentConfig, storage_url: str) -> StoredSweep:
             eval_rows += [row for t in stage_trials for row in eval_records(spec.name, stage, t)]
     return StoredSweep(infos, trials_frame(trial_rows), pd.DataFrame(step_rows, columns=STEP_COLUMNS),
                        pd.DataFrame(eval_rows, columns=EVAL_COLUMNS, dtype=object).astype(
-                           {c: "float64" for c in EVAL_COLUMNS[3:]}).astype({"number": "int64"}))
+                           {c: "float64" for c in EVAL_COLUMNS[3:]}).astype({"number": "int64"}),
+                       planned_search=searched(exp))
 
 
 def eval_records(variant: str, stage: str, trial: FrozenTrial) -> list[tuple[Any, ...]]:

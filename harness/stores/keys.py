@@ -48,7 +48,7 @@ FINAL_METRICS = "final_metrics"
 EVAL_HISTORY = "eval_history"  # the objective and the cost counters at each evaluation (report: validity)
 
 
-# MLflow run tags; a run's levels are tagged `harness.factor.<factor>` = level (factor_tag), so that
+# MLflow run tags; a run's levels are tagged `harness.factor.<factor>` = level (FACTOR_TAG_PREFIX), so that
 # MLflow's runs table groups by any factor. The harness's own carry a prefix so that they never collide with MLflow's or a
 # user's; the variant, stage, seed, outcome, reason and device tags reuse the keys above.
 TAG_PREFIX = "harness."
@@ -82,11 +82,6 @@ def tag(key: str) -> str:
 
 
 FACTOR_TAG_PREFIX = "factor."
-
-
-def factor_tag(factor: str) -> str:
-    """The MLflow tag of one factor's level: `harness.factor.setting`."""
-    return TAG_PREFIX + FACTOR_TAG_PREFIX + factor
 
 
 def level_pairs(owner: HasUserAttrs | None, variant: str) -> tuple[tuple[str, str], ...]:

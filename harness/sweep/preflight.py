@@ -23,7 +23,8 @@ from harness.metrics import Evaluator
 from harness.sweep.notices import slow_step
 from harness.sweep.locks import lock_engine, lock_file, reading_lock
 from harness.sweep.paths import folder_problem, make_folder, read_only_problem
-from harness.sweep.recipe_guard import check_recipes, stored_recipe
+from harness.stores import keys
+from harness.sweep.recipe_guard import check_recipes, search_mode_mismatch, stored_attrs
 from harness.sweep.studies import make_storage, study_names
 from harness.tracking.write import artifact_location, check_reachable, mlflow_signature
 from harness.stores.schema import check_schema
@@ -137,7 +138,12 @@ def read_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | Non
         if not check_schema("sweep.storage", storage_url, optuna_signature(), timeout_s):
             return {}  # a first run: no store (or no tables) yet, and none is created here
         storage = make_storage(storage_url, exp)
-        return {spec.name: stored_recipe(storage, study_names(exp, spec.name)[0]) for spec in exp.variants}
+        attrs = {spec.name: stored_attrs(storage, study_names(exp, spec.name)[0]) for spec in exp.variants}
+    for variant, found in attrs.items():
+        if (error := search_mode_mismatch(exp, variant, found.get(keys.BUDGET), storage_url)) is not None:
+            raise error
+    return {variant: None if found.get(keys.RECIPE) is None else str(found[keys.RECIPE])
+            for variant, found in attrs.items()}
 
 
 def lock_file_appeared(url: str) -> bool:

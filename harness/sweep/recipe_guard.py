@@ -21,6 +21,7 @@ from harness.config.resolve import ExperimentConfig
 from harness.core.errors import ConfigError
 from harness.config.recipe import (PLUMBING, comparable, recipe,  # noqa: F401  (PLUMBING is re-exported)
                                    recipe_text, with_later_keys)
+from harness.config.knob_space import searched
 from harness.core.schema import RunConfig
 from harness.stores.urls import redact
 
@@ -52,16 +53,35 @@ def check_recipes(exp: ExperimentConfig, stored: dict[str, str | None], where: s
 
 def stored_recipe(storage: Any, study_name: str) -> str | None:
     """The recipe recorded on a search study, None when the study (or the record) does not exist yet."""
+    value = stored_attrs(storage, study_name).get(keys.RECIPE)
+    return None if value is None else str(value)
+
+
+def stored_attrs(storage: Any, study_name: str) -> dict[str, Any]:
+    """A study's user attributes; {} when it does not exist yet."""
     try:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
+        return {}
+    return storage.get_study_user_attrs(study_id)
+
+
+def search_mode_mismatch(exp: ExperimentConfig, variant: str, stored_budget: Any, where: str) -> ConfigError | None:
+    """A cell's search study ran with a search or without one (budget 0) for good: its confirmation seeds
+    re-train the search's best values, or the cell's own, and one study cannot hold both meanings."""
+    if stored_budget is None or (int(stored_budget) > 0) == searched(exp):
         return None
-    value = storage.get_study_user_attrs(study_id).get(keys.RECIPE)
-    return None if value is None else str(value)
+    before = "without a search" if int(stored_budget) == 0 else f"a search of {int(stored_budget)} trials"
+    allowed = "at least 1" if int(stored_budget) else "0"
+    return ConfigError("sweep.trials_per_variant", f"{exp.sweep.trials_per_variant!r}: experiment {exp.name!r} "
+                       f"(cell {variant}) already ran {before} in {redact(where)}; allowed here: {allowed}, or a new "
+                       f"name (--set name={exp.name}-2) or another sweep.storage")
 
 
 def record_or_check(exp: ExperimentConfig, study: Any, run: RunConfig, where: str) -> None:
     """Under the sweep's init lock: record a new study's recipe, or refuse a changed one (a racing sweep)."""
+    if (error := search_mode_mismatch(exp, run.variant, study.user_attrs.get(keys.BUDGET), where)) is not None:
+        raise error
     stored = keys.text_attr(study, keys.RECIPE)
     if stored is None:
         study.set_user_attr(keys.RECIPE, recipe_text(run))
