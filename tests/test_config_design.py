@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.config.design import level_record
 from harness.config.resolve import parse_experiment
 from harness.core.errors import ConfigError
 from harness.core.schema import ExperimentConfig
@@ -154,3 +155,11 @@ def test_a_preset_conflict_names_two_levels_that_differ() -> None:
     factors = {"a": {"x": "sngan"}, "b": {"y": "sngan"}, "c": {"z": "vanilla"}}
     assert refusal(factors).startswith("factors: levels a=x and c=z both set preset ('sngan' vs 'vanilla')")
     assert design({"a": {"x": "sngan"}, "b": {"y": "sngan"}}).run("x.y").train.constraint == "spectral_norm"
+
+
+def test_a_levels_record_is_plain_data_of_what_it_states() -> None:
+    exp = design({"recipe": {"gp": "wgan_gp"}, "pen": {"both": {"train": {"constraint": ["gp", "spectral_norm"]}},
+                                                       "none": None}})
+    levels = {lv.name: lv for f in exp.factors for lv in f.levels}
+    assert level_record(levels["gp"]) == {"preset": "wgan_gp"} and level_record(levels["none"]) == {}
+    assert level_record(levels["both"]) == {"train": {"constraint": ["gp", "spectral_norm"]}}  # a list, as YAML needs

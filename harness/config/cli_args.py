@@ -91,11 +91,10 @@ def print_notices(exp: Any) -> None:
 def print_config(exp: Any) -> None:
     """Hydra's `--cfg job`: the experiment as validated, its design (factors, and each cell's levels after
     `--only`), and each cell's resolved run config."""
+    from harness.config.design import level_record
     from harness.core.strict import to_plain
 
-    design = {factor.name: {level.name: {**({"preset": level.preset} if level.preset else {}),
-                                         **to_plain(level.overrides)} for level in factor.levels}
-              for factor in exp.factors}
+    design = {factor.name: {level.name: level_record(level) for level in factor.levels} for factor in exp.factors}
     resolved = {"experiment": to_plain(exp), "factors": design,
                 "cells": {spec.name: dict(spec.levels) for spec in exp.variants},
                 "runs": {spec.name: to_plain(exp.run(spec.name)) for spec in exp.variants}}

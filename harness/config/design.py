@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.core.errors import ConfigError
 from harness.core.schema import Factor, Level, ModelConfig, TrainConfig, VariantSpec
-from harness.core.strict import join, parse_value, printable, rule, unknown_key_message
+from harness.core.strict import join, parse_value, printable, rule, to_plain, unknown_key_message
 from harness.recipes.presets import PRESETS
 
 VARIANT_FACTOR = "variant"  # the factor of a `variants:` list
@@ -105,6 +105,12 @@ def check_size(factors: list[Factor]) -> None:
     if count > MAX_CELLS:
         sizes = " x ".join(f"{f.name} ({len(f.levels)})" for f in factors)
         raise ConfigError("factors", f"{sizes} make {count} cells; allowed: at most {MAX_CELLS}")
+
+
+def level_record(level: Level) -> dict[str, Any]:
+    """What a level sets, as plain data: `{"preset": "sngan", "train": {"lr": 0.001}}` (no preset: no key)."""
+    return {**({"preset": level.preset} if level.preset else {}),
+            **{section: to_plain(values) for section, values in level.overrides.items()}}
 
 
 def variants_factor(specs: tuple[VariantSpec, ...]) -> Factor:

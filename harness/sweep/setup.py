@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.stores import keys
 from harness.config.resolve import ExperimentConfig
-from harness.core.strict import to_plain
+from harness.config.design import level_record
 from harness.data import load_dataset
 from harness.train.device import resolve_device
 from harness.sweep.notices import slow_step
@@ -63,7 +63,7 @@ def record_levels(exp: ExperimentConfig, studies: VariantStudies) -> None:
     overrides = {}
     for factor, name in spec.levels:
         level = next(lv for lv in factors[factor].levels if lv.name == name)
-        overrides[factor] = {"level": name, "preset": level.preset, **to_plain(level.overrides)}
+        overrides[factor] = {"level": name, "preset": level.preset, **level_record(level)}
     studies.search.set_user_attr(keys.LEVELS, [list(pair) for pair in spec.levels])
     studies.search.set_user_attr(keys.LEVEL_OVERRIDES, overrides)
 
