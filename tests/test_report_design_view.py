@@ -6,24 +6,26 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from matplotlib.colors import to_rgb
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.config.recipe import recipe_text, sweep_settings_text
 from harness.config.resolve import ExperimentConfig, parse_experiment, resolve_run
-from harness.report import budget, design as d, design_view as view, gather, tables, validity
+from harness.report import design as d, design_anova as a, design_view as view, gather, tables, validity
+from harness.report.design_analysis_view import method_name
+from harness.report.design_matrix_view import FIGURE
 from harness.report.render import Heading, Image, to_markdown
 from harness.stores import keys
 from tests.report_support import GENERATED_AT, canonical_table_row, shared_stores
 
 T975_2 = 4.302652730  # Student's t, 97.5% quantile, 2 df
+
+
 # w1 (minimized) per cell and seed: wgan_gp is lower than vanilla everywhere; setting D is worse for both.
 VALUES = {"vanilla.A": [1.30, 1.36, 1.33], "vanilla.D": [1.61, 1.52, 1.57],
           "wgan_gp.A": [0.85, 0.80, 0.88], "wgan_gp.D": [0.90, 0.96, 0.93]}
@@ -90,6 +92,8 @@ def inputs_of(folder: Path, values: dict[str, list[float]], seeds: int = 3):
 
 
 @pytest.fixture(scope="module")
+
+
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Any]:
     folder = tmp_path_factory.mktemp("design")
     inputs = inputs_of(folder, VALUES)
@@ -114,7 +118,7 @@ def test_the_sections_come_in_reading_order(written) -> None:
     headings = [b.text for b in blocks if isinstance(b, Heading)]
     assert headings == ["Design: recipe × setting", "Cell matrix", "Main effects", "Two-way analysis", "Robustness",
                         "Verdict per factor"]
-    assert [b.path for b in blocks if isinstance(b, Image)] == [view.FIGURE] and (folder / view.FIGURE).is_file()
+    assert [b.path for b in blocks if isinstance(b, Image)] == [FIGURE] and (folder / FIGURE).is_file()
 
 
 def test_the_design_says_what_each_level_sets_and_which_values_differ(written) -> None:
@@ -143,9 +147,9 @@ def test_the_analysis_says_which_anova_and_why(written) -> None:
     text, _, _ = written
     seeds = pd.DataFrame([(c, *c.split("."), v) for c, vs in VALUES.items() for v in vs],
                          columns=["cell", "recipe", "setting", "value"])
-    found = d.analyse(seeds, d.design_of([(c, (("recipe", c.split(".")[0]), ("setting", c.split(".")[1])))
+    found = a.analyse(seeds, d.design_of([(c, (("recipe", c.split(".")[0]), ("setting", c.split(".")[1])))
                                           for c in VALUES]))
-    assert f"**{view.method_name(found)}**: full factorial model: every cell has at least 2 seeds (n = 3–3)" in text
+    assert f"**{method_name(found)}**: full factorial model: every cell has at least 2 seeds (n = 3–3)" in text
     assert f"Shapiro-Wilk (p = {found.shapiro_p:.2g}" in text and "Levene, median-centred): p = " in text
     row = found.row("recipe × setting")
     assert (f"| recipe × setting | 1, 8 | {tables.num(row.sum_sq)} | {tables.num(row.F, 3)} | {tables.num(row.p, 2)} "
@@ -193,7 +197,7 @@ def test_a_variants_list_gets_no_section(tmp_path_factory: pytest.TempPathFactor
     exp, _ = shared_stores(tmp_path_factory)
     inputs = gather(exp, exp.sweep.storage, exp.tracking.uri, GENERATED_AT)
     assert view.design_sections(inputs, validity.assess(inputs), tmp_path) == []
-    assert not (tmp_path / view.FIGURE).exists()
+    assert not (tmp_path / FIGURE).exists()
 
 
 def test_a_named_factor_alone_gets_its_design_section_only(tmp_path: Path) -> None:
@@ -206,95 +210,4 @@ def test_a_named_factor_alone_gets_its_design_section_only(tmp_path: Path) -> No
     text = markdown(view.design_sections(inputs, validity.assess(inputs), tmp_path))
     assert text.startswith("## Design: setting") and "| setting | D | train.lr=0.001 | 1 |" in text, text
     assert "no search ran: every seed trained these values" in text
-    assert "Cell matrix" not in text and not (tmp_path / view.FIGURE).exists()
-
-
-# The heatmap --------------------------------------------------------------------------------------------
-
-
-def luminance(rgb: tuple[float, ...]) -> float:
-    r, g, b = to_rgb(rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def hand_cells() -> tuple[d.Design, pd.DataFrame]:
-    design = d.design_of([(f"{r}.{s}", (("recipe", r), ("setting", s))) for r in ("a", "b") for s in ("x", "y", "z")])
-    means = {"a.x": 1.0, "a.y": 2.0, "a.z": 3.0, "b.x": 4.0, "b.y": 5.0}  # b.z has no value
-    seeds = pd.DataFrame([(c, *c.split("."), 0, m) for c, m in means.items()],
-                         columns=["cell", "recipe", "setting", "seed", "value"])
-    return design, d.cell_table(seeds, design)
-
-
-@pytest.mark.parametrize("direction", ["minimize", "maximize"])
-def test_better_is_brighter_in_either_direction(direction: str) -> None:
-    design, cells = hand_cells()
-    ax = view.heatmap_figure(cells, design, "w1", direction).axes[0]
-    mesh = ax.collections[0]
-    colour = {v: luminance(mesh.cmap(mesh.norm(v))) for v in (1.0, 5.0)}
-    best, worst = (1.0, 5.0) if direction == "minimize" else (5.0, 1.0)
-    assert colour[best] > colour[worst] + 0.5
-
-
-def test_the_heatmap_puts_rows_and_columns_where_the_matrix_has_them() -> None:
-    design, cells = hand_cells()
-    ax = view.heatmap_figure(cells, design, "w1", "minimize").axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("setting", "recipe")
-    labels = {t.get_text(): t.get_position() for t in ax.texts}
-    assert labels["2\nn = 1"] == (1.5, 0.5) and labels["4\nn = 1"] == (0.5, 1.5)  # a.y and b.x
-    assert len(labels) == 5  # b.z: grey, no number
-
-
-def test_the_same_cells_give_the_same_bytes(tmp_path: Path) -> None:
-    design, cells = hand_cells()
-    paths = [view.heatmap(cells, design, "w1", "minimize", tmp_path / f"{i}.png") for i in range(2)]
-    assert paths[0].read_bytes() == paths[1].read_bytes()
-
-
-# The verdict's scope, case by case ------------------------------------------------------------------------
-
-
-def test_the_budget_clause_names_a_search_that_may_be_too_small() -> None:
-    sweep = SimpleNamespace(variants=[SimpleNamespace(variant=c, budget=b) for c, b in
-                                      (("a.x", 6), ("a.y", 6), ("b.x", None))])
-    curves = [budget.budget_curve(values, "minimize").assign(variant=cell, trials=len(values)) for cell, values in
-              (("a.x", [5.0, 4.0, 3.0, 2.0, 1.5, 1.0]), ("a.y", [1.0, 2.0]))]
-    checks = SimpleNamespace(budget=pd.concat(curves, ignore_index=True))
-    text = view.budget_text(SimpleNamespace(sweep=sweep), checks, ["a.x", "a.y", "b.x"], "minimize")
-    assert text == ("Each cell's values are the best of its own search (6 trials per cell); the search may be too "
-                    "small for a.x: the expected best still moved by more than 2% with the last trial; too few "
-                    "complete search trials to judge a.y (n = 2): it takes 3.")
-    own = SimpleNamespace(variants=[SimpleNamespace(variant="a.x", budget=0),
-                                    SimpleNamespace(variant="b.x", budget=None)])
-    assert view.budget_text(SimpleNamespace(sweep=own), checks, ["a.x", "b.x"], "minimize").startswith("No search")
-
-
-def test_the_equal_time_clause_says_when_the_views_disagree() -> None:
-    design, _ = hand_cells()
-    at_time = pd.DataFrame({"variant": ["a.x", "a.y", "b.x", "b.y", "a.z"], "value": [3.0, 3.0, 1.0, 2.0, math.nan]})
-    call = d.Call("recipe", d.BEST, "a", "b", None, None)
-    seeds = d.SeedFrame(pd.DataFrame(), "w1", "minimize")
-    text = view.equal_time_text(SimpleNamespace(at_time=at_time, seconds=2.5), design, seeds, call)
-    assert text == ("At equal training time (T = 2.5 s, w1 interpolated at T) the views **disagree**: **b** leads with "
-                    "1.5 (n = 2), a has 3 (n = 2); which matters depends on whether steps or training time is the "
-                    "budget.")
-    none = view.equal_time_text(SimpleNamespace(at_time=at_time.iloc[:0], seconds=math.nan), design, seeds, call)
-    assert none.startswith("No equal-time view")
-
-
-def test_no_level_is_compared_at_equal_time_when_some_runs_never_reached_t() -> None:
-    """A level's mean at T over the runs that reached it would pool other cells (a 1-critic-step cell only)
-    than its mean at equal steps: the clause says which cells fall short and compares nothing."""
-    design, _ = hand_cells()
-    finished = pd.DataFrame({"cell": ["a.x", "a.x", "a.y", "b.x", "b.y", "b.y"], "value": [1.0] * 6})
-    at_time = pd.DataFrame({"variant": ["a.x", "a.x", "b.x", "b.y"], "value": [3.0, 3.0, 1.0, 2.0]})
-    call = d.Call("recipe", d.BEST, "a", "b", None, None)
-    text = view.equal_time_text(SimpleNamespace(at_time=at_time, seconds=2.5), design,
-                                d.SeedFrame(finished, "w1", "minimize"), call)
-    assert text == ("At equal training time (T = 2.5 s, w1 interpolated at T) the levels are not compared: not every "
-                    "finished run has a value at T (a.y (0 of 1), b.y (1 of 2)), so a level's mean there would pool "
-                    "other cells than its mean at equal steps.")
-    whole = pd.DataFrame({"variant": finished.cell, "value": [3.0, 3.0, 3.0, 1.0, 2.0, 2.0]})
-    assert "leads" in view.equal_time_text(SimpleNamespace(at_time=whole, seconds=2.5), design,
-                                           d.SeedFrame(finished, "w1", "minimize"), call)
+    assert "Cell matrix" not in text and not (tmp_path / FIGURE).exists()

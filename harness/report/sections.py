@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -179,6 +180,11 @@ def protocols_text(inputs: ReportInputs) -> str | None:
     return "; ".join(lines)
 
 
+def shape_text(sizes: Iterable[tuple[str, int]]) -> str:
+    """A design's factors with their numbers of levels: `recipe (3) × setting (6)`."""
+    return " × ".join(f"{factor} ({levels})" for factor, levels in sizes)
+
+
 def variants_text(exp: ExperimentConfig) -> str:
     """The cells by name; a design of several factors first states them: `recipe (3) × setting (6) = 18 cells`."""
     names = ", ".join(v.name for v in exp.variants)
@@ -187,7 +193,7 @@ def variants_text(exp: ExperimentConfig) -> str:
     crossed = math.prod(len(f.levels) for f in exp.factors)
     count = counted(crossed, "cell") + ("" if crossed == len(exp.variants) else f", {len(exp.variants)} of them "
                                                                                   "in this design")
-    return f"{' × '.join(f'{f.name} ({len(f.levels)})' for f in exp.factors)} = {count}: {names}"
+    return f"{shape_text((f.name, len(f.levels)) for f in exp.factors)} = {count}: {names}"
 
 
 def header(inputs: ReportInputs) -> list[Block]:
@@ -241,9 +247,8 @@ def verdict(inputs: ReportInputs, pairs: pd.DataFrame, scoped: bool = False) -> 
     if not ranked:
         return [Heading("Verdict"), Text("No confirmation run has finished yet, so there is no verdict.")]
     first = ranked[0]
-    better = "lower" if direction == "minimize" else "higher"
     text = (f"At equal generator steps ({inputs.exp.train.steps} per run), **{first}** ranks first on {objective} "
-            f"({better} is better): {described(results, first, objective)}.")
+            f"({tables.better_text(direction)}): {described(results, first, objective)}.")
     if len(ranked) == 1:
         return [Heading("Verdict"), Text(text + " It is the only variant with finished confirmation runs, so "
                                                 "there is nothing to compare it with yet.")]
@@ -306,11 +311,12 @@ def missing(inputs: ReportInputs) -> list[Block]:
 
 
 def directions_text(metrics: list[str]) -> str:
-    lower = [m for m in metrics if METRICS.get(m).direction == "minimize"]
-    higher = [m for m in metrics if METRICS.get(m).direction == "maximize"]
-    parts = [f"lower is better for {', '.join(lower)}" if lower else "",
-             f"higher is better for {', '.join(higher)}" if higher else ""]
-    return "; ".join(p for p in parts if p)
+    """`lower is better for w1, fid; higher is better for modes`: the minimized metrics first."""
+    parts = []
+    for direction in ("minimize", "maximize"):
+        named = [m for m in metrics if METRICS.get(m).direction == direction]
+        parts += [f"{tables.better_text(direction)} for {', '.join(named)}"] if named else []
+    return "; ".join(parts)
 
 
 def range_text(name: str, bounds: tuple[float, float]) -> str | None:

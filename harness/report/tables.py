@@ -39,6 +39,11 @@ def num(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def better_text(direction: str) -> str:
+    """How a reader compares values of a metric with this direction: `lower is better`, `higher is better`."""
+    return f"{'lower' if direction == 'minimize' else 'higher'} is better"
+
+
 def objective_of(sweep: StoredSweep) -> tuple[str, str]:
     """(objective, direction): resolved from the config, the same for every variant of one dataset."""
     return sweep.variants[0].objective, sweep.variants[0].direction
