@@ -24,7 +24,7 @@ from harness.sweep.notices import slow_step
 from harness.sweep.locks import lock_engine, lock_file, reading_lock
 from harness.sweep.paths import folder_problem, make_folder, read_only_problem
 from harness.stores import keys
-from harness.sweep.recipe_guard import check_recipes, search_mode_mismatch, stored_attrs
+from harness.sweep.recipe_guard import check_recipes, recipe_attr, search_mode_mismatch, stored_attrs
 from harness.sweep.studies import make_storage, study_names
 from harness.tracking.write import artifact_location, check_reachable, mlflow_signature
 from harness.stores.schema import check_schema
@@ -142,8 +142,7 @@ def read_stores(exp: ExperimentConfig, storage_url: str, tracking_uri: str | Non
     for variant, found in attrs.items():
         if (error := search_mode_mismatch(exp, variant, found.get(keys.BUDGET), storage_url)) is not None:
             raise error
-    return {variant: None if found.get(keys.RECIPE) is None else str(found[keys.RECIPE])
-            for variant, found in attrs.items()}
+    return {variant: recipe_attr(found) for variant, found in attrs.items()}
 
 
 def lock_file_appeared(url: str) -> bool:

@@ -53,7 +53,12 @@ def check_recipes(exp: ExperimentConfig, stored: dict[str, str | None], where: s
 
 def stored_recipe(storage: Any, study_name: str) -> str | None:
     """The recipe recorded on a search study, None when the study (or the record) does not exist yet."""
-    value = stored_attrs(storage, study_name).get(keys.RECIPE)
+    return recipe_attr(stored_attrs(storage, study_name))
+
+
+def recipe_attr(attrs: dict[str, Any]) -> str | None:
+    """The recipe in a search study's user attributes, None where none is recorded."""
+    value = attrs.get(keys.RECIPE)
     return None if value is None else str(value)
 
 
